@@ -1,0 +1,292 @@
+"""The Python API: :class:`MolVAE` (load, sample, encode, decode, reconstruct) and :func:`train`.
+
+This is the layer that joins the chemistry (SMILES, SELFIES, vocabulary) to the network; the CLI
+and notebooks use only what is here.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from molvae import __version__
+from molvae.annealing import kl_weight, word_dropout_rate
+from molvae.chem import SELFIES_VERSION, default_constraints, selfies_constraints, selfies_to_smiles
+from molvae.checkpoint import load_checkpoint, save_checkpoint
+from molvae.config import RunConfig
+from molvae.data import (MoleculeSet, bucketed_batches, file_sha256, load_molecules, prepare,
+                         sequential_batches, split_indices)
+from molvae.errors import CheckpointError, InputFileError, MolvaeError
+from molvae.model import VAE, ModelConfig, SpecialIds
+from molvae.train import Trainer, resolve_device
+from molvae.vocab import Vocab
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+MOSES_FILES = {"moses:train": "train.csv.gz", "moses:test": "test.csv.gz", "moses:test_scaffolds": "test_scaffolds.csv.gz"}
+PRETRAINED = Path(__file__).resolve().parent / "pretrained" / "default.pt"
+
+
+def resolve_data_path(spec: str | os.PathLike) -> Path:
+    """A user path, or one of the shipped MOSES sets by name (``moses:train``, ...)."""
+    if str(spec) in MOSES_FILES:
+        path = DATA_DIR / MOSES_FILES[str(spec)]
+        if not path.is_file():
+            raise InputFileError(
+                f"{spec} lives in the repository's data/ folder ({path}), which this install cannot see; "
+                "install molvae from a clone with `pip install -e .` or pass the file's path"
+            )
+        return path
+    return Path(spec)
+
+
+class MolVAE:
+    """A trained model with its vocabulary and SELFIES constraints: SMILES in, SMILES out.
+
+    >>> vae = MolVAE.load("runs/quickstart/best.pt")
+    >>> vae.sample(100)            # DataFrame: smiles, valid, selfies
+    >>> z = vae.encode(["CCO"])    # (1, latent_dim) posterior means
+    >>> vae.decode(z)              # ['CCO']
+    """
+
+    def __init__(self, model: VAE, vocab: Vocab, constraints: dict[str, int], meta: dict[str, Any] | None = None):
+        self.model, self.vocab, self.constraints = model.eval(), vocab, dict(constraints)
+        self.meta = meta or {}
+
+    # -------------------------------------------------------------- files
+
+    @classmethod
+    def load(cls, path: str | os.PathLike | None = None, device: str = "auto") -> "MolVAE":
+        """Load a checkpoint written by ``molvae train`` (``None``: the model shipped with molvae)."""
+        if path is None:
+            if not PRETRAINED.is_file():
+                raise CheckpointError(
+                    "no pretrained model ships with this version of molvae yet; pass a checkpoint "
+                    "written by `molvae train` (its best.pt)"
+                )
+            path = PRETRAINED
+        payload = load_checkpoint(path)
+        meta = payload["meta"]
+        try:
+            cfg = ModelConfig(**meta["model_config"])
+            vocab = Vocab(meta["vocab"])
+            constraints = meta["selfies"]["constraints"]
+            model = VAE(cfg, len(vocab), SpecialIds(vocab.pad, vocab.bos, vocab.eos, vocab.unk))
+            model.load_state_dict({k: v.float() for k, v in payload["state_dict"].items()})
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise CheckpointError(f"{path}: checkpoint contents do not describe a molvae model ({exc})") from None
+        return cls(model.to(resolve_device(device)), vocab, constraints, meta)
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the model (no optimizer state) as a checkpoint."""
+        state = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
+        return save_checkpoint(path, self.meta, state)
+
+    @property
+    def config(self) -> ModelConfig:
+        return self.model.cfg
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    # -------------------------------------------------------------- molecules <-> tensors
+
+    def prepare(self, smiles: Sequence[str], progress: bool = False) -> MoleculeSet:
+        """Canonicalize and tokenize with this model's vocabulary; failures go to ``.rejects``."""
+        return prepare(list(smiles), max_len=self.config.max_len, vocab=self.vocab,
+                       constraints=self.constraints, progress=progress)
+
+    def tokens_to_smiles(self, ids: torch.Tensor | np.ndarray) -> tuple[list[str], list[str | None]]:
+        """(B, L) token ids -> (SELFIES strings, canonical SMILES or None where invalid)."""
+        ids = ids.cpu().numpy() if isinstance(ids, torch.Tensor) else ids
+        selfies = [self.vocab.decode(row) for row in ids]
+        with selfies_constraints(self.constraints):
+            smiles = [selfies_to_smiles(s) for s in selfies]
+        return selfies, smiles
+
+    # -------------------------------------------------------------- verbs
+
+    def sample(self, n: int, temperature: float = 1.0, greedy: bool = False, batch_size: int = 1024,
+               seed: int | None = None, valid_only: bool = True, max_rounds: int = 20,
+               progress: bool = False) -> pd.DataFrame:
+        """Decode draws from the prior into molecules.
+
+        Columns: ``smiles`` (canonical; empty if invalid), ``valid``, ``selfies``. With
+        `valid_only`, draws that decode to no molecule are replaced by new draws (up to
+        `max_rounds` times) so all `n` rows are valid; either way ``df.attrs["raw_validity"]``
+        is the fraction of all draws that were valid, the number to report as validity.
+        """
+        gen = torch.Generator(device=self.device)
+        gen.manual_seed(seed if seed is not None else int(torch.randint(0, 2**31 - 1, (1,))))
+        kept_selfies: list[str] = []
+        kept_smiles: list[str | None] = []
+        drawn = valid = 0
+        with tqdm(total=n, desc="sample", unit="mol", disable=not progress) as bar:
+            for _ in range(max_rounds if valid_only else 1):
+                missing = n - len(kept_smiles)
+                if missing == 0:
+                    break
+                for start in range(0, missing, batch_size):
+                    z = self.model.sample_prior(min(batch_size, missing - start), generator=gen)
+                    ids = self.model.generate(z, temperature=temperature, greedy=greedy, generator=gen)
+                    s, m = self.tokens_to_smiles(ids)
+                    drawn += len(m)
+                    ok = [x is not None for x in m]
+                    valid += sum(ok)
+                    pairs = [(a, b) for a, b, k in zip(s, m, ok) if k or not valid_only]
+                    kept_selfies += [a for a, _ in pairs]
+                    kept_smiles += [b for _, b in pairs]
+                    bar.update(len(pairs))
+        if len(kept_smiles) < n:
+            raise MolvaeError(f"only {len(kept_smiles)} of {n} valid molecules after {drawn} draws; "
+                              "the model is not trained enough to sample from")
+        df = pd.DataFrame({"smiles": [m or "" for m in kept_smiles], "valid": [m is not None for m in kept_smiles],
+                           "selfies": kept_selfies})
+        df.attrs["raw_validity"] = valid / max(drawn, 1)
+        return df
+
+    def encode(self, smiles: Sequence[str], return_logvar: bool = False, errors: str = "raise",
+               batch_size: int = 1024) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+        """Posterior means (n, latent_dim) for SMILES strings (and log-variances if asked).
+
+        ``errors="raise"`` raises :class:`MolvaeError` naming the rows that cannot be encoded;
+        ``errors="nan"`` gives those rows NaN instead.
+        """
+        mols = self.prepare(smiles)
+        if errors == "raise" and len(mols.rejects):
+            shown = "; ".join(f"row {r.row} ({r.input!r}): {r.reason}" for r in mols.rejects.head(5).itertuples())
+            raise MolvaeError(f"{len(mols.rejects)} molecule(s) cannot be encoded: {shown}")
+        mu = np.full((len(smiles), self.config.latent_dim), np.nan, dtype=np.float32)
+        logvar = mu.copy()
+        for idx in sequential_batches(len(mols), batch_size):
+            b = mols.collate(idx)
+            m, lv = self.model.encode(b["tokens"].to(self.device), b["lengths"])
+            mu[mols.rows[idx]] = m.cpu().numpy()
+            logvar[mols.rows[idx]] = lv.cpu().numpy()
+        return (mu, logvar) if return_logvar else mu
+
+    def decode(self, z: np.ndarray | torch.Tensor, greedy: bool = True, temperature: float = 1.0,
+               batch_size: int = 1024, seed: int | None = None) -> list[str | None]:
+        """Latent points (n, latent_dim) -> canonical SMILES (``None`` where the decoding is invalid)."""
+        z = torch.as_tensor(np.asarray(z, dtype=np.float32)).to(self.device)
+        gen = torch.Generator(device=self.device)
+        if seed is not None:
+            gen.manual_seed(seed)
+        out: list[str | None] = []
+        for start in range(0, len(z), batch_size):
+            ids = self.model.generate(z[start : start + batch_size], temperature=temperature, greedy=greedy, generator=gen)
+            out += self.tokens_to_smiles(ids)[1]
+        return out
+
+    def reconstruct(self, smiles: Sequence[str], greedy: bool = True, batch_size: int = 1024) -> pd.DataFrame:
+        """Encode (posterior mean) then decode each SMILES. One row per input, in order, with
+        ``input, canonical, reconstructed, exact, reason`` (reason is set where a row was rejected)."""
+        smiles = list(smiles)
+        mols = self.prepare(smiles)
+        mu = self.encode(smiles, errors="nan", batch_size=batch_size)
+        recon: list[str | None] = [None] * len(smiles)
+        if len(mols):
+            for row, out in zip(mols.rows, self.decode(mu[mols.rows], greedy=greedy, batch_size=batch_size)):
+                recon[row] = out
+        canonical = [""] * len(smiles)
+        for row, canon in zip(mols.rows, mols.smiles):
+            canonical[row] = canon
+        reasons = dict(zip(mols.rejects["row"], mols.rejects["reason"]))
+        return pd.DataFrame({
+            "input": smiles, "canonical": canonical, "reconstructed": [r or "" for r in recon],
+            "exact": [bool(c) and c == r for c, r in zip(canonical, recon)],
+            "reason": [reasons.get(i, "") for i in range(len(smiles))],
+        })
+
+
+# ------------------------------------------------------------------ training
+
+
+def _vae_loss_fn(config: RunConfig):
+    anneal = config.anneal
+
+    def loss_fn(model: VAE, batch: dict[str, torch.Tensor], t: float) -> dict[str, torch.Tensor]:
+        beta = kl_weight(t, anneal)
+        out = model.loss(batch["tokens"], batch["lengths"], beta=beta,
+                         word_dropout_rate=word_dropout_rate(t, anneal), free_bits=anneal.free_bits)
+        out["beta"] = torch.tensor(beta)
+        return out
+
+    return loss_fn
+
+
+def _vae_eval_fn(model: VAE, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    out = model.loss(batch["tokens"], batch["lengths"], beta=1.0)
+    return {"nelbo": out["recon"] + out["kl"], "recon": out["recon"], "kl": out["kl"], "token_acc": out["token_acc"]}
+
+
+def train(config: RunConfig, out_dir: str | os.PathLike, resume: str | os.PathLike | None = None,
+          progress: bool = True) -> Path:
+    """Train a model as `config` says, writing into `out_dir`; returns the path of ``best.pt``.
+
+    `out_dir` receives ``config.toml`` (the resolved config), ``rejects.csv`` (every training row
+    not used, with its reason), ``log.csv``, ``last.pt`` (resume) and ``best.pt``. With `resume`
+    (a ``last.pt``), the model and vocabulary come from that checkpoint and training continues
+    where it stopped, up to ``config.train.epochs``.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tc = config.train
+    torch.manual_seed(tc.seed)
+    if tc.threads > 0:
+        torch.set_num_threads(tc.threads)
+    constraints, vocab = default_constraints(), None
+    if resume is not None:
+        meta = load_checkpoint(resume)["meta"]
+        vocab, constraints = Vocab(meta["vocab"]), meta["selfies"]["constraints"]
+        config.model = ModelConfig(**meta["model_config"])
+
+    dc = config.data
+    train_path = resolve_data_path(dc.train)
+    load = dict(column=dc.smiles_column, max_len=config.model.max_len, constraints=constraints,
+                cache_dir=dc.cache_dir, workers=dc.workers or None, progress=progress)
+    molecules = load_molecules(train_path, vocab=vocab, limit=dc.limit or None, seed=tc.seed, **load)
+    molecules.rejects.to_csv(out_dir / "rejects.csv", index=False)
+    if dc.val:
+        train_set = molecules
+        val_set = load_molecules(resolve_data_path(dc.val), vocab=molecules.vocab, **load)
+        val_set.rejects.to_csv(out_dir / "val_rejects.csv", index=False)
+    else:
+        tr, va = split_indices(len(molecules), dc.val_fraction, tc.seed, dc.max_val)
+        train_set, val_set = molecules.subset(tr), molecules.subset(va)
+    if len(train_set) == 0:
+        raise InputFileError(f"no usable training molecules in {train_path}; see {out_dir / 'rejects.csv'}")
+    vocab = molecules.vocab
+
+    (out_dir / "config.toml").write_text(config.to_toml())
+    meta = {
+        "model_config": asdict(config.model), "vocab": vocab.tokens,
+        "selfies": {"version": SELFIES_VERSION, "constraints": dict(constraints)},
+        "run_config": config.to_dict(),
+        "data": {"train": str(train_path), "train_sha256": file_sha256(train_path), "n_train": len(train_set),
+                 "n_val": len(val_set), "n_rejected": len(molecules.rejects)},
+        "software": {"molvae": __version__, "torch": torch.__version__, "python": platform.python_version()},
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    model = VAE(config.model, len(vocab), SpecialIds(vocab.pad, vocab.bos, vocab.eos, vocab.unk))
+    trainer = Trainer(model, _vae_loss_fn(config), _vae_eval_fn, tc, out_dir, meta, monitor="nelbo", progress=progress)
+    if resume is not None:
+        trainer.resume(resume)
+
+    def batches(epoch: int) -> list[np.ndarray]:
+        return bucketed_batches(train_set.lengths, tc.batch_size, seed=tc.seed * 100_003 + epoch)
+
+    val_order = np.argsort(val_set.lengths, kind="stable")
+    val_batches = [val_order[b] for b in sequential_batches(len(val_set), 1024)]
+    trainer.fit(batches, train_set.collate, val_batches, val_set.collate)
+    return out_dir / "best.pt"

@@ -1,0 +1,120 @@
+"""RDKit and SELFIES: parsing, canonicalization, SELFIES encoding and decoding.
+
+Everything molecule-shaped goes through here. No torch.
+
+SELFIES keeps its semantic (bond) constraints as process-global state. molvae never relies on
+whatever the process happens to hold: callers pass the constraints a model was trained with and
+the functions here set them for the duration of the call (:func:`selfies_constraints`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from importlib.metadata import version
+from typing import Iterator, Mapping
+
+import selfies as sf
+from rdkit import Chem, rdBase
+
+from molvae.errors import MoleculeRejected
+
+SELFIES_VERSION = version("selfies")
+
+
+def default_constraints() -> dict[str, int]:
+    """The SELFIES preset 'default' bond constraints, as a plain dict (atom -> max bonds)."""
+    return dict(sf.get_preset_constraints("default"))
+
+
+@contextlib.contextmanager
+def selfies_constraints(constraints: Mapping[str, int] | None) -> Iterator[None]:
+    """Use `constraints` for SELFIES encode/decode inside the block; restore the old ones after.
+
+    ``None`` means the SELFIES preset 'default'.
+    """
+    old = sf.get_semantic_constraints()
+    sf.set_semantic_constraints(dict(constraints) if constraints is not None else "default")
+    try:
+        yield
+    finally:
+        sf.set_semantic_constraints(old)
+
+
+def quiet_rdkit() -> rdBase.BlockLogs:
+    """Silence RDKit's per-molecule warnings while the returned object lives (use with `with`)."""
+    return rdBase.BlockLogs()
+
+
+def mol_from_smiles(smiles: str) -> Chem.Mol | None:
+    """Parse and sanitize a SMILES string; ``None`` if RDKit rejects it (silently)."""
+    if not isinstance(smiles, str) or not smiles.strip():
+        return None
+    with quiet_rdkit():
+        return Chem.MolFromSmiles(smiles.strip())
+
+
+def canonical_smiles(smiles: str) -> str | None:
+    """RDKit canonical SMILES (isomeric), or ``None`` when the input does not parse or is empty."""
+    mol = mol_from_smiles(smiles)
+    if mol is None or mol.GetNumAtoms() == 0:
+        return None
+    return Chem.MolToSmiles(mol)
+
+
+def prepare_smiles(smiles: str) -> tuple[str, str]:
+    """Canonicalize a SMILES and encode it to SELFIES under the current constraints.
+
+    Returns ``(canonical_smiles, selfies)``. Raises :class:`MoleculeRejected` with the reason
+    when the input is empty, does not parse, or SELFIES cannot encode it (e.g. an atom that
+    breaks the bond constraints).
+    """
+    if not isinstance(smiles, str) or not smiles.strip():
+        raise MoleculeRejected("empty SMILES")
+    canon = canonical_smiles(smiles)
+    if canon is None:
+        raise MoleculeRejected("RDKit cannot parse the SMILES")
+    try:
+        encoded = sf.encoder(canon)
+    except sf.EncoderError as exc:
+        raise MoleculeRejected(f"SELFIES cannot encode it: {_first_line(exc)}") from None
+    if not encoded:
+        raise MoleculeRejected("SELFIES encoding is empty")
+    return canon, encoded
+
+
+def encode_many(args: tuple[list[str], Mapping[str, int] | None]) -> list[tuple[str | None, list[str] | str]]:
+    """Canonicalize and tokenize many SMILES under the given constraints (a process-pool worker).
+
+    Takes ``(smiles_list, constraints)``; each result is ``(canonical, tokens)`` or ``(None, reason)``.
+    """
+    smiles, constraints = args
+    out: list[tuple[str | None, list[str] | str]] = []
+    with selfies_constraints(constraints):
+        for s in smiles:
+            try:
+                canon, encoded = prepare_smiles(s)
+                out.append((canon, split_selfies(encoded)))
+            except MoleculeRejected as exc:
+                out.append((None, str(exc)))
+    return out
+
+
+def selfies_to_smiles(selfies: str) -> str | None:
+    """Decode SELFIES (current constraints) to canonical SMILES; ``None`` for an empty result."""
+    if not selfies:
+        return None
+    try:
+        smiles = sf.decoder(selfies)
+    except sf.DecoderError:
+        return None
+    return canonical_smiles(smiles) if smiles else None
+
+
+def split_selfies(selfies: str) -> list[str]:
+    """Split a SELFIES string into its bracketed tokens."""
+    return list(sf.split_selfies(selfies))
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

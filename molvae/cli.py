@@ -1,0 +1,188 @@
+"""The ``molvae`` command: thin verbs over the Python API.
+
+    molvae train [--config run.toml] [flags]        train a model (flags override the TOML)
+    molvae sample -m best.pt -n 1000 -o out.csv     sample the prior
+    molvae reconstruct IN.csv -m best.pt -o out.csv encode and decode molecules
+
+Errors a user can cause print one line and exit with status 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+from molvae import __version__
+from molvae.errors import MolvaeError
+
+# CLI flag names that differ from the config field name.
+FLAG_NAMES = {("data", "train"): "data", ("data", "val"): "val-data"}
+
+
+def _add_config_flags(parser: argparse.ArgumentParser) -> dict[str, str]:
+    """One flag per config field, grouped by section; returns {argparse dest: 'section.field'}."""
+    from molvae.config import SECTIONS
+
+    dests = {}
+    for section, kind in SECTIONS.items():
+        group = parser.add_argument_group(f"[{section}] settings (also settable in the TOML config)")
+        for f in dataclasses.fields(kind):
+            flag = FLAG_NAMES.get((section, f.name), f.name.replace("_", "-"))
+            dest = f"cfg_{section}_{f.name}"
+            group.add_argument(f"--{flag}", dest=dest, default=None, metavar=type(f.default).__name__.upper()
+                               if f.default is not None else "STR",
+                               help=f"{f.metadata.get('help', '')} (default: {f.default!r})")
+            dests[dest] = f"{section}.{f.name}"
+    return dests
+
+
+def _provenance(out: Path, args: argparse.Namespace, extra: dict) -> None:
+    """Write ``OUT.meta.json`` beside an output CSV: what made it."""
+    from molvae.data import file_sha256
+
+    info = {"command": " ".join(sys.argv), "molvae": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    model = getattr(args, "model", None)
+    if model:
+        info["model"] = {"path": str(Path(model).resolve()), "sha256": file_sha256(Path(model))}
+    info.update(extra)
+    out.with_name(out.name + ".meta.json").write_text(json.dumps(info, indent=2, default=str) + "\n")
+
+
+def _load_model(args):
+    from molvae.api import MolVAE
+
+    return MolVAE.load(args.model, device=args.device)
+
+
+# ------------------------------------------------------------------ verbs
+
+
+def cmd_train(args, dests) -> int:
+    from molvae.api import train
+    from molvae.config import load_config
+
+    overrides = {dests[d]: v for d, v in vars(args).items() if d in dests and v is not None}
+    config = load_config(args.config, overrides)
+    out = Path(args.out or f"runs/{time.strftime('%Y%m%d-%H%M%S')}")
+    print(f"# molvae {__version__} train -> {out}\n# resolved config (saved as {out / 'config.toml'}):")
+    print(config.to_toml())
+    best = train(config, out, resume=args.resume, progress=not args.quiet)
+    rejects = sum(1 for _ in open(out / "rejects.csv")) - 1
+    print(f"best model: {best}\nlog: {out / 'log.csv'}\nrejected training rows: {rejects} (see {out / 'rejects.csv'})")
+    return 0
+
+
+def cmd_sample(args) -> int:
+    vae = _load_model(args)
+    start = time.perf_counter()
+    df = vae.sample(args.num, temperature=args.temperature, greedy=args.greedy, batch_size=args.batch_size,
+                    seed=args.seed, valid_only=not args.keep_invalid, progress=not args.quiet)
+    seconds = time.perf_counter() - start
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    df.to_csv(out, index=False)
+    valid = df[df.valid]
+    summary = {"n": len(df), "raw_validity": round(df.attrs["raw_validity"], 4),
+               "unique_of_valid": round(valid.smiles.nunique() / max(len(valid), 1), 4),
+               "seconds": round(seconds, 2), "mol_per_s": round(len(df) / max(seconds, 1e-9), 1)}
+    _provenance(out, args, {"seed": args.seed, "temperature": args.temperature, "greedy": args.greedy, "summary": summary})
+    print(f"wrote {out}: " + ", ".join(f"{k}={v}" for k, v in summary.items()))
+    return 0
+
+
+def cmd_reconstruct(args) -> int:
+    from molvae.api import resolve_data_path
+    from molvae.data import read_smiles
+
+    vae = _load_model(args)
+    smiles = read_smiles(resolve_data_path(args.input), args.smiles_column)
+    if args.limit:
+        smiles = smiles.iloc[: args.limit]
+    df = vae.reconstruct(smiles.tolist(), greedy=not args.sample, batch_size=args.batch_size)
+    df.insert(0, "row", smiles.index)
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    df.to_csv(out, index=False)
+    encodable = df[df.reason == ""]
+    summary = {"rows": len(df), "encoded": len(encodable), "rejected": int((df.reason != "").sum()),
+               "exact_match": round(float(encodable.exact.mean()) if len(encodable) else 0.0, 4)}
+    _provenance(out, args, {"input": str(args.input), "summary": summary})
+    print(f"wrote {out}: " + ", ".join(f"{k}={v}" for k, v in summary.items()))
+    return 0
+
+
+# ------------------------------------------------------------------ parser
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, str]]:
+    parser = argparse.ArgumentParser(prog="molvae", description="SELFIES GRU VAE for molecules.")
+    parser.add_argument("--version", action="version", version=f"molvae {__version__}")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+
+    p = sub.add_parser("train", help="train a model", description=(
+        "Train a VAE. Settings come from the defaults, then --config FILE (TOML with [data], [model], "
+        "[anneal], [train] tables), then the flags below. The resolved config is printed and saved as "
+        "OUT/config.toml; OUT also gets log.csv, rejects.csv, last.pt (resume) and best.pt."))
+    p.add_argument("--config", metavar="TOML", help="TOML run file")
+    p.add_argument("-o", "--out", metavar="DIR", help="output folder (default: runs/<date-time>)")
+    p.add_argument("--resume", metavar="LAST_PT", help="continue a run from its last.pt")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    dests = _add_config_flags(p)
+
+    model_help = "checkpoint to use (default: the model shipped with molvae)"
+    p = sub.add_parser("sample", help="sample molecules from the prior", description=(
+        "Decode draws from the prior N(0, I) into molecules; draws that decode to no molecule are "
+        "replaced by new ones, and the fraction of valid draws is reported as raw_validity. Writes a "
+        "CSV (smiles, valid, selfies) and OUT.meta.json with what made it."))
+    p.add_argument("-m", "--model", help=model_help)
+    p.add_argument("-n", "--num", type=int, default=1000, help="how many molecules (default: 1000)")
+    p.add_argument("-o", "--output", default="samples.csv", help="output CSV (default: samples.csv)")
+    p.add_argument("--temperature", type=float, default=1.0, help="softmax temperature; <1 is more conservative (default: 1.0)")
+    p.add_argument("--greedy", action="store_true", help="take the most likely token at each step instead of sampling")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--keep-invalid", action="store_true", help=(
+        "keep draws that decode to no molecule (valid=False) instead of replacing them with new draws"))
+    p.add_argument("--batch-size", type=int, default=1024, help="molecules decoded at once (default: 1024)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda (default: auto)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("reconstruct", help="encode and decode molecules", description=(
+        "Encode each input molecule to its posterior mean and decode it greedily. Writes one row per "
+        "input row: row, input, canonical, reconstructed, exact, reason (why a row could not be encoded)."))
+    p.add_argument("input", help="CSV/SMI/TXT file of SMILES, or moses:test etc.")
+    p.add_argument("-m", "--model", help=model_help)
+    p.add_argument("-o", "--output", default="reconstructions.csv", help="output CSV (default: reconstructions.csv)")
+    p.add_argument("--smiles-column", help="SMILES column name (default: detect)")
+    p.add_argument("--limit", type=int, default=0, help="only the first N rows (default: all)")
+    p.add_argument("--sample", action="store_true", help="sample tokens instead of greedy decoding")
+    p.add_argument("--batch-size", type=int, default=1024, help="molecules per batch (default: 1024)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda (default: auto)")
+    return parser, dests
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser, dests = build_parser()
+    args = parser.parse_args(argv)
+    if args.verb is None:
+        parser.print_help()
+        return 2
+    try:
+        if args.verb == "train":
+            return cmd_train(args, dests)
+        if args.verb == "sample":
+            return cmd_sample(args)
+        return cmd_reconstruct(args)
+    except MolvaeError as exc:
+        print(f"molvae {args.verb}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"molvae {args.verb}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

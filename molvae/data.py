@@ -1,0 +1,375 @@
+"""Reading users' SMILES files, preprocessing them once (with an on-disk cache), and batching.
+
+Preprocessing a file means, per row: RDKit canonicalization, SELFIES encoding, tokenization and
+a length limit. Rows that fail keep their input row number and reason in ``MoleculeSet.rejects``;
+nothing is dropped silently. The tensorized result is cached under a key made of the file's
+content and every setting that changes the result, so a second run starts in seconds.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import multiprocessing as mp
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from molvae.chem import SELFIES_VERSION, canonical_smiles, encode_many
+from molvae.errors import InputFileError, MoleculeRejected
+from molvae.vocab import Vocab
+
+# Bump when preprocessing changes what it produces, so old caches are not reused.
+PREPROCESS_VERSION = 1
+SMILES_COLUMN_NAMES = ("smiles", "canonical_smiles", "smi", "smiles_string", "mol", "molecule")
+PARALLEL_MIN_ROWS = 20_000
+REJECT_COLUMNS = ["row", "input", "reason"]
+
+
+def rejects_frame(records: Sequence[tuple[int, str, str]] = ()) -> pd.DataFrame:
+    """A rejects table (``row, input, reason``) from ``(row, input, reason)`` tuples, sorted by row."""
+    frame = pd.DataFrame(sorted(records), columns=REJECT_COLUMNS)
+    return frame.astype({"row": "int64", "input": str, "reason": str})
+
+
+@dataclass
+class MoleculeSet:
+    """Preprocessed molecules, ready for batching.
+
+    tokens:  (n, max_len + 1) int16 token ids, each row ending in ``<eos>`` and padded.
+    lengths: (n,) number of tokens per molecule including ``<eos>``.
+    smiles:  canonical SMILES of each kept molecule.
+    rows:    (n,) the input row (0-based, data rows only) each molecule came from.
+    rejects: DataFrame with columns ``row, input, reason`` for every row that was not kept.
+    """
+
+    tokens: np.ndarray
+    lengths: np.ndarray
+    smiles: list[str]
+    rows: np.ndarray
+    vocab: Vocab
+    rejects: pd.DataFrame
+
+    def __len__(self) -> int:
+        return len(self.smiles)
+
+    def collate(self, idx: np.ndarray) -> dict[str, torch.Tensor]:
+        """The batch at positions `idx`: ``tokens`` (B, T) int64 trimmed to the longest, ``lengths`` (B,)."""
+        lens = self.lengths[idx]
+        return {"tokens": torch.from_numpy(self.tokens[idx, : int(lens.max())].astype(np.int64)),
+                "lengths": torch.from_numpy(lens.astype(np.int64))}
+
+    def subset(self, idx: np.ndarray) -> "MoleculeSet":
+        """The molecules at positions `idx` (rejects are not carried over)."""
+        return MoleculeSet(
+            self.tokens[idx], self.lengths[idx], [self.smiles[i] for i in idx], self.rows[idx],
+            self.vocab, rejects_frame(),
+        )
+
+
+# ----------------------------------------------------------------------------- reading files
+
+
+def read_smiles(path: str | os.PathLike, column: str | None = None) -> pd.Series:
+    """Read the SMILES column of a CSV/TSV/SMI/TXT file (optionally ``.gz``).
+
+    `column` picks a column by name (or 0-based position for headerless files); by default the
+    column is found by its name (``smiles``, ``SMILES``, ...) or, failing that, by which column
+    parses as SMILES. Returns a string Series indexed by data row (0-based, after any header).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(f"input file not found: {path}")
+    suffixes = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
+    kind = suffixes[-1] if suffixes else ".txt"
+    try:
+        if kind in (".csv", ".tsv"):
+            table = _read_delimited(path, sep="\t" if kind == ".tsv" else ",")
+        else:
+            table = _read_whitespace(path)
+    except (UnicodeDecodeError, OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise InputFileError(f"cannot read {path}: {exc}") from None
+    if table.empty:
+        raise InputFileError(f"{path} has no data rows")
+    name = _pick_column(table, column, path)
+    series = table[name].fillna("").astype(str).str.strip()
+    series.name = "smiles"
+    return series.reset_index(drop=True)
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    raw = gzip.open(path, "rb") if path.suffix.lower() == ".gz" else open(path, "rb")
+    return io.TextIOWrapper(raw, encoding="utf-8")
+
+
+def _leading_comment_lines(path: Path) -> int:
+    # '#' is a SMILES bond symbol, so only whole leading lines starting with '#' are comments.
+    n = 0
+    with _open_text(path) as fh:
+        for line in fh:
+            if not line.startswith("#"):
+                break
+            n += 1
+    return n
+
+
+def _read_delimited(path: Path, sep: str) -> pd.DataFrame:
+    skip = _leading_comment_lines(path)
+    first = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, skiprows=skip, nrows=1, header=None)
+    if first.empty:
+        return first
+    header_names = [str(v).strip() for v in first.iloc[0]]
+    has_header = any(h.lower() in SMILES_COLUMN_NAMES for h in header_names) or not any(
+        canonical_smiles(h) for h in header_names
+    )
+    # Blank lines are rows too (rejected as empty), so output row numbers match the file's rows.
+    table = pd.read_csv(
+        path, sep=sep, dtype=str, keep_default_na=False, skiprows=skip, header=0 if has_header else None,
+        skip_blank_lines=False,
+    )
+    if not has_header:
+        table.columns = [str(c) for c in table.columns]
+    return table
+
+
+def _read_whitespace(path: Path) -> pd.DataFrame:
+    with _open_text(path) as fh:
+        rows = [line.split() or [""] for line in fh if not line.startswith("#")]
+    if not rows:
+        return pd.DataFrame()
+    width = max(len(r) for r in rows)
+    table = pd.DataFrame([r + [""] * (width - len(r)) for r in rows], columns=[str(i) for i in range(width)])
+    header = list(table.iloc[0])
+    if any(h.lower() in SMILES_COLUMN_NAMES for h in header):
+        table = table.iloc[1:].reset_index(drop=True)
+        table.columns = [h or str(i) for i, h in enumerate(header)]
+    return table
+
+
+def _pick_column(table: pd.DataFrame, column: str | None, path: Path) -> str:
+    columns = [str(c) for c in table.columns]
+    if column is not None:
+        if column in columns:
+            return column
+        raise InputFileError(f"{path}: no column named {column!r}; columns are {columns}")
+    for c in columns:
+        if c.strip().lower() in SMILES_COLUMN_NAMES:
+            return c
+    head = table.head(50)
+    rates = {c: np.mean([canonical_smiles(str(v)) is not None for v in head[c]]) for c in columns}
+    best = max(rates, key=rates.get)
+    if rates[best] < 0.5:
+        raise InputFileError(
+            f"{path}: cannot find a SMILES column (columns: {columns}); name it with --smiles-column"
+        )
+    return best
+
+
+# ----------------------------------------------------------------------------- preprocessing
+
+
+def prepare(
+    smiles: Sequence[str] | pd.Series,
+    *,
+    max_len: int,
+    vocab: Vocab | None = None,
+    constraints: Mapping[str, int] | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+) -> MoleculeSet:
+    """Preprocess SMILES strings into a :class:`MoleculeSet`.
+
+    With ``vocab=None`` the vocabulary is built from the kept molecules; otherwise molecules
+    with tokens outside `vocab` are rejected. Molecules longer than `max_len` SELFIES tokens are
+    rejected. Large inputs are processed in `workers` processes (default: all cores). Row numbers
+    in the result are the Series index when `smiles` is a Series, else positions.
+    """
+    row_ids = list(smiles.index) if isinstance(smiles, pd.Series) else list(range(len(smiles)))
+    smiles = [str(s) if s is not None else "" for s in smiles]
+    constraints = dict(constraints) if constraints is not None else None
+    chunk = 2_000
+    chunks = [(smiles[i : i + chunk], constraints) for i in range(0, len(smiles), chunk)]
+    workers = workers or os.cpu_count() or 1
+    bar = tqdm(total=len(smiles), desc="preprocess", unit="mol", disable=not progress, leave=False)
+    results: list[tuple[str | None, list[str] | str]] = []
+    if workers > 1 and len(smiles) >= PARALLEL_MIN_ROWS:
+        with mp.get_context("spawn").Pool(workers) as pool:
+            for part in pool.imap(encode_many, chunks):
+                results.extend(part)
+                bar.update(len(part))
+    else:
+        for args in chunks:
+            part = encode_many(args)
+            results.extend(part)
+            bar.update(len(part))
+    bar.close()
+
+    kept_rows, kept_smiles, kept_tokens, rejects = [], [], [], []
+    for pos, (canon, toks) in enumerate(results):
+        if canon is None:
+            rejects.append((row_ids[pos], smiles[pos], toks))
+        elif len(toks) > max_len:
+            rejects.append((row_ids[pos], smiles[pos], f"SELFIES has {len(toks)} tokens, over max_len={max_len}"))
+        else:
+            kept_rows.append(pos)
+            kept_smiles.append(canon)
+            kept_tokens.append(toks)
+    if vocab is None:
+        vocab = Vocab.from_token_lists(kept_tokens)
+    id_lists, rows, canon_list = [], [], []
+    for pos, canon, toks in zip(kept_rows, kept_smiles, kept_tokens):
+        try:
+            id_lists.append(vocab.ids(toks))
+        except MoleculeRejected as exc:
+            rejects.append((row_ids[pos], smiles[pos], str(exc)))
+            continue
+        rows.append(row_ids[pos])
+        canon_list.append(canon)
+    tokens, lengths = vocab.to_matrix(id_lists, max_len)
+    return MoleculeSet(tokens, lengths, canon_list, np.asarray(rows, dtype=np.int64), vocab, rejects_frame(rejects))
+
+
+def load_molecules(
+    path: str | os.PathLike,
+    *,
+    column: str | None = None,
+    max_len: int,
+    vocab: Vocab | None = None,
+    constraints: Mapping[str, int] | None = None,
+    limit: int | None = None,
+    seed: int = 0,
+    cache_dir: str | os.PathLike | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+) -> MoleculeSet:
+    """Read and preprocess a SMILES file, using the on-disk cache when it holds this exact input.
+
+    `limit` takes a random subset of that many rows (chosen by `seed`; row numbers stay those of
+    the file). The cache key covers the file's bytes and every argument that changes the result.
+    ``cache_dir=None`` uses ``$MOLVAE_CACHE`` or ``~/.cache/molvae``; ``cache_dir=""`` disables it.
+    """
+    path = Path(path)
+    cache = _cache_path(path, column, max_len, vocab, constraints, cache_dir, limit, seed)
+    if cache is not None and cache.is_file():
+        try:
+            return _load_cache(cache)
+        except (OSError, ValueError, KeyError):
+            pass  # a damaged cache is rebuilt below
+    smiles = read_smiles(path, column)
+    if limit and limit < len(smiles):
+        pick = np.sort(np.random.default_rng(seed).choice(len(smiles), size=limit, replace=False))
+        smiles = smiles.iloc[pick]
+    molecules = prepare(smiles, max_len=max_len, vocab=vocab, constraints=constraints,
+                        workers=workers, progress=progress)
+    if cache is not None:
+        _save_cache(cache, molecules)
+    return molecules
+
+
+def default_cache_dir() -> Path:
+    """``$MOLVAE_CACHE`` or ``~/.cache/molvae``."""
+    return Path(os.environ.get("MOLVAE_CACHE") or Path.home() / ".cache" / "molvae")
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _cache_path(path, column, max_len, vocab, constraints, cache_dir, limit, seed) -> Path | None:
+    if cache_dir == "":
+        return None
+    settings = {
+        "file": file_sha256(path), "column": column, "max_len": max_len,
+        "limit": limit or None, "seed": seed if limit else None,
+        "vocab": vocab.tokens if vocab is not None else None,
+        "constraints": constraints, "selfies": SELFIES_VERSION, "version": PREPROCESS_VERSION,
+    }
+    key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:32]
+    return Path(cache_dir or default_cache_dir()) / f"{key}.npz"
+
+
+def _pack_strings(strings: Sequence[str]) -> np.ndarray:
+    return np.frombuffer("\n".join(strings).encode("utf-8"), dtype=np.uint8)
+
+
+def _unpack_strings(packed: np.ndarray, n: int) -> list[str]:
+    if n == 0:
+        return []
+    return packed.tobytes().decode("utf-8").split("\n")
+
+
+def _save_cache(cache: Path, m: MoleculeSet) -> None:
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_suffix(f".tmp{os.getpid()}.npz")
+    np.savez(
+        tmp, tokens=m.tokens, lengths=m.lengths, rows=m.rows,
+        smiles=_pack_strings(m.smiles), vocab=_pack_strings(m.vocab.tokens),
+        reject_rows=m.rejects["row"].to_numpy(np.int64),
+        reject_inputs=_pack_strings(m.rejects["input"].astype(str).tolist()),
+        reject_reasons=_pack_strings(m.rejects["reason"].astype(str).tolist()),
+        n=np.array([len(m.smiles), len(m.vocab.tokens), len(m.rejects)]),
+    )
+    os.replace(tmp, cache)
+
+
+def _load_cache(cache: Path) -> MoleculeSet:
+    with np.load(cache, allow_pickle=False) as z:
+        n_mol, n_vocab, n_rej = (int(v) for v in z["n"])
+        rejects = rejects_frame(list(zip(
+            z["reject_rows"].tolist(), _unpack_strings(z["reject_inputs"], n_rej),
+            _unpack_strings(z["reject_reasons"], n_rej),
+        )))
+        return MoleculeSet(
+            z["tokens"], z["lengths"], _unpack_strings(z["smiles"], n_mol), z["rows"],
+            Vocab(_unpack_strings(z["vocab"], n_vocab)), rejects,
+        )
+
+
+# ----------------------------------------------------------------------------- batching
+
+
+def split_indices(n: int, val_fraction: float, seed: int, max_val: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """A reproducible random (train, validation) split of ``range(n)``."""
+    perm = np.random.default_rng(seed).permutation(n)
+    n_val = int(round(n * val_fraction))
+    if max_val is not None:
+        n_val = min(n_val, max_val)
+    if val_fraction > 0 and n > 1:
+        n_val = min(max(n_val, 1), n - 1)
+    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+
+
+def bucketed_batches(lengths: np.ndarray, batch_size: int, seed: int, pool: int = 50) -> list[np.ndarray]:
+    """Batches of indices whose molecules have similar lengths, in a random order.
+
+    Indices are shuffled, cut into pools of ``pool * batch_size``, each pool sorted by length and
+    cut into batches; the batch order is then shuffled. Less padding, still random. The same
+    `seed` gives the same batches, which is what lets training resume mid-epoch.
+    """
+    rng = np.random.default_rng(seed)
+    perm = rng.permutation(len(lengths))
+    batches = []
+    step = batch_size * pool
+    for start in range(0, len(perm), step):
+        chunk = perm[start : start + step]
+        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+        batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
+    order = rng.permutation(len(batches))
+    return [batches[i] for i in order]
+
+
+def sequential_batches(n: int, batch_size: int) -> list[np.ndarray]:
+    """Batches of ``range(n)`` in order (evaluation)."""
+    return [np.arange(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]

@@ -1,0 +1,214 @@
+"""The VAE: a bidirectional GRU encoder to (mu, logvar), and a GRU decoder conditioned on z.
+
+Works on token ids only; it knows nothing of SMILES, SELFIES or RDKit. Shapes use
+B = batch, T = sequence length (tokens including ``<eos>``), V = vocabulary size, D = latent size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+# Keeps exp(logvar) finite and the KL well-conditioned early in training.
+LOGVAR_MIN, LOGVAR_MAX = -12.0, 8.0
+
+
+@dataclass
+class ModelConfig:
+    """Sizes of the network. Saved in every checkpoint."""
+
+    embed_dim: int = field(default=64, metadata={"help": "token embedding size"})
+    encoder_hidden: int = field(default=256, metadata={"help": "encoder GRU hidden size (per direction)"})
+    encoder_layers: int = field(default=1, metadata={"help": "encoder GRU layers"})
+    latent_dim: int = field(default=64, metadata={"help": "size of the latent space z"})
+    decoder_hidden: int = field(default=384, metadata={"help": "decoder GRU hidden size"})
+    decoder_layers: int = field(default=2, metadata={"help": "decoder GRU layers"})
+    dropout: float = field(default=0.1, metadata={"help": "dropout between GRU layers and before the output layer"})
+    max_len: int = field(default=80, metadata={"help": "longest SELFIES (tokens) trained on and generated"})
+
+
+@dataclass(frozen=True)
+class SpecialIds:
+    """Ids of the special tokens (the vocabulary decides them; the model only needs the numbers)."""
+
+    pad: int = 0
+    bos: int = 1
+    eos: int = 2
+    unk: int = 3
+
+
+def word_dropout(inputs: torch.Tensor, rate: float, ids: SpecialIds, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Replace decoder inputs by ``<unk>`` with probability `rate` (Bowman et al. 2016).
+
+    `inputs` is (B, T) with ``<bos>`` in column 0, which is never replaced, nor is padding.
+    A weaker decoder input forces the decoder to read z.
+    """
+    if rate <= 0:
+        return inputs
+    drop = torch.rand(inputs.shape, device=inputs.device, generator=generator) < rate
+    drop[:, 0] = False
+    drop &= inputs != ids.pad
+    return inputs.masked_fill(drop, ids.unk)
+
+
+def kl_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(q(z|x) || N(0, I)) per latent dimension, averaged over the batch: (D,), in nats, fp32."""
+    mu, logvar = mu.float(), logvar.float()
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).mean(dim=0)
+
+
+class Encoder(nn.Module):
+    """Embedding -> bidirectional GRU -> (mu, logvar)."""
+
+    def __init__(self, cfg: ModelConfig, vocab_size: int, pad: int):
+        super().__init__()
+        self.embed = nn.Embedding(vocab_size, cfg.embed_dim, padding_idx=pad)
+        self.gru = nn.GRU(
+            cfg.embed_dim, cfg.encoder_hidden, num_layers=cfg.encoder_layers, batch_first=True,
+            bidirectional=True, dropout=cfg.dropout if cfg.encoder_layers > 1 else 0.0,
+        )
+        self.to_mu = nn.Linear(2 * cfg.encoder_hidden, cfg.latent_dim)
+        self.to_logvar = nn.Linear(2 * cfg.encoder_hidden, cfg.latent_dim)
+
+    def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """tokens (B, T), lengths (B,) -> mu (B, D), logvar (B, D)."""
+        packed = nn.utils.rnn.pack_padded_sequence(
+            self.embed(tokens), lengths.cpu(), batch_first=True, enforce_sorted=False
+        )
+        _, h = self.gru(packed)  # (layers * 2, B, H)
+        h = torch.cat([h[-2], h[-1]], dim=-1)  # last layer, both directions
+        return self.to_mu(h), self.to_logvar(h).clamp(LOGVAR_MIN, LOGVAR_MAX)
+
+
+class Decoder(nn.Module):
+    """GRU language model over tokens whose initial state comes from z and whose every step sees z."""
+
+    def __init__(self, cfg: ModelConfig, vocab_size: int, pad: int):
+        super().__init__()
+        self.layers, self.hidden = cfg.decoder_layers, cfg.decoder_hidden
+        self.embed = nn.Embedding(vocab_size, cfg.embed_dim, padding_idx=pad)
+        self.z_to_hidden = nn.Linear(cfg.latent_dim, cfg.decoder_layers * cfg.decoder_hidden)
+        self.gru = nn.GRU(
+            cfg.embed_dim + cfg.latent_dim, cfg.decoder_hidden, num_layers=cfg.decoder_layers,
+            batch_first=True, dropout=cfg.dropout if cfg.decoder_layers > 1 else 0.0,
+        )
+        self.drop = nn.Dropout(cfg.dropout)
+        self.out = nn.Linear(cfg.decoder_hidden, vocab_size)
+
+    def initial_state(self, z: torch.Tensor) -> torch.Tensor:
+        """z (B, D) -> GRU state (layers, B, H)."""
+        h = torch.tanh(self.z_to_hidden(z))
+        return h.view(z.shape[0], self.layers, self.hidden).transpose(0, 1).contiguous()
+
+    def forward(self, inputs: torch.Tensor, z: torch.Tensor, state: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """inputs (B, T) token ids, z (B, D) -> logits (B, T, V), final state (layers, B, H)."""
+        if state is None:
+            state = self.initial_state(z)
+        x = self.embed(inputs)
+        x = torch.cat([x, z.unsqueeze(1).expand(-1, x.shape[1], -1).to(x.dtype)], dim=-1)
+        y, state = self.gru(x, state)
+        return self.out(self.drop(y)), state
+
+
+class VAE(nn.Module):
+    """Encoder + reparameterization + decoder, with the loss terms and sampling."""
+
+    def __init__(self, cfg: ModelConfig, vocab_size: int, ids: SpecialIds = SpecialIds()):
+        super().__init__()
+        self.cfg, self.vocab_size, self.ids = cfg, vocab_size, ids
+        self.encoder = Encoder(cfg, vocab_size, ids.pad)
+        self.decoder = Decoder(cfg, vocab_size, ids.pad)
+
+    @staticmethod
+    def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+        """z = mu + sigma * eps, eps ~ N(0, I)."""
+        return mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+
+    def decoder_inputs(self, targets: torch.Tensor) -> torch.Tensor:
+        """Teacher forcing: (B, T) targets -> (B, T) inputs, i.e. ``<bos>`` followed by targets[:, :-1]."""
+        bos = torch.full_like(targets[:, :1], self.ids.bos)
+        return torch.cat([bos, targets[:, :-1]], dim=1)
+
+    def loss(
+        self,
+        tokens: torch.Tensor,
+        lengths: torch.Tensor,
+        beta: float = 1.0,
+        word_dropout_rate: float = 0.0,
+        free_bits: float = 0.0,
+        sample_z: bool = True,
+    ) -> dict[str, torch.Tensor]:
+        """Negative ELBO terms for a batch.
+
+        tokens (B, T) ids ending in ``<eos>`` then padding; lengths (B,) including ``<eos>``.
+        Returns per-molecule means over the batch: ``loss`` = recon + beta * KL (KL floored at
+        `free_bits` nats per dimension when > 0), ``recon`` (summed token cross-entropy, nats),
+        ``kl`` (nats), ``kl_per_dim`` (D,), and ``token_acc``.
+        """
+        targets = tokens[:, : int(lengths.max())].long()
+        mu, logvar = self.encoder(targets, lengths)
+        z = self.reparameterize(mu, logvar) if sample_z else mu
+        inputs = word_dropout(self.decoder_inputs(targets), word_dropout_rate if self.training else 0.0, self.ids)
+        logits, _ = self.decoder(inputs, z)
+        mask = targets != self.ids.pad
+        recon = F.cross_entropy(
+            logits.float().reshape(-1, self.vocab_size), targets.reshape(-1),
+            ignore_index=self.ids.pad, reduction="sum",
+        ) / targets.shape[0]
+        kl_dims = kl_per_dim(mu, logvar)
+        kl = kl_dims.sum()
+        kl_term = kl_dims.clamp(min=free_bits).sum() if free_bits > 0 else kl
+        with torch.no_grad():
+            token_acc = ((logits.argmax(-1) == targets) & mask).sum() / mask.sum()
+        return {"loss": recon + beta * kl_term, "recon": recon, "kl": kl, "kl_per_dim": kl_dims, "token_acc": token_acc}
+
+    @torch.no_grad()
+    def encode(self, tokens: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, T), (B,) -> posterior mean and log-variance, each (B, D)."""
+        return self.encoder(tokens[:, : int(lengths.max())].long(), lengths)
+
+    def sample_prior(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """n draws from N(0, I): (n, D)."""
+        device = next(self.parameters()).device
+        return torch.randn(n, self.cfg.latent_dim, generator=generator, device=device)
+
+    @torch.no_grad()
+    def generate(
+        self,
+        z: torch.Tensor,
+        temperature: float = 1.0,
+        greedy: bool = False,
+        max_len: int | None = None,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Decode z (B, D) token by token until every row has emitted ``<eos>`` or `max_len`.
+
+        Returns (B, L) token ids; each row is padded after its ``<eos>``.
+        """
+        max_len = max_len or self.cfg.max_len + 1
+        b = z.shape[0]
+        state = self.decoder.initial_state(z)
+        token = torch.full((b, 1), self.ids.bos, dtype=torch.long, device=z.device)
+        done = torch.zeros(b, dtype=torch.bool, device=z.device)
+        out = []
+        for _ in range(max_len):
+            logits, state = self.decoder(token, z, state)
+            logits = logits[:, -1].float()
+            logits[:, self.ids.pad] = float("-inf")
+            logits[:, self.ids.bos] = float("-inf")
+            logits[:, self.ids.unk] = float("-inf")
+            if greedy:
+                nxt = logits.argmax(-1)
+            else:
+                probs = torch.softmax(logits / max(temperature, 1e-6), dim=-1)
+                nxt = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+            nxt = nxt.masked_fill(done, self.ids.pad)
+            out.append(nxt)
+            done |= nxt == self.ids.eos
+            if bool(done.all()):
+                break
+            token = nxt.unsqueeze(1)
+        return torch.stack(out, dim=1)

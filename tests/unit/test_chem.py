@@ -1,0 +1,66 @@
+import pandas as pd
+import pytest
+import selfies as sf
+
+from molvae.chem import (canonical_smiles, default_constraints, encode_many, prepare_smiles,
+                         selfies_constraints, selfies_to_smiles, split_selfies)
+from molvae.errors import MoleculeRejected
+
+
+def test_canonical_smiles_is_independent_of_input_form():
+    assert canonical_smiles("OCC") == canonical_smiles("C(O)C") == "CCO"
+    assert canonical_smiles("C1=CC=CC=C1") == "c1ccccc1"
+
+
+@pytest.mark.parametrize("bad", ["", "   ", "not a smiles", "C1CC", "[CH5]", None])
+def test_canonical_smiles_rejects_bad_input_quietly(bad, capfd):
+    assert canonical_smiles(bad) is None
+    assert "SMILES Parse Error" not in capfd.readouterr().err
+
+
+@pytest.mark.parametrize("bad, reason", [
+    ("", "empty SMILES"),
+    ("C1CC", "RDKit cannot parse"),
+    ("FI(F)F", "SELFIES cannot encode"),  # iodine with three bonds breaks the default constraints
+])
+def test_prepare_smiles_rejects_with_reason(bad, reason):
+    with pytest.raises(MoleculeRejected, match=reason):
+        prepare_smiles(bad)
+
+
+def test_selfies_round_trip_on_moses(moses_300):
+    smiles = pd.read_csv(moses_300).SMILES
+    for s in smiles:
+        canon, encoded = prepare_smiles(s)
+        assert selfies_to_smiles(encoded) == canon
+        assert "".join(split_selfies(encoded)) == encoded
+
+
+def test_selfies_to_smiles_handles_empty():
+    assert selfies_to_smiles("") is None
+    assert selfies_to_smiles("[Ring1]") is None  # decodes to nothing
+
+
+def test_constraints_are_set_for_the_block_and_restored():
+    before = sf.get_semantic_constraints()
+    hypervalent = dict(default_constraints(), I=3)
+    with selfies_constraints(hypervalent):
+        assert prepare_smiles("FI(F)F")[0] == "FI(F)F"
+    assert sf.get_semantic_constraints() == before
+    with pytest.raises(MoleculeRejected):
+        prepare_smiles("FI(F)F")
+
+
+def test_encode_many_returns_tokens_or_reasons():
+    out = encode_many((["CCO", "xx", "FI(F)F"], None))
+    assert out[0] == ("CCO", ["[C]", "[C]", "[O]"])
+    assert out[1][0] is None and "parse" in out[1][1]
+    assert out[2][0] is None and "SELFIES" in out[2][1]
+
+
+def test_chem_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, molvae.chem; assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
