@@ -257,6 +257,8 @@ def load_molecules(
     ``cache_dir=None`` uses ``$MOLVAE_CACHE`` or ``~/.cache/molvae``; ``cache_dir=""`` disables it.
     """
     path = Path(path)
+    if not path.is_file():
+        raise InputFileError(f"input file not found: {path}")
     cache = _cache_path(path, column, max_len, vocab, constraints, cache_dir, limit, seed)
     if cache is not None and cache.is_file():
         try:
