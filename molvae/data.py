@@ -28,7 +28,7 @@ from molvae.errors import InputFileError, MoleculeRejected
 from molvae.vocab import Vocab
 
 # Bump when preprocessing changes what it produces, so old caches are not reused.
-PREPROCESS_VERSION = 1
+PREPROCESS_VERSION = 2
 SMILES_COLUMN_NAMES = ("smiles", "canonical_smiles", "smi", "smiles_string", "mol", "molecule")
 PARALLEL_MIN_ROWS = 20_000
 REJECT_COLUMNS = ["row", "input", "reason"]
@@ -44,7 +44,7 @@ def rejects_frame(records: Sequence[tuple[int, str, str]] = ()) -> pd.DataFrame:
 class MoleculeSet:
     """Preprocessed molecules, ready for batching.
 
-    tokens:  (n, max_len + 1) int16 token ids, each row ending in ``<eos>`` and padded.
+    tokens:  (n, longest + 1) token ids (uint8/int16), each row ending in ``<eos>`` and padded.
     lengths: (n,) number of tokens per molecule including ``<eos>``.
     smiles:  canonical SMILES of each kept molecule.
     rows:    (n,) the input row (0-based, data rows only) each molecule came from.

@@ -92,7 +92,8 @@ class Trainer:
         self.best = math.inf
         self.history: list[dict[str, float]] = []
         self.partial = _Means()
-        self.elapsed = 0.0
+        self.elapsed = 0.0  # training seconds over all sessions of this run
+        self._tick = time.monotonic()
 
     # -------------------------------------------------------------- state
 
@@ -106,7 +107,13 @@ class Trainer:
             state["rng_cuda"] = torch.cuda.get_rng_state_all()
         return state
 
+    def _account_time(self) -> None:
+        now = time.monotonic()
+        self.elapsed += now - self._tick
+        self._tick = now
+
     def save(self, name: str, with_training: bool = True) -> Path:
+        self._account_time()
         state_dict = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
         meta = dict(self.meta, epoch=self.epoch, step=self.step, history=self.history)
         return save_checkpoint(self.out_dir / name, meta, state_dict, self._training_state() if with_training else None)
@@ -138,6 +145,17 @@ class Trainer:
         """Train until ``config.epochs``; returns the per-epoch history. `val_collate` defaults
         to `collate` (when validation batches index the same data)."""
         self.out_dir.mkdir(parents=True, exist_ok=True)
+        self._tick = time.monotonic()
+        try:
+            self._fit(batches, collate, val_batches, val_collate or collate)
+        except KeyboardInterrupt:
+            # Progress up to the last finished step is kept; the run resumes from here.
+            path = self.save("last.pt")
+            tqdm.write(f"interrupted: progress saved in {path}; continue with --resume {path}")
+            raise
+        return self.history
+
+    def _fit(self, batches, collate, val_batches, val_collate) -> None:
         last_save = time.monotonic()
         while self.epoch < self.cfg.epochs:
             epoch_batches = batches(self.epoch)
@@ -145,7 +163,7 @@ class Trainer:
             bar = tqdm(total=n_batches, initial=self.batch_in_epoch, desc=f"epoch {self.epoch + 1}/{self.cfg.epochs}",
                        unit="batch", disable=not self.progress, dynamic_ncols=True)
             self.model.train()
-            start, start_mols = time.monotonic(), self.partial.n
+            epoch_start, start_mols = time.monotonic(), self.partial.n
             while self.batch_in_epoch < n_batches:
                 batch = self._to_device(collate(epoch_batches[self.batch_in_epoch]))
                 t = self.epoch + self.batch_in_epoch / n_batches
@@ -168,18 +186,15 @@ class Trainer:
                 if bar.n % 10 == 0 or self.batch_in_epoch == n_batches:
                     bar.set_postfix({k: f"{v:.3g}" for k, v in self.partial.means().items()}, refresh=False)
                 if time.monotonic() - last_save > 60 * self.cfg.checkpoint_minutes:
-                    self.elapsed += time.monotonic() - start
-                    start = time.monotonic()
                     self.save("last.pt")
                     last_save = time.monotonic()
             bar.close()
-            seconds = time.monotonic() - start
-            self.elapsed += seconds
-            self._end_epoch(val_batches, val_collate or collate, (self.partial.n - start_mols) / max(seconds, 1e-9))
+            seconds = time.monotonic() - epoch_start
+            self._end_epoch(val_batches, val_collate, (self.partial.n - start_mols) / max(seconds, 1e-9))
             last_save = time.monotonic()
-        return self.history
 
     def _end_epoch(self, val_batches, collate, mol_per_s: float) -> None:
+        self._account_time()
         row = {"epoch": self.epoch + 1, "step": self.step, "elapsed_s": round(self.elapsed, 1),
                "train_mol_per_s": round(mol_per_s, 1)}
         row.update({f"train_{k}": v for k, v in self.partial.means().items()})

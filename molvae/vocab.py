@@ -73,14 +73,17 @@ class Vocab:
     def to_matrix(self, id_lists: Sequence[Sequence[int]], max_len: int) -> tuple[np.ndarray, np.ndarray]:
         """Pack id lists into a padded matrix.
 
-        Returns ``tokens`` of shape ``(n, max_len + 1)`` (int16; each row ends in ``<eos>``) and
-        ``lengths`` of shape ``(n,)``, the number of tokens including ``<eos>``.
+        Returns ``tokens`` of shape ``(n, longest + 1)`` (each row ends in ``<eos>``; uint8 when the
+        vocabulary fits, else int16) and ``lengths`` of shape ``(n,)``, tokens including ``<eos>``.
         """
-        tokens = np.full((len(id_lists), max_len + 1), self.pad, dtype=np.int16)
+        longest = max((len(ids) for ids in id_lists), default=0)
+        if longest > max_len:
+            row = next(i for i, ids in enumerate(id_lists) if len(ids) > max_len)
+            raise ValueError(f"row {row} has {len(id_lists[row])} tokens, over max_len={max_len}")
+        dtype = np.uint8 if len(self) <= 256 else np.int16
+        tokens = np.full((len(id_lists), longest + 1), self.pad, dtype=dtype)
         lengths = np.empty(len(id_lists), dtype=np.int64)
         for row, ids in enumerate(id_lists):
-            if len(ids) > max_len:
-                raise ValueError(f"row {row} has {len(ids)} tokens, over max_len={max_len}")
             tokens[row, : len(ids)] = ids
             tokens[row, len(ids)] = self.eos
             lengths[row] = len(ids) + 1

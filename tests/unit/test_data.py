@@ -69,7 +69,7 @@ def test_prepare_keeps_every_row_somewhere():
     assert set(reasons) == {1, 2, 3, 4}
     assert "parse" in reasons[1] and reasons[2] == "empty SMILES" and "SELFIES" in reasons[3]
     assert "30 tokens, over max_len=20" in reasons[4]
-    assert m.tokens.shape == (2, 21) and m.lengths.tolist() == [4, 9]  # benzene: 8 tokens + <eos>
+    assert m.tokens.shape == (2, 9) and m.lengths.tolist() == [4, 9]  # benzene: 8 tokens + <eos>
 
 
 def test_prepare_with_fixed_vocab_rejects_unknown_tokens():

@@ -40,7 +40,7 @@ def test_unknown_token_is_rejected_with_its_name():
 def test_matrix_layout():
     v = _vocab(["CCO", "C"])
     tokens, lengths = v.to_matrix([v.encode("[C][C][O]"), v.encode("[C]")], max_len=4)
-    assert tokens.shape == (2, 5) and tokens.dtype == np.int16
+    assert tokens.shape == (2, 4) and tokens.dtype == np.uint8  # as wide as the longest + <eos>
     assert list(lengths) == [4, 2]
     assert tokens[0, 3] == v.eos and tokens[1, 1] == v.eos
     assert (tokens[1, 2:] == v.pad).all()

@@ -1,0 +1,88 @@
+"""The training loop on a toy regression problem: it knows nothing of molecules."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from molvae.checkpoint import load_checkpoint
+from molvae.errors import CheckpointError, TrainingDiverged
+from molvae.train import Trainer, TrainConfig
+
+X = torch.randn(64, 3, generator=torch.Generator().manual_seed(0))
+Y = X @ torch.tensor([1.0, -2.0, 0.5]) + 0.3
+
+
+def collate(idx):
+    idx = torch.as_tensor(idx)
+    return {"x": X[idx], "y": Y[idx], "lengths": torch.ones(len(idx))}
+
+
+def batches(epoch):
+    return np.array_split(np.random.default_rng(epoch).permutation(64), 8)
+
+
+def loss_fn(model, batch, t):
+    noise = 1e-3 * torch.randn(())  # exercises the RNG state kept for resume
+    mse = ((model(batch["x"]).squeeze(-1) - batch["y"]) ** 2).mean() + noise.abs()
+    return {"loss": mse, "t": torch.tensor(t)}
+
+
+def eval_fn(model, batch):
+    return {"loss": ((model(batch["x"]).squeeze(-1) - batch["y"]) ** 2).mean()}
+
+
+def make(tmp_path, epochs=4, **kw):
+    torch.manual_seed(0)
+    cfg = TrainConfig(epochs=epochs, lr=0.05, device="cpu", **kw)
+    return Trainer(torch.nn.Linear(3, 1), loss_fn, eval_fn, cfg, tmp_path, {"what": "toy"}, progress=False)
+
+
+def test_loss_falls_and_files_are_written(tmp_path):
+    history = make(tmp_path).fit(batches, collate, [np.arange(64)])
+    assert [h["epoch"] for h in history] == [1, 2, 3, 4]
+    assert history[-1]["val_loss"] < 0.2 * history[0]["val_loss"]
+    log = pd.read_csv(tmp_path / "log.csv")
+    assert len(log) == 4 and log.train_t.iloc[1] == pytest.approx(1 + 3.5 / 8)  # mean progress in epoch 2
+    best = load_checkpoint(tmp_path / "best.pt")
+    assert best["meta"]["what"] == "toy" and best["training"] is None
+    with pytest.raises(CheckpointError, match="no training state"):
+        make(tmp_path / "x").resume(tmp_path / "best.pt")
+
+
+def test_interrupted_run_resumes_to_the_same_weights(tmp_path):
+    straight = make(tmp_path / "a")
+    straight.fit(batches, collate, [np.arange(64)])
+
+    calls = {"n": 0}
+
+    def interrupting_collate(idx):
+        calls["n"] += 1
+        if calls["n"] == 13:  # 8 batches + 1 validation batch in epoch 1, then 3 of epoch 2
+            raise KeyboardInterrupt
+        return collate(idx)
+
+    first = make(tmp_path / "b")
+    with pytest.raises(KeyboardInterrupt):
+        first.fit(batches, interrupting_collate, [np.arange(64)])
+    state = load_checkpoint(tmp_path / "b" / "last.pt")["training"]
+    assert (state["epoch"], state["batch_in_epoch"]) == (1, 3)
+
+    second = make(tmp_path / "b")
+    second.resume(tmp_path / "b" / "last.pt")
+    second.fit(batches, collate, [np.arange(64)])
+    for k, v in straight.model.state_dict().items():
+        torch.testing.assert_close(second.model.state_dict()[k], v)
+    a, b = pd.read_csv(tmp_path / "a" / "log.csv"), pd.read_csv(tmp_path / "b" / "log.csv")
+    cols = ["epoch", "step", "train_loss", "val_loss"]
+    pd.testing.assert_frame_equal(a[cols], b[cols])
+
+
+def test_non_finite_loss_stops_with_a_clear_error(tmp_path):
+    def nan_loss(model, batch, t):
+        return {"loss": model(batch["x"]).sum() * float("nan")}
+
+    trainer = Trainer(torch.nn.Linear(3, 1), nan_loss, eval_fn, TrainConfig(epochs=1, device="cpu"), tmp_path, {},
+                      progress=False)
+    with pytest.raises(TrainingDiverged, match="non-finite loss .* epoch 1, step 0"):
+        trainer.fit(batches, collate, [])
