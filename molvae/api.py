@@ -10,7 +10,7 @@ import os
 import platform
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -166,14 +166,19 @@ class MolVAE:
         if errors == "raise" and len(mols.rejects):
             shown = "; ".join(f"row {r.row} ({r.input!r}): {r.reason}" for r in mols.rejects.head(5).itertuples())
             raise MolvaeError(f"{len(mols.rejects)} molecule(s) cannot be encoded: {shown}")
-        mu = np.full((len(smiles), self.config.latent_dim), np.nan, dtype=np.float32)
+        mu, logvar = self._encode_prepared(mols, len(smiles), batch_size)
+        return (mu, logvar) if return_logvar else mu
+
+    def _encode_prepared(self, mols: MoleculeSet, n: int, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior (mu, logvar), each (n, latent_dim), NaN in rows that `mols` does not hold."""
+        mu = np.full((n, self.config.latent_dim), np.nan, dtype=np.float32)
         logvar = mu.copy()
         for idx in sequential_batches(len(mols), batch_size):
             b = mols.collate(idx)
             m, lv = self.model.encode(b["tokens"].to(self.device), b["lengths"])
             mu[mols.rows[idx]] = m.cpu().numpy()
             logvar[mols.rows[idx]] = lv.cpu().numpy()
-        return (mu, logvar) if return_logvar else mu
+        return mu, logvar
 
     def decode(self, z: np.ndarray | torch.Tensor, greedy: bool = True, temperature: float = 1.0,
                batch_size: int = 1024, seed: int | None = None) -> list[str | None]:
@@ -193,7 +198,7 @@ class MolVAE:
         ``input, canonical, reconstructed, exact, reason`` (reason is set where a row was rejected)."""
         smiles = list(smiles)
         mols = self.prepare(smiles)
-        mu = self.encode(smiles, errors="nan", batch_size=batch_size)
+        mu, _ = self._encode_prepared(mols, len(smiles), batch_size)
         recon: list[str | None] = [None] * len(smiles)
         if len(mols):
             for row, out in zip(mols.rows, self.decode(mu[mols.rows], greedy=greedy, batch_size=batch_size)):
@@ -245,17 +250,20 @@ def train(config: RunConfig, out_dir: str | os.PathLike, resume: str | os.PathLi
     torch.manual_seed(tc.seed)
     if tc.threads > 0:
         torch.set_num_threads(tc.threads)
-    constraints, vocab = default_constraints(), None
+    constraints, resume_vocab = default_constraints(), None
     if resume is not None:
         meta = load_checkpoint(resume)["meta"]
-        vocab, constraints = Vocab(meta["vocab"]), meta["selfies"]["constraints"]
-        config.model = ModelConfig(**meta["model_config"])
+        resume_vocab, constraints = Vocab(meta["vocab"]), meta["selfies"]["constraints"]
+        config = replace(config, model=ModelConfig(**meta["model_config"]))  # the weights decide the model
 
     dc = config.data
     train_path = resolve_data_path(dc.train)
     load = dict(column=dc.smiles_column, max_len=config.model.max_len, constraints=constraints,
                 cache_dir=dc.cache_dir, workers=dc.workers or None, progress=progress)
-    molecules = load_molecules(train_path, vocab=vocab, limit=dc.limit or None, seed=tc.seed, **load)
+    # Without a vocabulary first: a resumed run then hits the cache entry its first session made.
+    molecules = load_molecules(train_path, limit=dc.limit or None, seed=tc.seed, **load)
+    if resume_vocab is not None and molecules.vocab != resume_vocab:
+        molecules = load_molecules(train_path, vocab=resume_vocab, limit=dc.limit or None, seed=tc.seed, **load)
     molecules.rejects.to_csv(out_dir / "rejects.csv", index=False)
     if dc.val:
         train_set = molecules

@@ -82,12 +82,11 @@ def prepare_smiles(smiles: str) -> tuple[str, str]:
     return canon, encoded
 
 
-def encode_many(args: tuple[list[str], Mapping[str, int] | None]) -> list[tuple[str | None, list[str] | str]]:
-    """Canonicalize and tokenize many SMILES under the given constraints (a process-pool worker).
+def encode_many(smiles: list[str], constraints: Mapping[str, int] | None = None) -> list[tuple[str | None, list[str] | str]]:
+    """Canonicalize and tokenize many SMILES under `constraints` (a process-pool worker).
 
-    Takes ``(smiles_list, constraints)``; each result is ``(canonical, tokens)`` or ``(None, reason)``.
+    Each result is ``(canonical, tokens)`` or ``(None, reason)``.
     """
-    smiles, constraints = args
     out: list[tuple[str | None, list[str] | str]] = []
     with selfies_constraints(constraints):
         for s in smiles:
@@ -97,6 +96,11 @@ def encode_many(args: tuple[list[str], Mapping[str, int] | None]) -> list[tuple[
             except MoleculeRejected as exc:
                 out.append((None, str(exc)))
     return out
+
+
+def canonical_many(smiles: list[str]) -> list[str | None]:
+    """:func:`canonical_smiles` of each entry (a process-pool worker)."""
+    return [canonical_smiles(s) for s in smiles]
 
 
 def selfies_to_smiles(selfies: str) -> str | None:

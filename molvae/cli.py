@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
+
 from molvae import __version__
 from molvae.errors import MolvaeError
 
@@ -71,7 +73,7 @@ def cmd_train(args, dests) -> int:
     print(f"# molvae {__version__} train -> {out}\n# resolved config (saved as {out / 'config.toml'}):")
     print(config.to_toml())
     best = train(config, out, resume=args.resume, progress=not args.quiet)
-    rejects = sum(1 for _ in open(out / "rejects.csv")) - 1
+    rejects = len(pd.read_csv(out / "rejects.csv"))
     print(f"best model: {best}\nlog: {out / 'log.csv'}\nrejected training rows: {rejects} (see {out / 'rejects.csv'})")
     return 0
 

@@ -14,8 +14,9 @@ import io
 import json
 import multiprocessing as mp
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from molvae.chem import SELFIES_VERSION, canonical_smiles, encode_many
+from molvae.chem import SELFIES_VERSION, canonical_many, canonical_smiles, encode_many
 from molvae.errors import InputFileError, MoleculeRejected
 from molvae.vocab import Vocab
 
@@ -176,6 +177,37 @@ def _pick_column(table: pd.DataFrame, column: str | None, path: Path) -> str:
 # ----------------------------------------------------------------------------- preprocessing
 
 
+def map_chunks(fn: Callable[[list], list], items: Sequence, workers: int | None = None, desc: str = "",
+               progress: bool = True, chunk: int = 1000) -> list:
+    """``fn`` applied to chunks of `items`, results concatenated in order, with a progress bar.
+
+    Inputs of at least ``PARALLEL_MIN_ROWS`` items run in `workers` processes (default: all cores).
+    `fn` must be a module-level function (or a partial of one) that takes and returns a list.
+    """
+    items = list(items)
+    chunks = [items[i : i + chunk] for i in range(0, len(items), chunk)]
+    workers = workers or os.cpu_count() or 1
+    out: list = []
+    with tqdm(total=len(items), desc=desc, unit="mol", disable=not progress, leave=False) as bar:
+        if workers > 1 and len(items) >= PARALLEL_MIN_ROWS:
+            # spawn, not fork: forking a process that holds torch threads can deadlock.
+            with mp.get_context("spawn").Pool(workers) as pool:
+                for part, piece in zip(pool.imap(fn, chunks), chunks):
+                    out.extend(part)
+                    bar.update(len(piece))
+        else:
+            for piece in chunks:
+                out.extend(fn(piece))
+                bar.update(len(piece))
+    return out
+
+
+def canonicalize(smiles: Sequence[str], workers: int | None = None, progress: bool = False) -> list[str | None]:
+    """RDKit canonical SMILES of each entry (``None`` where it does not parse); parallel when large."""
+    return map_chunks(canonical_many, ["" if not isinstance(s, str) else s for s in smiles], workers,
+                      "canonicalize", progress)
+
+
 def prepare(
     smiles: Sequence[str] | pd.Series,
     *,
@@ -195,22 +227,7 @@ def prepare(
     row_ids = list(smiles.index) if isinstance(smiles, pd.Series) else list(range(len(smiles)))
     smiles = [str(s) if s is not None else "" for s in smiles]
     constraints = dict(constraints) if constraints is not None else None
-    chunk = 2_000
-    chunks = [(smiles[i : i + chunk], constraints) for i in range(0, len(smiles), chunk)]
-    workers = workers or os.cpu_count() or 1
-    bar = tqdm(total=len(smiles), desc="preprocess", unit="mol", disable=not progress, leave=False)
-    results: list[tuple[str | None, list[str] | str]] = []
-    if workers > 1 and len(smiles) >= PARALLEL_MIN_ROWS:
-        with mp.get_context("spawn").Pool(workers) as pool:
-            for part in pool.imap(encode_many, chunks):
-                results.extend(part)
-                bar.update(len(part))
-    else:
-        for args in chunks:
-            part = encode_many(args)
-            results.extend(part)
-            bar.update(len(part))
-    bar.close()
+    results = map_chunks(partial(encode_many, constraints=constraints), smiles, workers, "preprocess", progress)
 
     kept_rows, kept_smiles, kept_tokens, rejects = [], [], [], []
     for pos, (canon, toks) in enumerate(results):
@@ -274,6 +291,40 @@ def load_molecules(
     if cache is not None:
         _save_cache(cache, molecules)
     return molecules
+
+
+def canonical_set(
+    path: str | os.PathLike,
+    *,
+    column: str | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+) -> set[str]:
+    """The distinct canonical SMILES of a file's valid rows (e.g. a training set, for novelty).
+
+    Cached like preprocessing, keyed by the file's bytes, `column` and the RDKit version.
+    """
+    from rdkit import __version__ as rdkit_version
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(f"input file not found: {path}")
+    cache = None
+    if cache_dir != "":
+        settings = {"file": file_sha256(path), "column": column, "rdkit": rdkit_version, "what": "canonical-set-1"}
+        key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:32]
+        cache = Path(cache_dir or default_cache_dir()) / f"{key}.npz"
+        if cache.is_file():
+            with np.load(cache, allow_pickle=False) as z:
+                return set(_unpack_strings(z["smiles"], int(z["n"])))
+    canon = sorted({c for c in canonicalize(read_smiles(path, column).tolist(), workers, progress) if c})
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(f".tmp{os.getpid()}.npz")
+        np.savez(tmp, smiles=_pack_strings(canon), n=np.array(len(canon)))
+        os.replace(tmp, cache)
+    return set(canon)
 
 
 def default_cache_dir() -> Path:

@@ -205,7 +205,8 @@ class Trainer:
         if self.progress:
             shown = {k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in row.items()}
             tqdm.write("  ".join(f"{k}={v}" for k, v in shown.items()))
-        val = row.get(f"val_{self.monitor}", row.get(f"train_{self.monitor}", math.inf))
+        # Without validation data, the best model is the one with the lowest training loss.
+        val = row.get(f"val_{self.monitor}", row.get("train_loss", math.inf))
         if val < self.best:
             self.best = val
             self.save("best.pt", with_training=False)

@@ -5,7 +5,6 @@ import subprocess
 import sys
 
 import pandas as pd
-import pytest
 
 from molvae.checkpoint import load_checkpoint
 from molvae.cli import main

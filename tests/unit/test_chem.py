@@ -52,7 +52,7 @@ def test_constraints_are_set_for_the_block_and_restored():
 
 
 def test_encode_many_returns_tokens_or_reasons():
-    out = encode_many((["CCO", "xx", "FI(F)F"], None))
+    out = encode_many(["CCO", "xx", "FI(F)F"])
     assert out[0] == ("CCO", ["[C]", "[C]", "[O]"])
     assert out[1][0] is None and "parse" in out[1][1]
     assert out[2][0] is None and "SELFIES" in out[2][1]

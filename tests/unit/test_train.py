@@ -86,3 +86,9 @@ def test_non_finite_loss_stops_with_a_clear_error(tmp_path):
                       progress=False)
     with pytest.raises(TrainingDiverged, match="non-finite loss .* epoch 1, step 0"):
         trainer.fit(batches, collate, [])
+
+
+def test_without_validation_data_best_follows_training_loss(tmp_path):
+    make(tmp_path, epochs=2).fit(batches, collate, [])
+    assert (tmp_path / "best.pt").is_file()
+    assert "val_loss" not in pd.read_csv(tmp_path / "log.csv").columns

@@ -1,0 +1,318 @@
+"""The MOSES metric suite, as defined by Polykovskiy et al. 2020, "Molecular Sets (MOSES)".
+
+One line per metric (``gen`` = the valid generated molecules in RDKit canonical SMILES, duplicates
+kept, unless a line says otherwise):
+
+- ``valid``: fraction of all rows (empty and unparsable ones included) that RDKit parses and sanitizes.
+- ``unique@k``: distinct canonical SMILES among the first k of ``gen``, divided by their number.
+- ``Novelty``: fraction of the distinct molecules of ``gen`` absent from the training set (canonical SMILES).
+- ``FCD/<ref>``: Fréchet distance between ChemNet penultimate-layer activations (mean, covariance) of
+  ``gen`` and of the reference set (``fcd_torch``'s ChemNet weights).
+- ``SNN/<ref>``: mean over ``gen`` of the highest Tanimoto similarity to any reference molecule
+  (Morgan fingerprints, radius 2, 1024 bits).
+- ``Frag/<ref>``: cosine similarity of the BRICS-fragment count vectors of ``gen`` and the reference.
+- ``Scaf/<ref>``: cosine similarity of the Bemis-Murcko scaffold count vectors (scaffolds of at
+  least two rings).
+- ``IntDiv``/``IntDiv2``: 1 - mean over ``gen`` of (mean over ``gen`` of T^p)^(1/p) with p = 1, 2,
+  T the Tanimoto similarity (self-pairs included).
+- ``Filters``: fraction of ``gen`` passing the MOSES filters: no ring of 8 or more atoms, no charged
+  atom, only C N S O F Cl Br H, and no MCF or PAINS substructure.
+- ``logP``, ``SA``, ``QED``, ``weight``: Wasserstein-1 distance between the property distributions of
+  ``gen`` and of the test set.
+
+Reference statistics (ChemNet mean and covariance, fingerprints, fragment and scaffold counts,
+property values) are computed once per reference set (:func:`reference_stats`) and stored.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from rdkit import Chem, DataStructs
+from rdkit.Chem import rdFingerprintGenerator
+from rdkit.Chem.Scaffolds import MurckoScaffold
+from scipy.stats import wasserstein_distance
+
+from molvae.chem import mol_from_smiles, quiet_rdkit
+from molvae.data import canonicalize, map_chunks
+from molvae.properties import logp, mol_weight, qed, sa_score
+
+FP_RADIUS, FP_BITS = 2, 1024
+SCAFFOLD_MIN_RINGS = 2
+ALLOWED_ATOMS = frozenset({"C", "N", "S", "O", "F", "Cl", "Br", "H"})
+PROPERTIES = {"logP": logp, "SA": sa_score, "QED": qed, "weight": mol_weight}
+RESOURCES = Path(__file__).resolve().parent / "resources"
+
+
+# ----------------------------------------------------------------------------- per molecule
+
+
+@lru_cache(maxsize=1)
+def _filter_patterns() -> tuple[tuple[Chem.Mol, DataStructs.ExplicitBitVect], ...]:
+    """The MCF and PAINS queries, each with its pattern fingerprint for screening."""
+    mcf = pd.read_csv(RESOURCES / "mcf.csv")["smarts"]
+    pains = pd.read_csv(RESOURCES / "wehi_pains.csv", names=["smarts", "names"])["smarts"]
+    queries = [Chem.MolFromSmarts(s) for s in pd.concat([mcf, pains])]
+    return tuple((q, Chem.PatternFingerprint(q)) for q in queries)
+
+
+@lru_cache(maxsize=1)
+def _morgan_generator():
+    return rdFingerprintGenerator.GetMorganGenerator(radius=FP_RADIUS, fpSize=FP_BITS)
+
+
+def passes_filters(mol: Chem.Mol) -> bool:
+    """The MOSES ``Filters`` test for one molecule (see the module docstring)."""
+    if any(len(ring) >= 8 for ring in mol.GetRingInfo().AtomRings()):
+        return False
+    atoms = list(mol.GetAtoms())
+    if any(a.GetFormalCharge() != 0 for a in atoms) or any(a.GetSymbol() not in ALLOWED_ATOMS for a in atoms):
+        return False
+    with_h = Chem.AddHs(mol)
+    # A query can only match if its pattern-fingerprint bits are all set in the molecule's (the
+    # screen RDKit's substructure library uses): same answers, five times faster.
+    screen = Chem.PatternFingerprint(with_h)
+    if any(DataStructs.AllProbeBitsMatch(fp, screen) and with_h.HasSubstructMatch(q) for q, fp in _filter_patterns()):
+        return False
+    smiles = Chem.MolToSmiles(mol, isomericSmiles=False)
+    return bool(smiles) and mol_from_smiles(smiles) is not None
+
+
+def morgan_fingerprint(mol: Chem.Mol) -> np.ndarray:
+    """Morgan bits (radius 2, 1024), packed: (128,) uint8."""
+    return np.packbits(_morgan_generator().GetFingerprintAsNumPy(mol).astype(bool))
+
+
+def brics_fragments(mol: Chem.Mol) -> list[str]:
+    """SMILES of the pieces left after cutting every BRICS bond (with dummy atoms at the cuts)."""
+    return Chem.MolToSmiles(Chem.FragmentOnBRICSBonds(mol)).split(".")
+
+
+def scaffold(mol: Chem.Mol, min_rings: int = SCAFFOLD_MIN_RINGS) -> str | None:
+    """Canonical SMILES of the Bemis-Murcko scaffold, or ``None`` if it has fewer than `min_rings` rings."""
+    try:
+        scaf = MurckoScaffold.GetScaffoldForMol(mol)
+    except (ValueError, RuntimeError):
+        return None
+    smiles = Chem.MolToSmiles(scaf)
+    if not smiles or scaf.GetRingInfo().NumRings() < min_rings:
+        return None
+    return smiles
+
+
+# ----------------------------------------------------------------------------- per set
+
+
+@dataclass
+class Features:
+    """What the metrics need of a set of valid molecules, in bounded memory (n molecules).
+
+    fps: (n, 128) packed Morgan bits; fragments / scaffolds: counts over the set;
+    filters: (n,) bool; properties: name -> (n,) float64.
+    """
+
+    fps: np.ndarray
+    fragments: Counter = field(default_factory=Counter)
+    scaffolds: Counter = field(default_factory=Counter)
+    filters: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    properties: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @classmethod
+    def merge(cls, parts: Sequence["Features"]) -> "Features":
+        out = cls(np.concatenate([p.fps for p in parts]) if parts else np.zeros((0, FP_BITS // 8), np.uint8))
+        for p in parts:
+            out.fragments.update(p.fragments)
+            out.scaffolds.update(p.scaffolds)
+        out.filters = np.concatenate([p.filters for p in parts]) if parts else np.zeros(0, bool)
+        out.properties = {k: np.concatenate([p.properties[k] for p in parts]) if parts else np.zeros(0)
+                          for k in PROPERTIES}
+        return out
+
+
+def _features_of(smiles: list[str]) -> list[Features]:
+    """Worker: features of a chunk of valid canonical SMILES (a one-element list, for map_chunks)."""
+    fps, frags, scafs, filt = [], Counter(), Counter(), []
+    props: dict[str, list[float]] = {k: [] for k in PROPERTIES}
+    with quiet_rdkit():
+        for s in smiles:
+            mol = Chem.MolFromSmiles(s)
+            fps.append(morgan_fingerprint(mol))
+            frags.update(brics_fragments(mol))
+            scaf = scaffold(mol)
+            if scaf is not None:
+                scafs[scaf] += 1
+            filt.append(passes_filters(mol))
+            for name, fn in PROPERTIES.items():
+                props[name].append(fn(mol))
+    return [Features(np.array(fps, dtype=np.uint8).reshape(-1, FP_BITS // 8), frags, scafs, np.array(filt, bool),
+                     {k: np.array(v, dtype=np.float64) for k, v in props.items()})]
+
+
+def features(smiles: Sequence[str], workers: int | None = None, progress: bool = False) -> Features:
+    """:class:`Features` of valid canonical SMILES (check validity first)."""
+    return Features.merge(map_chunks(_features_of, smiles, workers, "features", progress))
+
+
+# ----------------------------------------------------------------------------- similarities
+
+
+def _unpack(fps: np.ndarray) -> np.ndarray:
+    return np.unpackbits(fps, axis=1).astype(np.float32)
+
+
+def aggregate_tanimoto(gen: np.ndarray, ref: np.ndarray, agg: str = "max", p: int = 1,
+                       block: int = 8192) -> np.ndarray:
+    """For each row of `gen` (packed fingerprints), the max or the power mean (p) of its Tanimoto
+    similarity to every row of `ref`. Two empty fingerprints have similarity 1 (as in MOSES).
+    Computed in blocks, so memory stays bounded for large sets. Returns (len(gen),)."""
+    out = np.zeros(len(gen), dtype=np.float64)
+    for i in range(0, len(gen), block):
+        g = _unpack(gen[i : i + block])
+        g_bits = g.sum(1)
+        acc = np.zeros(len(g), dtype=np.float64)
+        for j in range(0, len(ref), block):
+            r = _unpack(ref[j : j + block])
+            both = g @ r.T
+            union = g_bits[:, None] + r.sum(1)[None, :] - both
+            with np.errstate(invalid="ignore", divide="ignore"):
+                sim = np.where(union > 0, both / union, 1.0)
+            if agg == "max":
+                acc = np.maximum(acc, sim.max(1))
+            else:
+                acc += (sim**p).sum(1)
+        out[i : i + block] = acc if agg == "max" else (acc / len(ref)) ** (1.0 / p)
+    return out
+
+
+def cosine_similarity(a: Mapping[str, int], b: Mapping[str, int]) -> float:
+    """Cosine similarity of two count dictionaries (absent keys count zero); NaN if either is empty."""
+    if not a or not b:
+        return float("nan")
+    keys = set(a) | set(b)
+    va = np.array([a.get(k, 0) for k in keys], dtype=np.float64)
+    vb = np.array([b.get(k, 0) for k in keys], dtype=np.float64)
+    return float(va @ vb / (np.linalg.norm(va) * np.linalg.norm(vb)))
+
+
+# ----------------------------------------------------------------------------- FCD
+
+
+def chemnet_stats(smiles: Sequence[str], device: str = "cpu", batch_size: int = 512) -> tuple[np.ndarray, np.ndarray]:
+    """Mean (512,) and covariance (512, 512) of ChemNet activations over `smiles`."""
+    from fcd_torch import FCD  # imports torch; only needed here
+
+    with warnings.catch_warnings(), quiet_rdkit():
+        warnings.simplefilter("ignore")  # fcd_torch uses numpy aliases that warn on NumPy 2
+        acts = FCD(device=device, n_jobs=1, batch_size=batch_size).get_predictions(list(smiles))
+    return acts.mean(0), np.cov(acts.T)
+
+
+def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
+    """Fréchet distance between two Gaussians (as fcd_torch computes it)."""
+    from fcd_torch.utils import calculate_frechet_distance
+
+    return float(calculate_frechet_distance(mu1, sigma1, mu2, sigma2))
+
+
+# ----------------------------------------------------------------------------- reference sets
+
+
+@dataclass
+class Reference:
+    """Statistics of a reference set (e.g. MOSES test) that the metrics compare against."""
+
+    name: str
+    fcd_mu: np.ndarray
+    fcd_sigma: np.ndarray
+    features: Features
+    info: dict = field(default_factory=dict)
+
+    def save(self, path: str | os.PathLike) -> None:
+        """A compressed ``.npz`` with plain arrays only (loads without pickle)."""
+        f = self.features
+        np.savez_compressed(
+            path, fcd_mu=self.fcd_mu, fcd_sigma=self.fcd_sigma, fps=f.fps,
+            counts=np.frombuffer(json.dumps({"Frag": f.fragments, "Scaf": f.scaffolds,
+                                             "info": dict(self.info, name=self.name)}).encode(), np.uint8),
+            **{f"prop_{k}": v for k, v in f.properties.items()},
+        )
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Reference":
+        with np.load(path, allow_pickle=False) as z:
+            counts = json.loads(z["counts"].tobytes().decode())
+            feats = Features(z["fps"], Counter(counts["Frag"]), Counter(counts["Scaf"]),
+                             properties={k: z[f"prop_{k}"] for k in PROPERTIES})
+            info = counts["info"]
+            return cls(info.pop("name"), z["fcd_mu"], z["fcd_sigma"], feats, info)
+
+
+def reference_stats(smiles: Sequence[str], name: str, workers: int | None = None, device: str = "cpu",
+                    progress: bool = True) -> Reference:
+    """Compute a :class:`Reference` from SMILES (invalid ones are dropped, as MOSES does)."""
+    from rdkit import __version__ as rdkit_version
+
+    canon = [c for c in canonicalize(smiles, workers, progress) if c is not None]
+    mu, sigma = chemnet_stats(canon, device)
+    info = {"n": len(canon), "rdkit": rdkit_version}
+    return Reference(name, mu, sigma, features(canon, workers, progress), info)
+
+
+# ----------------------------------------------------------------------------- the suite
+
+
+def evaluate(
+    samples: Sequence[str],
+    references: Mapping[str, Reference],
+    train: Iterable[str] | None = None,
+    ks: Sequence[int] = (1000, 10000),
+    workers: int | None = None,
+    device: str = "cpu",
+    progress: bool = True,
+) -> dict[str, float]:
+    """All MOSES metrics for generated SMILES.
+
+    `references` maps a label (``"Test"``, ``"TestSF"``) to its statistics; property distances
+    are taken against the first one. `train` is a set of canonical training SMILES for novelty.
+    Metrics that are undefined (e.g. no valid sample) are NaN; ``unique@k`` with fewer than k
+    valid samples uses all of them, as MOSES does.
+    """
+    canon = canonicalize(samples, workers, progress)
+    gen = [c for c in canon if c is not None]
+    result: dict[str, float] = {"valid": len(gen) / len(canon) if canon else float("nan")}
+    for k in ks:
+        head = gen[:k]
+        result[f"unique@{k // 1000}k" if k % 1000 == 0 else f"unique@{k}"] = (
+            len(set(head)) / len(head) if head else float("nan"))
+    if not gen:
+        return result
+    feats = features(gen, workers, progress)
+    mu = sigma = None
+    if len(gen) > 1:
+        mu, sigma = chemnet_stats(gen, device)
+    for label, ref in references.items():
+        result[f"FCD/{label}"] = frechet_distance(ref.fcd_mu, ref.fcd_sigma, mu, sigma) if mu is not None else float("nan")
+        result[f"SNN/{label}"] = float(aggregate_tanimoto(feats.fps, ref.features.fps, "max").mean())
+        result[f"Frag/{label}"] = cosine_similarity(ref.features.fragments, feats.fragments)
+        result[f"Scaf/{label}"] = cosine_similarity(ref.features.scaffolds, feats.scaffolds)
+    result["IntDiv"] = float(1 - aggregate_tanimoto(feats.fps, feats.fps, "mean", p=1).mean())
+    result["IntDiv2"] = float(1 - aggregate_tanimoto(feats.fps, feats.fps, "mean", p=2).mean())
+    result["Filters"] = float(feats.filters.mean())
+    if references:
+        first = next(iter(references.values()))
+        for name in PROPERTIES:
+            result[name] = float(wasserstein_distance(first.features.properties[name], feats.properties[name]))
+    if train is not None:
+        train_set = train if isinstance(train, (set, frozenset)) else set(train)
+        distinct = set(gen)
+        result["Novelty"] = len(distinct - train_set) / len(distinct)
+    return result
