@@ -25,28 +25,18 @@ from molvae.chem import SELFIES_VERSION, default_constraints, selfies_constraint
 from molvae.checkpoint import load_checkpoint, save_checkpoint
 from molvae.config import RunConfig
 from molvae.data import (MoleculeSet, bucketed_batches, file_sha256, load_molecules, prepare,
-                         sequential_batches, split_indices)
+                         resolve_data_path, sequential_batches, split_indices)
 from molvae.errors import CheckpointError, InputFileError, MolvaeError
 from molvae.model import VAE, ModelConfig, SpecialIds
 from molvae.train import Trainer, resolve_device
 from molvae.vocab import Vocab
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
-MOSES_FILES = {"moses:train": "train.csv.gz", "moses:test": "test.csv.gz", "moses:test_scaffolds": "test_scaffolds.csv.gz"}
 PRETRAINED = Path(__file__).resolve().parent / "pretrained" / "default.pt"
 
 
-def resolve_data_path(spec: str | os.PathLike) -> Path:
-    """A user path, or one of the shipped MOSES sets by name (``moses:train``, ...)."""
-    if str(spec) in MOSES_FILES:
-        path = DATA_DIR / MOSES_FILES[str(spec)]
-        if not path.is_file():
-            raise InputFileError(
-                f"{spec} lives in the repository's data/ folder ({path}), which this install cannot see; "
-                "install molvae from a clone with `pip install -e .` or pass the file's path"
-            )
-        return path
-    return Path(spec)
+def build_model(cfg: ModelConfig, vocab: Vocab) -> VAE:
+    """An untrained network sized for `vocab`."""
+    return VAE(cfg, len(vocab), SpecialIds(vocab.pad, vocab.bos, vocab.eos, vocab.unk))
 
 
 class MolVAE:
@@ -80,7 +70,7 @@ class MolVAE:
             cfg = ModelConfig(**meta["model_config"])
             vocab = Vocab(meta["vocab"])
             constraints = meta["selfies"]["constraints"]
-            model = VAE(cfg, len(vocab), SpecialIds(vocab.pad, vocab.bos, vocab.eos, vocab.unk))
+            model = build_model(cfg, vocab)
             model.load_state_dict({k: v.float() for k, v in payload["state_dict"].items()})
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             raise CheckpointError(f"{path}: checkpoint contents do not describe a molvae model ({exc})") from None
@@ -286,7 +276,7 @@ def train(config: RunConfig, out_dir: str | os.PathLike, resume: str | os.PathLi
         "software": {"molvae": __version__, "torch": torch.__version__, "python": platform.python_version()},
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    model = VAE(config.model, len(vocab), SpecialIds(vocab.pad, vocab.bos, vocab.eos, vocab.unk))
+    model = build_model(config.model, vocab)
     trainer = Trainer(model, _vae_loss_fn(config), _vae_eval_fn, tc, out_dir, meta, monitor="nelbo", progress=progress)
     if resume is not None:
         trainer.resume(resume)

@@ -78,6 +78,28 @@ class MoleculeSet:
 
 # ----------------------------------------------------------------------------- reading files
 
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+MOSES_SETS = ("train", "test", "test_scaffolds")
+
+
+def resolve_data_path(spec: str | os.PathLike) -> Path:
+    """A user path, or one of the shipped MOSES sets by name (``moses:train``, ``moses:test``,
+    ``moses:test_scaffolds``)."""
+    name = str(spec)
+    if name.startswith("moses:"):
+        split = name.split(":", 1)[1]
+        if split not in MOSES_SETS:
+            raise InputFileError(f"unknown MOSES set {name!r}; choose moses:{', moses:'.join(MOSES_SETS)}")
+        path = DATA_DIR / f"{split}.csv.gz"
+        if not path.is_file():
+            raise InputFileError(
+                f"{name} lives in the repository's data/ folder ({path}), which this install cannot see; "
+                "install molvae from a clone with `pip install -e .` or pass the file's path"
+            )
+        return path
+    return Path(spec)
+
+
 
 def read_smiles(path: str | os.PathLike, column: str | None = None) -> pd.Series:
     """Read the SMILES column of a CSV/TSV/SMI/TXT file (optionally ``.gz``).

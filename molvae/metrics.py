@@ -26,6 +26,7 @@ property values) are computed once per reference set (:func:`reference_stats`) a
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import warnings
@@ -43,7 +44,9 @@ from rdkit.Chem.Scaffolds import MurckoScaffold
 from scipy.stats import wasserstein_distance
 
 from molvae.chem import mol_from_smiles, quiet_rdkit
-from molvae.data import canonicalize, map_chunks
+from molvae.data import (DATA_DIR, canonicalize, default_cache_dir, file_sha256, map_chunks, read_smiles,
+                         resolve_data_path)
+from molvae.errors import InputFileError
 from molvae.properties import logp, mol_weight, qed, sa_score
 
 FP_RADIUS, FP_BITS = 2, 1024
@@ -265,6 +268,39 @@ def reference_stats(smiles: Sequence[str], name: str, workers: int | None = None
     mu, sigma = chemnet_stats(canon, device)
     info = {"n": len(canon), "rdkit": rdkit_version}
     return Reference(name, mu, sigma, features(canon, workers, progress), info)
+
+
+def reference_path(split: str) -> Path:
+    """Where the stored statistics of a shipped MOSES set live (``data/moses_<split>_stats.npz``)."""
+    return DATA_DIR / f"moses_{split}_stats.npz"
+
+
+def load_reference(spec: str | os.PathLike, workers: int | None = None, device: str = "cpu",
+                   cache_dir: str | os.PathLike | None = None, progress: bool = True) -> Reference:
+    """Statistics of a reference set: stored ones for ``moses:test`` / ``moses:test_scaffolds``,
+    otherwise computed from the file once and cached (keyed by its bytes and the RDKit version)."""
+    from rdkit import __version__ as rdkit_version
+
+    name = str(spec)
+    if name.startswith("moses:"):
+        resolve_data_path(name)  # checks the name
+        path = reference_path(name.split(":", 1)[1])
+        if not path.is_file():
+            raise InputFileError(f"reference statistics {path} are missing; rebuild them with "
+                                 "`python scripts/build_reference_stats.py`")
+        return Reference.load(path)
+    path = resolve_data_path(spec)
+    if not path.is_file():
+        raise InputFileError(f"reference file not found: {path}")
+    key = hashlib.sha256(f"{file_sha256(path)}|{rdkit_version}|reference-1".encode()).hexdigest()[:32]
+    cache = None if cache_dir == "" else Path(cache_dir or default_cache_dir()) / f"reference-{key}.npz"
+    if cache is not None and cache.is_file():
+        return Reference.load(cache)
+    ref = reference_stats(read_smiles(path).tolist(), path.name, workers, device, progress)
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        ref.save(cache)
+    return ref
 
 
 # ----------------------------------------------------------------------------- the suite

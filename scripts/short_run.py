@@ -12,15 +12,16 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import time
 from pathlib import Path
 
 import pandas as pd
 import torch
 
-from molvae.api import MolVAE, resolve_data_path, train
+from molvae.api import MolVAE, train
 from molvae.checkpoint import load_checkpoint
 from molvae.config import load_config
-from molvae.data import load_molecules, read_smiles
+from molvae.data import canonical_set, read_smiles, resolve_data_path
 
 
 def main() -> None:
@@ -43,10 +44,12 @@ def main() -> None:
     vae = MolVAE.load(out / "best.pt")
     test = read_smiles(resolve_data_path("moses:test")).sample(args.n, random_state=0).tolist()
     recon = vae.reconstruct(test)
+    start = time.perf_counter()
     samples = vae.sample(args.n, seed=0, valid_only=False)
+    sample_rate = args.n / (time.perf_counter() - start)
+    samples.to_csv(out / "samples.csv", index=False)
     valid = samples[samples.valid].smiles
-    # Novelty on canonical SMILES; the preprocessing cache already holds all of MOSES-train canonicalized.
-    train_set = set(load_molecules(resolve_data_path("moses:train"), max_len=vae.config.max_len).smiles)
+    train_set = canonical_set(resolve_data_path("moses:train"))  # novelty on canonical SMILES (cached)
     novel = (~valid.drop_duplicates().isin(train_set)).mean()
 
     rows = {
@@ -58,6 +61,7 @@ def main() -> None:
         "val token accuracy (last epoch)": round(float(log.val_token_acc.iloc[-1]), 4),
         "val KL (nats, last epoch)": round(float(log.val_kl.iloc[-1]), 2),
         f"reconstruction exact match ({args.n} test)": round(float(recon[recon.reason == ""].exact.mean()), 4),
+        "sampling throughput (mol/s, to canonical SMILES)": round(sample_rate, 1),
         f"validity ({args.n} prior samples)": round(float(samples.valid.mean()), 4),
         "uniqueness (of valid)": round(float(valid.nunique() / max(len(valid), 1)), 4),
         "novelty (unique valid not in train)": round(float(novel), 4),
