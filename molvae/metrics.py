@@ -29,7 +29,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import warnings
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +41,7 @@ from rdkit import Chem, DataStructs
 from rdkit.Chem import rdFingerprintGenerator
 from rdkit.Chem.Scaffolds import MurckoScaffold
 from scipy.stats import wasserstein_distance
+from tqdm.auto import tqdm
 
 from molvae.chem import mol_from_smiles, quiet_rdkit
 from molvae.data import (DATA_DIR, canonicalize, default_cache_dir, file_sha256, map_chunks, read_smiles,
@@ -209,14 +209,31 @@ def cosine_similarity(a: Mapping[str, int], b: Mapping[str, int]) -> float:
 # ----------------------------------------------------------------------------- FCD
 
 
-def chemnet_stats(smiles: Sequence[str], device: str = "cpu", batch_size: int = 512) -> tuple[np.ndarray, np.ndarray]:
-    """Mean (512,) and covariance (512, 512) of ChemNet activations over `smiles`."""
-    from fcd_torch import FCD  # imports torch; only needed here
+def chemnet_stats(smiles: Sequence[str], device: str = "cpu", batch_size: int = 512,
+                  progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Mean (512,) and covariance (512, 512) of ChemNet activations over `smiles`.
 
-    with warnings.catch_warnings(), quiet_rdkit():
-        warnings.simplefilter("ignore")  # fcd_torch uses numpy aliases that warn on NumPy 2
-        acts = FCD(device=device, n_jobs=1, batch_size=batch_size).get_predictions(list(smiles))
-    return acts.mean(0), np.cov(acts.T)
+    Uses ``fcd_torch``'s ChemNet and input encoding unchanged (so the numbers match MOSES), but
+    accumulates the moments batch by batch, so memory does not grow with the number of molecules.
+    """
+    import torch  # only needed here
+    from fcd_torch import FCD
+    from fcd_torch.utils import SmilesDataset
+    from torch.utils.data import DataLoader
+
+    model = FCD(device=device, n_jobs=1, batch_size=batch_size).model.to(device)
+    loader = DataLoader(SmilesDataset(list(smiles)), batch_size=batch_size)
+    n, total, outer = 0, None, None
+    with torch.no_grad(), quiet_rdkit(), tqdm(total=len(smiles), desc="ChemNet", unit="mol",
+                                              disable=not progress, leave=False) as bar:
+        for batch in loader:
+            act = model(batch.transpose(1, 2).float().to(device)).cpu().numpy().astype(np.float64)
+            total = act.sum(0) if total is None else total + act.sum(0)
+            outer = act.T @ act if outer is None else outer + act.T @ act
+            n += len(act)
+            bar.update(len(act))
+    mu = total / n
+    return mu, (outer - n * np.outer(mu, mu)) / (n - 1)
 
 
 def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
@@ -265,7 +282,7 @@ def reference_stats(smiles: Sequence[str], name: str, workers: int | None = None
     from rdkit import __version__ as rdkit_version
 
     canon = [c for c in canonicalize(smiles, workers, progress) if c is not None]
-    mu, sigma = chemnet_stats(canon, device)
+    mu, sigma = chemnet_stats(canon, device, progress=progress)
     info = {"n": len(canon), "rdkit": rdkit_version}
     return Reference(name, mu, sigma, features(canon, workers, progress), info)
 
@@ -334,7 +351,7 @@ def evaluate(
     feats = features(gen, workers, progress)
     mu = sigma = None
     if len(gen) > 1:
-        mu, sigma = chemnet_stats(gen, device)
+        mu, sigma = chemnet_stats(gen, device, progress=progress)
     for label, ref in references.items():
         result[f"FCD/{label}"] = frechet_distance(ref.fcd_mu, ref.fcd_sigma, mu, sigma) if mu is not None else float("nan")
         result[f"SNN/{label}"] = float(aggregate_tanimoto(feats.fps, ref.features.fps, "max").mean())

@@ -122,3 +122,17 @@ def test_canonical_set_is_cached(tmp_path, monkeypatch):
     from molvae import data
     monkeypatch.setattr(data, "canonicalize", lambda *a, **k: pytest.fail("not cached"))
     assert canonical_set(p, cache_dir=tmp_path / "c", progress=False) == {"CCO", "c1ccccc1"}
+
+
+def test_streamed_chemnet_moments_match_fcd_torch():
+    import warnings
+
+    from fcd_torch import FCD
+
+    smiles = ["CCO", "c1ccccc1", "CC(=O)Nc1ccc(O)cc1", "CCN(CC)CC", "O=C(O)c1ccccc1", "CC(C)Cc1ccc(C)cc1"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        acts = FCD(device="cpu", n_jobs=1).get_predictions(smiles)
+    mu, sigma = M.chemnet_stats(smiles, batch_size=4)  # two batches
+    np.testing.assert_allclose(mu, acts.mean(0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(sigma, np.cov(acts.T), rtol=1e-4, atol=1e-6)
