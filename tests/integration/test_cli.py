@@ -40,6 +40,7 @@ def test_train_resume_sample_reconstruct(tmp_path, moses_300, capsys):
     assert df.smiles.nunique() / len(df) > 0.5
     meta = json.loads((tmp_path / "samples.csv.meta.json").read_text())
     assert meta["summary"]["n"] == 200 and len(meta["model"]["sha256"]) == 64
+    assert meta["summary"]["raw_validity"] >= 0.9  # valid before any invalid draw was replaced
 
     inp = tmp_path / "in.csv"
     inp.write_text("smiles\nCCO\nnot-a-smiles\nCC(=O)Nc1ccc(O)cc1\n")
