@@ -236,11 +236,26 @@ def chemnet_stats(smiles: Sequence[str], device: str = "cpu", batch_size: int = 
     return mu, (outer - n * np.outer(mu, mu)) / (n - 1)
 
 
-def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
-    """Fréchet distance between two Gaussians (as fcd_torch computes it)."""
-    from fcd_torch.utils import calculate_frechet_distance
+def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray,
+                     eps: float = 1e-6) -> float:
+    """Fréchet distance between N(mu1, sigma1) and N(mu2, sigma2):
+    ||mu1 - mu2||² + Tr(sigma1 + sigma2 - 2 (sigma1 sigma2)^½).
 
-    return float(calculate_frechet_distance(mu1, sigma1, mu2, sigma2))
+    As in fcd_torch: when the matrix square root is not finite, `eps` is added to both diagonals;
+    a negligible imaginary part from round-off is dropped.
+    """
+    from scipy import linalg
+
+    diff = mu1 - mu2
+    covmean = linalg.sqrtm(sigma1 @ sigma2)
+    if not np.isfinite(covmean).all():
+        offset = np.eye(sigma1.shape[0]) * eps
+        covmean = linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
+    if np.iscomplexobj(covmean):
+        if not np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3):
+            raise ValueError(f"imaginary component {np.max(np.abs(covmean.imag))} in the FCD square root")
+        covmean = covmean.real
+    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))
 
 
 # ----------------------------------------------------------------------------- reference sets

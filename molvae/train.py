@@ -171,7 +171,7 @@ class Trainer:
                 loss = out["loss"]
                 if not torch.isfinite(loss):
                     raise TrainingDiverged(
-                        f"non-finite loss ({float(loss)}) at epoch {self.epoch + 1}, step {self.step}: "
+                        f"non-finite loss ({loss.detach().item()}) at epoch {self.epoch + 1}, step {self.step}: "
                         "lower --lr, set --grad-clip, or check the data"
                     )
                 self.optimizer.zero_grad(set_to_none=True)

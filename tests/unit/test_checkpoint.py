@@ -45,6 +45,7 @@ class _Evil:
         return (print, ("pwned",))
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_pickled_code_is_not_executed(tmp_path, capsys):
     torch.save({"format": "molvae-checkpoint", "format_version": 1, "meta": {"x": _Evil()}, "state_dict": {}},
                tmp_path / "evil.pt", pickle_protocol=pickle.HIGHEST_PROTOCOL)

@@ -132,7 +132,25 @@ def test_streamed_chemnet_moments_match_fcd_torch():
     smiles = ["CCO", "c1ccccc1", "CC(=O)Nc1ccc(O)cc1", "CCN(CC)CC", "O=C(O)c1ccccc1", "CC(C)Cc1ccc(C)cc1"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        acts = FCD(device="cpu", n_jobs=1).get_predictions(smiles)
+        acts = FCD(device="cpu", n_jobs=1).get_predictions(smiles)  # fcd_torch's own path
     mu, sigma = M.chemnet_stats(smiles, batch_size=4)  # two batches
     np.testing.assert_allclose(mu, acts.mean(0), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(sigma, np.cov(acts.T), rtol=1e-4, atol=1e-6)
+
+
+def test_frechet_distance_matches_fcd_torch_and_closed_forms():
+    import warnings
+
+    from fcd_torch.utils import calculate_frechet_distance
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(6, 6)), rng.normal(size=(6, 6))
+    s1, s2 = a @ a.T + np.eye(6), b @ b.T + np.eye(6)
+    mu1, mu2 = rng.normal(size=6), rng.normal(size=6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = calculate_frechet_distance(mu1, s1, mu2, s2)
+    assert M.frechet_distance(mu1, s1, mu2, s2) == pytest.approx(expected, rel=1e-9)
+    assert M.frechet_distance(mu1, s1, mu1, s1) == pytest.approx(0.0, abs=1e-8)
+    # identity covariances: only the means differ
+    assert M.frechet_distance(np.zeros(3), np.eye(3), np.ones(3), np.eye(3)) == pytest.approx(3.0)
