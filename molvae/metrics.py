@@ -181,17 +181,20 @@ def aggregate_tanimoto(gen: np.ndarray, ref: np.ndarray, agg: str = "max", p: in
     for i in range(0, len(gen), block):
         g = _unpack(gen[i : i + block])
         g_bits = g.sum(1)
+        g_empty = g_bits == 0
         acc = np.zeros(len(g), dtype=np.float64)
         for j in range(0, len(ref), block):
             r = _unpack(ref[j : j + block])
+            r_bits = r.sum(1)
             both = g @ r.T
-            union = g_bits[:, None] + r.sum(1)[None, :] - both
-            with np.errstate(invalid="ignore", divide="ignore"):
-                sim = np.where(union > 0, both / union, 1.0)
+            # Bit counts are whole numbers, so a union of 0 means two empty fingerprints (fixed below).
+            sim = both / np.maximum(g_bits[:, None] + r_bits[None, :] - both, 1.0)
+            if g_empty.any():
+                sim[np.ix_(g_empty, r_bits == 0)] = 1.0
             if agg == "max":
-                acc = np.maximum(acc, sim.max(1))
+                np.maximum(acc, sim.max(1), out=acc)
             else:
-                acc += (sim**p).sum(1)
+                acc += (sim if p == 1 else sim**p).sum(1)
         out[i : i + block] = acc if agg == "max" else (acc / len(ref)) ** (1.0 / p)
     return out
 
