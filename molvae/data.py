@@ -376,7 +376,8 @@ def _cache_path(path, column, max_len, vocab, constraints, cache_dir, limit, see
 
 
 def _pack_strings(strings: Sequence[str]) -> np.ndarray:
-    return np.frombuffer("\n".join(strings).encode("utf-8"), dtype=np.uint8)
+    # Newline separates the strings; one inside a string (a quoted multi-line CSV cell) becomes a space.
+    return np.frombuffer("\n".join(s.replace("\n", " ") for s in strings).encode("utf-8"), dtype=np.uint8)
 
 
 def _unpack_strings(packed: np.ndarray, n: int) -> list[str]:

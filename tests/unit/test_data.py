@@ -143,3 +143,13 @@ def test_split_indices():
     assert np.array_equal(va, va2)
     assert len(split_indices(100, 0.5, 0, max_val=7)[1]) == 7
     assert len(split_indices(3, 0.01, 0)[1]) == 1
+
+
+def test_cache_survives_a_multiline_cell(tmp_path):
+    p = tmp_path / "in.csv"
+    p.write_text('smiles,name\nCCO,a\n"x1\nx2",b\nCCN,c\n')
+    first = load_molecules(p, max_len=10, cache_dir=tmp_path / "c", progress=False)
+    again = load_molecules(p, max_len=10, cache_dir=tmp_path / "c", progress=False)
+    assert first.rows.tolist() == again.rows.tolist() == [0, 2]
+    assert again.rejects.row.tolist() == [1] and again.smiles == ["CCO", "CCN"]
+    assert again.rejects.input.tolist() == ["x1 x2"]
