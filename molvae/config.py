@@ -55,6 +55,23 @@ class RunConfig:
     anneal: AnnealConfig = field(default_factory=AnnealConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
+    def __post_init__(self):
+        positive = ["model.embed_dim", "model.encoder_hidden", "model.encoder_layers", "model.latent_dim",
+                    "model.decoder_hidden", "model.decoder_layers", "model.max_len", "train.epochs",
+                    "train.batch_size", "train.lr"]
+        non_negative = ["data.limit", "data.max_val", "data.workers", "anneal.beta", "anneal.beta_start",
+                        "anneal.free_bits", "train.weight_decay", "train.grad_clip", "train.threads"]
+        for key in positive + non_negative:
+            section, name = key.split(".")
+            value = getattr(getattr(self, section), name)
+            if value < 0 or (key in positive and value == 0):
+                raise ConfigError(f"{key} must be {'above' if key in positive else 'at least'} 0, got {value}")
+        for key in ("data.val_fraction", "anneal.word_dropout", "model.dropout"):
+            section, name = key.split(".")
+            value = getattr(getattr(self, section), name)
+            if not 0 <= value < 1:
+                raise ConfigError(f"{key} must be in [0, 1), got {value}")
+
     def to_dict(self) -> dict[str, dict[str, Any]]:
         """Plain nested dict (what checkpoints and config.toml hold)."""
         return asdict(self)

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pandas as pd
+import pytest
 
 from molvae.checkpoint import load_checkpoint
 from molvae.cli import main
@@ -71,3 +72,10 @@ def test_help_explains_every_option():
     for flag in ("--latent-dim", "--schedule", "--word-dropout", "--free-bits", "--epochs", "--resume", "--config"):
         assert flag in out
     assert "(default: 64)" in out
+
+
+@pytest.mark.parametrize("flag, value", [("-n", "0"), ("-n", "many"), ("--temperature", "0"), ("--batch-size", "-3")])
+def test_sample_rejects_bad_numbers(flag, value, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["sample", flag, value])
+    assert exc.value.code == 2 and "Traceback" not in capsys.readouterr().err

@@ -37,3 +37,15 @@ def test_bad_files_are_config_errors(tmp_path, text, match):
 def test_missing_file():
     with pytest.raises(ConfigError, match="not found"):
         load_config("/nonexistent/run.toml")
+
+
+@pytest.mark.parametrize("key, value, match", [
+    ("train.epochs", 0, "train.epochs must be above 0"),
+    ("train.lr", -0.1, "train.lr must be above 0"),
+    ("anneal.free_bits", -1, "anneal.free_bits must be at least 0"),
+    ("anneal.word_dropout", 1.0, r"anneal.word_dropout must be in \[0, 1\)"),
+    ("data.val_fraction", 1.5, "data.val_fraction"),
+])
+def test_out_of_range_values_are_config_errors(key, value, match):
+    with pytest.raises(ConfigError, match=match):
+        load_config(None, {key: value})
