@@ -43,24 +43,19 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> dict[str, str]:
     return dests
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def _positive(kind: type):
+    """An argparse type: a number of `kind` above zero, with a one-line error otherwise."""
 
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a {'whole ' if kind is int else ''}number, got {text!r}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be above 0, got {value}")
+        return value
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be above 0, got {value}")
-    return value
+    return parse
 
 
 def _provenance(out: Path, args: argparse.Namespace, extra: dict) -> None:
@@ -195,14 +190,14 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, str]]:
         "replaced by new ones, and the fraction of valid draws is reported as raw_validity. Writes a "
         "CSV (smiles, valid, selfies) and OUT.meta.json with what made it."))
     p.add_argument("-m", "--model", help=model_help)
-    p.add_argument("-n", "--num", type=_positive_int, default=1000, help="how many molecules (default: 1000)")
+    p.add_argument("-n", "--num", type=_positive(int), default=1000, help="how many molecules (default: 1000)")
     p.add_argument("-o", "--output", default="samples.csv", help="output CSV (default: samples.csv)")
-    p.add_argument("--temperature", type=_positive_float, default=1.0, help="softmax temperature; <1 is more conservative (default: 1.0)")
+    p.add_argument("--temperature", type=_positive(float), default=1.0, help="softmax temperature; <1 is more conservative (default: 1.0)")
     p.add_argument("--greedy", action="store_true", help="take the most likely token at each step instead of sampling")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument("--keep-invalid", action="store_true", help=(
         "keep draws that decode to no molecule (valid=False) instead of replacing them with new draws"))
-    p.add_argument("--batch-size", type=_positive_int, default=1024, help="molecules decoded at once (default: 1024)")
+    p.add_argument("--batch-size", type=_positive(int), default=1024, help="molecules decoded at once (default: 1024)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda (default: auto)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
@@ -215,7 +210,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, str]]:
     p.add_argument("--smiles-column", help="SMILES column name (default: detect)")
     p.add_argument("--limit", type=int, default=0, help="only the first N rows (default: all)")
     p.add_argument("--sample", action="store_true", help="sample tokens instead of greedy decoding")
-    p.add_argument("--batch-size", type=_positive_int, default=1024, help="molecules per batch (default: 1024)")
+    p.add_argument("--batch-size", type=_positive(int), default=1024, help="molecules per batch (default: 1024)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda (default: auto)")
 
     p = sub.add_parser("evaluate", help="MOSES metrics of a file of generated molecules", description=(

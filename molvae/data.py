@@ -332,26 +332,37 @@ def canonical_set(
     path = Path(path)
     if not path.is_file():
         raise InputFileError(f"input file not found: {path}")
-    cache = None
-    if cache_dir != "":
-        settings = {"file": file_sha256(path), "column": column, "rdkit": rdkit_version, "what": "canonical-set-1"}
-        key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:32]
-        cache = Path(cache_dir or default_cache_dir()) / f"{key}.npz"
-        if cache.is_file():
-            with np.load(cache, allow_pickle=False) as z:
-                return set(_unpack_strings(z["smiles"], int(z["n"])))
+    settings = {"file": file_sha256(path), "column": column, "rdkit": rdkit_version, "what": "canonical-set-1"}
+    cache = cache_file(settings, cache_dir)
+    if cache is not None and cache.is_file():
+        with np.load(cache, allow_pickle=False) as z:
+            return set(_unpack_strings(z["smiles"], int(z["n"])))
     canon = sorted({c for c in canonicalize(read_smiles(path, column).tolist(), workers, progress) if c})
     if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(f".tmp{os.getpid()}.npz")
-        np.savez(tmp, smiles=_pack_strings(canon), n=np.array(len(canon)))
-        os.replace(tmp, cache)
+        save_npz_atomic(cache, smiles=_pack_strings(canon), n=np.array(len(canon)))
     return set(canon)
 
 
 def default_cache_dir() -> Path:
     """``$MOLVAE_CACHE`` or ``~/.cache/molvae``."""
     return Path(os.environ.get("MOLVAE_CACHE") or Path.home() / ".cache" / "molvae")
+
+
+def cache_file(settings: dict, cache_dir: str | os.PathLike | None, prefix: str = "") -> Path | None:
+    """The cache file for a result fully determined by `settings` (plain data); ``None`` when
+    caching is off (``cache_dir=""``). ``cache_dir=None`` means :func:`default_cache_dir`."""
+    if cache_dir == "":
+        return None
+    key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:32]
+    return Path(cache_dir or default_cache_dir()) / f"{prefix}{key}.npz"
+
+
+def save_npz_atomic(path: Path, compress: bool = False, **arrays: np.ndarray) -> None:
+    """Write an ``.npz`` so that readers never see a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.npz")
+    (np.savez_compressed if compress else np.savez)(tmp, **arrays)
+    os.replace(tmp, path)
 
 
 def file_sha256(path: Path) -> str:
@@ -363,16 +374,13 @@ def file_sha256(path: Path) -> str:
 
 
 def _cache_path(path, column, max_len, vocab, constraints, cache_dir, limit, seed) -> Path | None:
-    if cache_dir == "":
-        return None
     settings = {
         "file": file_sha256(path), "column": column, "max_len": max_len,
         "limit": limit or None, "seed": seed if limit else None,
         "vocab": vocab.tokens if vocab is not None else None,
         "constraints": constraints, "selfies": SELFIES_VERSION, "version": PREPROCESS_VERSION,
     }
-    key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:32]
-    return Path(cache_dir or default_cache_dir()) / f"{key}.npz"
+    return cache_file(settings, cache_dir)
 
 
 def _pack_strings(strings: Sequence[str]) -> np.ndarray:
@@ -387,17 +395,14 @@ def _unpack_strings(packed: np.ndarray, n: int) -> list[str]:
 
 
 def _save_cache(cache: Path, m: MoleculeSet) -> None:
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(f".tmp{os.getpid()}.npz")
-    np.savez(
-        tmp, tokens=m.tokens, lengths=m.lengths, rows=m.rows,
+    save_npz_atomic(
+        cache, tokens=m.tokens, lengths=m.lengths, rows=m.rows,
         smiles=_pack_strings(m.smiles), vocab=_pack_strings(m.vocab.tokens),
         reject_rows=m.rejects["row"].to_numpy(np.int64),
         reject_inputs=_pack_strings(m.rejects["input"].astype(str).tolist()),
         reject_reasons=_pack_strings(m.rejects["reason"].astype(str).tolist()),
         n=np.array([len(m.smiles), len(m.vocab.tokens), len(m.rejects)]),
     )
-    os.replace(tmp, cache)
 
 
 def _load_cache(cache: Path) -> MoleculeSet:

@@ -26,7 +26,6 @@ property values) are computed once per reference set (:func:`reference_stats`) a
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections import Counter
@@ -44,8 +43,8 @@ from scipy.stats import wasserstein_distance
 from tqdm.auto import tqdm
 
 from molvae.chem import mol_from_smiles, quiet_rdkit
-from molvae.data import (DATA_DIR, canonicalize, default_cache_dir, file_sha256, map_chunks, read_smiles,
-                         resolve_data_path)
+from molvae.data import (DATA_DIR, cache_file, canonicalize, file_sha256, map_chunks, read_smiles,
+                         resolve_data_path, save_npz_atomic)
 from molvae.errors import InputFileError
 from molvae.properties import logp, mol_weight, qed, sa_score
 
@@ -275,10 +274,10 @@ class Reference:
     info: dict = field(default_factory=dict)
 
     def save(self, path: str | os.PathLike) -> None:
-        """A compressed ``.npz`` with plain arrays only (loads without pickle)."""
+        """A compressed ``.npz`` with plain arrays only (loads without pickle), written atomically."""
         f = self.features
-        np.savez_compressed(
-            path, fcd_mu=self.fcd_mu, fcd_sigma=self.fcd_sigma, fps=f.fps,
+        save_npz_atomic(
+            Path(path), compress=True, fcd_mu=self.fcd_mu, fcd_sigma=self.fcd_sigma, fps=f.fps,
             counts=np.frombuffer(json.dumps({"Frag": f.fragments, "Scaf": f.scaffolds,
                                              "info": dict(self.info, name=self.name)}).encode(), np.uint8),
             **{f"prop_{k}": v for k, v in f.properties.items()},
@@ -327,13 +326,12 @@ def load_reference(spec: str | os.PathLike, workers: int | None = None, device: 
     path = resolve_data_path(spec)
     if not path.is_file():
         raise InputFileError(f"reference file not found: {path}")
-    key = hashlib.sha256(f"{file_sha256(path)}|{rdkit_version}|reference-1".encode()).hexdigest()[:32]
-    cache = None if cache_dir == "" else Path(cache_dir or default_cache_dir()) / f"reference-{key}.npz"
+    cache = cache_file({"file": file_sha256(path), "rdkit": rdkit_version, "what": "reference-1"}, cache_dir,
+                       prefix="reference-")
     if cache is not None and cache.is_file():
         return Reference.load(cache)
     ref = reference_stats(read_smiles(path).tolist(), path.name, workers, device, progress)
     if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
         ref.save(cache)
     return ref
 
