@@ -73,7 +73,7 @@ def _provenance(out: Path, args: argparse.Namespace, extra: dict) -> None:
 def _load_model(args):
     from molvae.api import MolVAE
 
-    return MolVAE.load(args.model, device=args.device)
+    return MolVAE.load(args.model, device=args.device, precision=args.precision)
 
 
 # ------------------------------------------------------------------ verbs
@@ -85,12 +85,19 @@ def cmd_train(args, dests) -> int:
 
     overrides = {dests[d]: v for d, v in vars(args).items() if d in dests and v is not None}
     config = load_config(args.config, overrides)
+    from molvae.train import distributed_rank
+
+    rank, world, _ = distributed_rank()
     out = Path(args.out or f"runs/{time.strftime('%Y%m%d-%H%M%S')}")
-    print(f"# molvae {__version__} train -> {out}\n# resolved config (saved as {out / 'config.toml'}):")
-    print(config.to_toml())
+    if rank == 0:
+        print(f"# molvae {__version__} train -> {out}" + (f" ({world} processes)" if world > 1 else ""))
+        print(f"# resolved config (saved as {out / 'config.toml'}):\n{config.to_toml()}")
     best = train(config, out, resume=args.resume, progress=not args.quiet)
-    rejects = len(pd.read_csv(out / "rejects.csv"))
-    print(f"best model: {best}\nlog: {out / 'log.csv'}\nrejected training rows: {rejects} (see {out / 'rejects.csv'})")
+    if world > 1:
+        print(f"rank {rank}/{world}: training finished", file=sys.stderr)
+    if rank == 0:
+        rejects = len(pd.read_csv(out / "rejects.csv"))
+        print(f"best model: {best}\nlog: {out / 'log.csv'}\nrejected training rows: {rejects} (see {out / 'rejects.csv'})")
     return 0
 
 
@@ -199,6 +206,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, str]]:
         "keep draws that decode to no molecule (valid=False) instead of replacing them with new draws"))
     p.add_argument("--batch-size", type=_positive(int), default=1024, help="molecules decoded at once (default: 1024)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda (default: auto)")
+    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16", "auto"], help=(
+        "network arithmetic; bf16 is about 2x faster on CPUs with native bf16 (default: fp32)"))
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
     p = sub.add_parser("reconstruct", help="encode and decode molecules", description=(
@@ -212,6 +221,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, str]]:
     p.add_argument("--sample", action="store_true", help="sample tokens instead of greedy decoding")
     p.add_argument("--batch-size", type=_positive(int), default=1024, help="molecules per batch (default: 1024)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda (default: auto)")
+    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16", "auto"], help=(
+        "network arithmetic; bf16 is about 2x faster on CPUs with native bf16 (default: fp32)"))
 
     p = sub.add_parser("evaluate", help="MOSES metrics of a file of generated molecules", description=(
         "Compute the MOSES metric suite (Polykovskiy et al. 2020) for generated SMILES: validity, "

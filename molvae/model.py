@@ -132,7 +132,7 @@ class VAE(nn.Module):
         bos = torch.full_like(targets[:, :1], self.ids.bos)
         return torch.cat([bos, targets[:, :-1]], dim=1)
 
-    def loss(
+    def forward(
         self,
         tokens: torch.Tensor,
         lengths: torch.Tensor,
@@ -141,7 +141,7 @@ class VAE(nn.Module):
         free_bits: float = 0.0,
         sample_z: bool = True,
     ) -> dict[str, torch.Tensor]:
-        """Negative ELBO terms for a batch.
+        """Negative ELBO terms for a batch (the training step goes through ``forward`` so that DDP sees it).
 
         tokens (B, T) ids ending in ``<eos>`` then padding; lengths (B,) including ``<eos>``.
         Returns per-molecule means over the batch: ``loss`` = recon + beta * KL (KL floored at
@@ -165,6 +165,10 @@ class VAE(nn.Module):
             token_acc = ((logits.argmax(-1) == targets) & mask).sum() / mask.sum()
         return {"loss": recon + beta * kl_term, "recon": recon, "kl": kl, "kl_per_dim": kl_dims, "token_acc": token_acc}
 
+    def loss(self, *args, **kwargs) -> dict[str, torch.Tensor]:
+        """The same as calling the module: the negative ELBO terms of :meth:`forward`."""
+        return self(*args, **kwargs)
+
     @torch.no_grad()
     def encode(self, tokens: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, T), (B,) -> posterior mean and log-variance, each (B, D)."""
@@ -186,29 +190,33 @@ class VAE(nn.Module):
     ) -> torch.Tensor:
         """Decode z (B, D) token by token until every row has emitted ``<eos>`` or `max_len`.
 
-        Returns (B, L) token ids; each row is padded after its ``<eos>``.
+        Returns (B, L) token ids; each row is padded after its ``<eos>``. Rows that have ended
+        leave the batch, so the cost is the sum of the lengths, not B times the longest.
         """
         max_len = max_len or self.cfg.max_len + 1
         b = z.shape[0]
+        out = torch.full((b, max_len), self.ids.pad, dtype=torch.long, device=z.device)
         state = self.decoder.initial_state(z)
         token = torch.full((b, 1), self.ids.bos, dtype=torch.long, device=z.device)
-        done = torch.zeros(b, dtype=torch.bool, device=z.device)
-        out = []
-        for _ in range(max_len):
+        active = torch.arange(b, device=z.device)  # rows of `out` still being decoded
+        banned = torch.tensor([self.ids.pad, self.ids.bos, self.ids.unk], device=z.device)
+        steps = 0
+        for step in range(max_len):
+            steps = step + 1
             logits, state = self.decoder(token, z, state)
             logits = logits[:, -1].float()
-            logits[:, self.ids.pad] = float("-inf")
-            logits[:, self.ids.bos] = float("-inf")
-            logits[:, self.ids.unk] = float("-inf")
+            logits[:, banned] = float("-inf")
             if greedy:
                 nxt = logits.argmax(-1)
             else:
                 probs = torch.softmax(logits / max(temperature, 1e-6), dim=-1)
                 nxt = torch.multinomial(probs, 1, generator=generator).squeeze(1)
-            nxt = nxt.masked_fill(done, self.ids.pad)
-            out.append(nxt)
-            done |= nxt == self.ids.eos
-            if bool(done.all()):
-                break
+            out[active, step] = nxt
+            going = nxt != self.ids.eos
+            if not bool(going.all()):
+                if not bool(going.any()):
+                    break
+                active, z, nxt = active[going], z[going], nxt[going]
+                state = state[:, going].contiguous()
             token = nxt.unsqueeze(1)
-        return torch.stack(out, dim=1)
+        return out[:, :steps]

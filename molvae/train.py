@@ -7,12 +7,23 @@ what a SELFIES is.
 
 Batches for epoch ``e`` come from ``batches(e)``, a list of index arrays that must be the same
 whenever it is called with the same ``e`` (seeded): that is what makes mid-epoch resume exact.
+
+Speed: mixed precision (bf16 autocast on CPUs with native bf16 and on recent GPUs, fp16 with
+loss scaling on older GPUs), optional ``torch.compile``, batches that stay on the CPU until the
+step needs them, and no host-device synchronisation per step on a GPU (metrics are summed on
+the device and read every few steps).
+
+Scale: under ``torchrun`` (``WORLD_SIZE`` > 1) the model is wrapped in DistributedDataParallel
+(NCCL on GPUs, gloo on CPUs); each rank takes every WORLD_SIZE-th batch of the same seeded epoch,
+so one optimizer step sees WORLD_SIZE x batch_size molecules; rank 0 alone logs, evaluates and
+writes checkpoints, and every rank resumes from the same ``last.pt``.
 """
 
 from __future__ import annotations
 
 import csv
 import math
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +32,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from tqdm.auto import tqdm
 
 from molvae.checkpoint import load_checkpoint, save_checkpoint
@@ -42,6 +54,10 @@ class TrainConfig:
     device: str = field(default="auto", metadata={"help": "auto, cpu, cuda or cuda:N"})
     threads: int = field(default=0, metadata={"help": "CPU threads for torch (0 = torch's default)"})
     checkpoint_minutes: float = field(default=5.0, metadata={"help": "write a resume checkpoint at least this often"})
+    precision: str = field(default="auto", metadata={"help": (
+        "auto, fp32, bf16 or fp16 (CUDA only): auto is bf16 on GPUs that support it and on CPUs with "
+        "native bf16 (AVX512-BF16/AMX), fp16 on older GPUs, else fp32")})
+    compile: bool = field(default=False, metadata={"help": "torch.compile the training step"})
 
 
 def resolve_device(name: str) -> torch.device:
@@ -51,20 +67,81 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def cpu_has_native_bf16() -> bool:
+    """True where oneDNN runs bf16 in hardware (AVX512-BF16 or AMX); emulated bf16 is slower than fp32."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def resolve_precision(name: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype for `name` on `device`; ``None`` means plain fp32."""
+    if name == "fp32":
+        return None
+    if device.type == "cuda":
+        if name == "fp16" or (name == "auto" and not torch.cuda.is_bf16_supported()):
+            return torch.float16
+        return torch.bfloat16
+    if name == "fp16":
+        raise ValueError("precision fp16 needs a CUDA device; use bf16 or fp32 on the CPU")
+    if name == "bf16" or (name == "auto" and device.type == "cpu" and cpu_has_native_bf16()):
+        return torch.bfloat16
+    return None
+
+
+def autocast(device: torch.device, dtype: torch.dtype | None):
+    """A mixed-precision context for `dtype` (a no-op for ``None``)."""
+    return torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None)
+
+
+def distributed_rank() -> tuple[int, int, int]:
+    """(rank, world size, local rank) from torchrun's environment; (0, 1, 0) when not launched by it."""
+    env = os.environ
+    return int(env.get("RANK", 0)), int(env.get("WORLD_SIZE", 1)), int(env.get("LOCAL_RANK", 0))
+
+
+def init_distributed(device_name: str) -> torch.device:
+    """Join torchrun's process group when there is one; returns this rank's device."""
+    _, world, local = distributed_rank()
+    device = resolve_device(device_name)
+    if world <= 1:
+        return device
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", local)
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return device
+
+
 class _Means:
-    """Running means of scalar metrics, weighted by batch size."""
+    """Running means of scalar metrics, weighted by batch size. Sums stay on the metrics' device
+    (adding does not wait for the GPU); reading them does."""
 
     def __init__(self, sums: dict[str, float] | None = None, n: int = 0):
-        self.sums, self.n = dict(sums or {}), n
+        self.sums: dict[str, Any] = dict(sums or {})
+        self.n = n
 
     def add(self, values: dict[str, torch.Tensor], n: int) -> None:
         for k, v in values.items():
             if v.dim() == 0:
-                self.sums[k] = self.sums.get(k, 0.0) + float(v) * n
+                self.sums[k] = self.sums.get(k, 0.0) + v.detach().float() * n
         self.n += n
 
+    def plain_sums(self) -> dict[str, float]:
+        return {k: float(v) for k, v in self.sums.items()}
+
     def means(self) -> dict[str, float]:
-        return {k: v / max(self.n, 1) for k, v in self.sums.items()}
+        return {k: v / max(self.n, 1) for k, v in self.plain_sums().items()}
+
+    def all_reduce(self, device: torch.device) -> None:
+        """Sum over the ranks of the process group (same keys on every rank)."""
+        keys = sorted(self.sums)
+        t = torch.tensor([float(self.n)] + [float(self.sums[k]) for k in keys], dtype=torch.float64, device=device)
+        dist.all_reduce(t)
+        self.n = int(t[0])
+        self.sums = dict(zip(keys, t[1:].tolist()))
 
 
 class Trainer:
@@ -84,10 +161,22 @@ class Trainer:
         progress: bool = True,
     ):
         self.cfg, self.out_dir, self.meta = config, Path(out_dir), meta
-        self.device = resolve_device(config.device)
+        self.rank, self.world, _ = distributed_rank()
+        self.device = init_distributed(config.device)
+        self.precision = resolve_precision(config.precision, self.device)
         self.model = model.to(self.device)
-        self.loss_fn, self.eval_fn, self.monitor, self.progress = loss_fn, eval_fn, monitor, progress
+        # What the step calls: the model itself, or its DDP / compiled wrapper (same weights).
+        self.step_model: torch.nn.Module = self.model
+        if self.world > 1:
+            torch.manual_seed(config.seed * 1009 + self.rank)  # same weights (DDP broadcasts), own noise
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.step_model = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+        if config.compile:
+            self.step_model = torch.compile(self.step_model)
+        self.loss_fn, self.eval_fn, self.monitor = loss_fn, eval_fn, monitor
+        self.progress = progress and self.rank == 0
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == torch.float16)
         self.epoch, self.batch_in_epoch, self.step = 0, 0, 0
         self.best = math.inf
         self.history: list[dict[str, float]] = []
@@ -101,7 +190,8 @@ class Trainer:
         state = {
             "optimizer": self.optimizer.state_dict(), "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
             "step": self.step, "best": self.best, "history": self.history, "elapsed": self.elapsed,
-            "partial_sums": self.partial.sums, "partial_n": self.partial.n, "rng_cpu": torch.get_rng_state(),
+            "partial_sums": self.partial.plain_sums(), "partial_n": self.partial.n, "rng_cpu": torch.get_rng_state(),
+            "world_size": self.world, "scaler": self.scaler.state_dict(),
         }
         if torch.cuda.is_available():
             state["rng_cuda"] = torch.cuda.get_rng_state_all()
@@ -113,10 +203,14 @@ class Trainer:
         self._tick = now
 
     def save(self, name: str, with_training: bool = True) -> Path:
+        """Write a checkpoint (rank 0 only: the weights are the same on every rank)."""
         self._account_time()
+        path = self.out_dir / name
+        if self.rank != 0:
+            return path
         state_dict = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
         meta = dict(self.meta, epoch=self.epoch, step=self.step, history=self.history)
-        return save_checkpoint(self.out_dir / name, meta, state_dict, self._training_state() if with_training else None)
+        return save_checkpoint(path, meta, state_dict, self._training_state() if with_training else None)
 
     def resume(self, path: str | Path) -> None:
         """Restore weights, optimizer, progress and RNG from a ``last.pt``."""
@@ -124,14 +218,23 @@ class Trainer:
         t = payload.get("training")
         if not t:
             raise CheckpointError(f"{path} has no training state to resume from (use a last.pt, not a best.pt)")
+        if t.get("world_size", 1) != self.world and t["batch_in_epoch"]:
+            raise CheckpointError(
+                f"{path} stopped mid-epoch in a run of {t.get('world_size', 1)} process(es); resume it with the "
+                f"same number of processes (this run has {self.world}), or from an end-of-epoch checkpoint")
         self.model.load_state_dict(payload["state_dict"])
         self.optimizer.load_state_dict(t["optimizer"])
+        if "scaler" in t:
+            self.scaler.load_state_dict(t["scaler"])
         self.epoch, self.batch_in_epoch, self.step = t["epoch"], t["batch_in_epoch"], t["step"]
         self.best, self.history, self.elapsed = t["best"], list(t["history"]), t.get("elapsed", 0.0)
-        self.partial = _Means(t["partial_sums"], t["partial_n"])
+        # Only rank 0's share of an interrupted epoch was saved; the others start their share afresh.
+        self.partial = _Means(t["partial_sums"], t["partial_n"]) if self.rank == 0 else _Means()
         torch.set_rng_state(t["rng_cpu"])
         if "rng_cuda" in t and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(t["rng_cuda"])
+        if self.world > 1:
+            torch.manual_seed(self.cfg.seed * 1009 + self.rank + 7919 * self.step)
 
     # -------------------------------------------------------------- loop
 
@@ -151,37 +254,34 @@ class Trainer:
         except KeyboardInterrupt:
             # Progress up to the last finished step is kept; the run resumes from here.
             path = self.save("last.pt")
-            tqdm.write(f"interrupted: progress saved in {path}; continue with --resume {path}")
+            if self.rank == 0:
+                tqdm.write(f"interrupted: progress saved in {path}; continue with --resume {path}")
             raise
         return self.history
+
+    def _shard(self, epoch_batches: Sequence[np.ndarray]) -> Sequence[np.ndarray]:
+        """This rank's batches: every WORLD_SIZE-th, the same count on every rank (DDP steps together)."""
+        if self.world == 1:
+            return epoch_batches
+        per_rank = len(epoch_batches) // self.world
+        return list(epoch_batches[self.rank :: self.world])[:per_rank]
 
     def _fit(self, batches, collate, val_batches, val_collate) -> None:
         last_save = time.monotonic()
         while self.epoch < self.cfg.epochs:
-            epoch_batches = batches(self.epoch)
+            epoch_batches = self._shard(batches(self.epoch))
             n_batches = len(epoch_batches)
             bar = tqdm(total=n_batches, initial=self.batch_in_epoch, desc=f"epoch {self.epoch + 1}/{self.cfg.epochs}",
                        unit="batch", disable=not self.progress, dynamic_ncols=True)
             self.model.train()
             epoch_start, start_mols = time.monotonic(), self.partial.n
+            data_s = 0.0
             while self.batch_in_epoch < n_batches:
+                tick = time.perf_counter()
                 batch = self._to_device(collate(epoch_batches[self.batch_in_epoch]))
-                t = self.epoch + self.batch_in_epoch / n_batches
-                out = self.loss_fn(self.model, batch, t)
-                loss = out["loss"]
-                if not torch.isfinite(loss):
-                    raise TrainingDiverged(
-                        f"non-finite loss ({loss.detach().item()}) at epoch {self.epoch + 1}, step {self.step}: "
-                        "lower --lr, set --grad-clip, or check the data"
-                    )
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if self.cfg.grad_clip > 0:
-                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
-                self.optimizer.step()
-                self.step += 1
+                data_s += time.perf_counter() - tick
+                self._train_step(batch, self.epoch + self.batch_in_epoch / n_batches)
                 self.batch_in_epoch += 1
-                self.partial.add({k: v.detach() for k, v in out.items()}, len(batch["lengths"]))
                 bar.update(1)
                 if bar.n % 10 == 0 or self.batch_in_epoch == n_batches:
                     bar.set_postfix({k: f"{v:.3g}" for k, v in self.partial.means().items()}, refresh=False)
@@ -190,27 +290,63 @@ class Trainer:
                     last_save = time.monotonic()
             bar.close()
             seconds = time.monotonic() - epoch_start
-            self._end_epoch(val_batches, val_collate, (self.partial.n - start_mols) / max(seconds, 1e-9))
+            self._end_epoch(val_batches, val_collate, seconds, self.partial.n - start_mols, data_s)
             last_save = time.monotonic()
 
-    def _end_epoch(self, val_batches, collate, mol_per_s: float) -> None:
+    def _train_step(self, batch: Batch, t: float) -> None:
+        """One optimizer step on `batch` at progress `t` (epochs)."""
+        with autocast(self.device, self.precision):
+            out = self.loss_fn(self.step_model, batch, t)
+        loss = out["loss"]
+        # One process checks its loss before the update; under DDP a rank must not stop alone, so
+        # the check is on the gradient norm, which the all-reduce makes the same on every rank.
+        # On a GPU the check waits for the device, so it is made every 10th step there.
+        check = self.device.type != "cuda" or self.step % 10 == 0
+        if self.world == 1 and check and not self.scaler.is_enabled() and not bool(torch.isfinite(loss)):
+            self._diverged(loss)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.unscale_(self.optimizer)
+        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip if self.cfg.grad_clip > 0 else math.inf)
+        if self.world > 1 and not bool(torch.isfinite(norm)):
+            self._diverged(loss)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.step += 1
+        self.partial.add(out, len(batch["lengths"]))
+
+    def _diverged(self, loss: torch.Tensor) -> None:
+        raise TrainingDiverged(
+            f"non-finite loss or gradient (loss {loss.detach().item()}) at epoch {self.epoch + 1}, step {self.step}: "
+            "lower --lr, set --grad-clip, use --precision fp32, or check the data"
+        )
+
+    def _end_epoch(self, val_batches, collate, seconds: float, n_mols: int, data_s: float) -> None:
         self._account_time()
+        if self.world > 1:
+            self.partial.all_reduce(self.device)
+            n_mols *= self.world  # every rank ran the same number of batches
         row = {"epoch": self.epoch + 1, "step": self.step, "elapsed_s": round(self.elapsed, 1),
-               "train_mol_per_s": round(mol_per_s, 1)}
+               "train_mol_per_s": round(n_mols / max(seconds, 1e-9), 1),
+               "data_wait_fraction": round(data_s / max(seconds, 1e-9), 4)}
         row.update({f"train_{k}": v for k, v in self.partial.means().items()})
-        row.update({f"val_{k}": v for k, v in self.evaluate(val_batches, collate).items()})
+        if self.rank == 0:
+            row.update({f"val_{k}": v for k, v in self.evaluate(val_batches, collate).items()})
         self.history.append(row)
         self.epoch, self.batch_in_epoch, self.partial = self.epoch + 1, 0, _Means()
-        self._write_log()
-        if self.progress:
-            shown = {k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in row.items()}
-            tqdm.write("  ".join(f"{k}={v}" for k, v in shown.items()))
-        # Without validation data, the best model is the one with the lowest training loss.
-        val = row.get(f"val_{self.monitor}", row.get("train_loss", math.inf))
-        if val < self.best:
-            self.best = val
-            self.save("best.pt", with_training=False)
+        if self.rank == 0:
+            self._write_log()
+            if self.progress:
+                shown = {k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in row.items()}
+                tqdm.write("  ".join(f"{k}={v}" for k, v in shown.items()))
+            # Without validation data, the best model is the one with the lowest training loss.
+            val = row.get(f"val_{self.monitor}", row.get("train_loss", math.inf))
+            if val < self.best:
+                self.best = val
+                self.save("best.pt", with_training=False)
         self.save("last.pt")
+        if self.world > 1:
+            dist.barrier()  # the others wait while rank 0 validates and writes
 
     @torch.no_grad()
     def evaluate(self, val_batches: Sequence[np.ndarray], collate) -> dict[str, float]:
@@ -221,12 +357,15 @@ class Trainer:
         means = _Means()
         for idx in val_batches:
             batch = self._to_device(collate(idx))
-            means.add(self.eval_fn(self.model, batch), len(batch["lengths"]))
+            with autocast(self.device, self.precision):
+                means.add(self.eval_fn(self.model, batch), len(batch["lengths"]))
         self.model.train()
         return means.means()
 
     def _to_device(self, batch: Batch) -> Batch:
-        return {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+        # Lengths stay on the CPU: packing sequences reads them there, and moving them back would
+        # make every step wait for the GPU.
+        return {k: v if k == "lengths" else v.to(self.device, non_blocking=True) for k, v in batch.items()}
 
     def _write_log(self) -> None:
         keys = list(dict.fromkeys(k for row in self.history for k in row))

@@ -29,7 +29,7 @@ def tiny_config(train_path: Path, **train):
         "data.train": str(train_path), "data.val_fraction": 0.1, "data.workers": 1,
         "model.embed_dim": 16, "model.encoder_hidden": 32, "model.latent_dim": 8,
         "model.decoder_hidden": 64, "model.decoder_layers": 1, "model.dropout": 0.0,
-        "train.batch_size": 32, "train.epochs": 2, "anneal.warmup_epochs": 1.0,
+        "train.batch_size": 32, "train.epochs": 2, "train.precision": "fp32", "anneal.warmup_epochs": 1.0,
     }
     overrides.update({f"train.{k}": v for k, v in train.items()})
     return load_config(None, overrides)
