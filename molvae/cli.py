@@ -93,8 +93,6 @@ def cmd_train(args, dests) -> int:
         print(f"# molvae {__version__} train -> {out}" + (f" ({world} processes)" if world > 1 else ""))
         print(f"# resolved config (saved as {out / 'config.toml'}):\n{config.to_toml()}")
     best = train(config, out, resume=args.resume, progress=not args.quiet)
-    if world > 1:
-        print(f"rank {rank}/{world}: training finished", file=sys.stderr)
     if rank == 0:
         rejects = len(pd.read_csv(out / "rejects.csv"))
         print(f"best model: {best}\nlog: {out / 'log.csv'}\nrejected training rows: {rejects} (see {out / 'rejects.csv'})")

@@ -26,7 +26,7 @@ from typing import Any
 from molvae.annealing import AnnealConfig
 from molvae.errors import ConfigError
 from molvae.model import ModelConfig
-from molvae.train import TrainConfig
+from molvae.train import PRECISIONS, TrainConfig
 
 
 @dataclass
@@ -71,6 +71,8 @@ class RunConfig:
             value = getattr(getattr(self, section), name)
             if not 0 <= value < 1:
                 raise ConfigError(f"{key} must be in [0, 1), got {value}")
+        if self.train.precision not in PRECISIONS:
+            raise ConfigError(f"train.precision must be one of {', '.join(PRECISIONS)}, got {self.train.precision!r}")
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         """Plain nested dict (what checkpoints and config.toml hold)."""

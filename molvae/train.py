@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -36,7 +37,7 @@ import torch.distributed as dist
 from tqdm.auto import tqdm
 
 from molvae.checkpoint import load_checkpoint, save_checkpoint
-from molvae.errors import CheckpointError, TrainingDiverged
+from molvae.errors import CheckpointError, ConfigError, TrainingDiverged
 
 Batch = dict[str, torch.Tensor]
 
@@ -67,6 +68,9 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
 def cpu_has_native_bf16() -> bool:
     """True where oneDNN runs bf16 in hardware (AVX512-BF16 or AMX); emulated bf16 is slower than fp32."""
     try:
@@ -77,6 +81,8 @@ def cpu_has_native_bf16() -> bool:
 
 def resolve_precision(name: str, device: torch.device) -> torch.dtype | None:
     """The autocast dtype for `name` on `device`; ``None`` means plain fp32."""
+    if name not in PRECISIONS:
+        raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {name!r}")
     if name == "fp32":
         return None
     if device.type == "cuda":
@@ -84,7 +90,7 @@ def resolve_precision(name: str, device: torch.device) -> torch.dtype | None:
             return torch.float16
         return torch.bfloat16
     if name == "fp16":
-        raise ValueError("precision fp16 needs a CUDA device; use bf16 or fp32 on the CPU")
+        raise ConfigError("precision fp16 needs a CUDA device; use bf16 or fp32 on the CPU")
     if name == "bf16" or (name == "auto" and device.type == "cpu" and cpu_has_native_bf16()):
         return torch.bfloat16
     return None
@@ -182,6 +188,7 @@ class Trainer:
         self.history: list[dict[str, float]] = []
         self.partial = _Means()
         self.elapsed = 0.0  # training seconds over all sessions of this run
+        self.rank_molecules = 0  # molecules this process trained on in this session
         self._tick = time.monotonic()
 
     # -------------------------------------------------------------- state
@@ -257,6 +264,9 @@ class Trainer:
             if self.rank == 0:
                 tqdm.write(f"interrupted: progress saved in {path}; continue with --resume {path}")
             raise
+        if self.world > 1:
+            print(f"rank {self.rank}/{self.world}: trained on {self.rank_molecules} molecules, "
+                  f"{self.step} steps", file=sys.stderr, flush=True)
         return self.history
 
     def _shard(self, epoch_batches: Sequence[np.ndarray]) -> Sequence[np.ndarray]:
@@ -314,6 +324,7 @@ class Trainer:
         self.scaler.update()
         self.step += 1
         self.partial.add(out, len(batch["lengths"]))
+        self.rank_molecules += len(batch["lengths"])
 
     def _diverged(self, loss: torch.Tensor) -> None:
         raise TrainingDiverged(

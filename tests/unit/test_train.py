@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from molvae.checkpoint import load_checkpoint
-from molvae.errors import CheckpointError, TrainingDiverged
-from molvae.train import Trainer, TrainConfig
+from molvae.errors import CheckpointError, ConfigError, TrainingDiverged
+from molvae.train import Trainer, TrainConfig, cpu_has_native_bf16, resolve_precision
 
 X = torch.randn(64, 3, generator=torch.Generator().manual_seed(0))
 Y = X @ torch.tensor([1.0, -2.0, 0.5]) + 0.3
@@ -34,6 +34,7 @@ def eval_fn(model, batch):
 
 def make(tmp_path, epochs=4, **kw):
     torch.manual_seed(0)
+    kw.setdefault("precision", "fp32")
     cfg = TrainConfig(epochs=epochs, lr=0.05, device="cpu", **kw)
     return Trainer(torch.nn.Linear(3, 1), loss_fn, eval_fn, cfg, tmp_path, {"what": "toy"}, progress=False)
 
@@ -92,3 +93,21 @@ def test_without_validation_data_best_follows_training_loss(tmp_path):
     make(tmp_path, epochs=2).fit(batches, collate, [])
     assert (tmp_path / "best.pt").is_file()
     assert "val_loss" not in pd.read_csv(tmp_path / "log.csv").columns
+
+
+def test_precision_choices():
+    cpu = torch.device("cpu")
+    assert resolve_precision("fp32", cpu) is None
+    assert resolve_precision("bf16", cpu) is torch.bfloat16
+    assert resolve_precision("auto", cpu) is (torch.bfloat16 if cpu_has_native_bf16() else None)
+    with pytest.raises(ConfigError, match="needs a CUDA device"):
+        resolve_precision("fp16", cpu)
+    with pytest.raises(ConfigError, match="one of auto, fp32, bf16, fp16"):
+        resolve_precision("half", cpu)
+
+
+def test_bf16_autocast_trains_fp32_weights(tmp_path):
+    trainer = make(tmp_path, epochs=6, precision="bf16")
+    history = trainer.fit(batches, collate, [np.arange(64)])
+    assert history[-1]["val_loss"] < 0.2 * history[0]["val_loss"]
+    assert all(v.dtype == torch.float32 for v in load_checkpoint(tmp_path / "best.pt")["state_dict"].values())
