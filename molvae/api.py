@@ -6,11 +6,14 @@ and notebooks use only what is here.
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import os
 import platform
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import asdict, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +25,10 @@ from tqdm.auto import tqdm
 
 from molvae import __version__
 from molvae.annealing import kl_weight, word_dropout_rate
-from molvae.chem import SELFIES_VERSION, default_constraints, selfies_constraints, selfies_to_smiles
+from molvae.chem import SELFIES_VERSION, decode_many, default_constraints
 from molvae.checkpoint import load_checkpoint, save_checkpoint
 from molvae.config import RunConfig
-from molvae.data import (MoleculeSet, bucketed_batches, file_sha256, load_molecules, prepare,
+from molvae.data import (PARALLEL_MIN_ROWS, MoleculeSet, bucketed_batches, file_sha256, load_molecules, prepare,
                          resolve_data_path, sequential_batches, split_indices)
 from molvae.errors import CheckpointError, InputFileError, MolvaeError
 from molvae.model import VAE, ModelConfig, SpecialIds
@@ -120,51 +123,58 @@ class MolVAE:
         """(B, L) token ids -> (SELFIES strings, canonical SMILES or None where invalid)."""
         ids = ids.cpu().numpy() if isinstance(ids, torch.Tensor) else ids
         selfies = [self.vocab.decode(row) for row in ids]
-        with selfies_constraints(self.constraints):
-            smiles = [selfies_to_smiles(s) for s in selfies]
-        return selfies, smiles
+        return selfies, decode_many(selfies, self.constraints)
 
     # -------------------------------------------------------------- verbs
 
     def sample(self, n: int, temperature: float = 1.0, greedy: bool = False, batch_size: int = 1024,
                seed: int | None = None, valid_only: bool = True, max_rounds: int = 20,
-               progress: bool = False) -> pd.DataFrame:
+               workers: int | None = None, progress: bool = False) -> pd.DataFrame:
         """Decode draws from the prior into molecules.
 
         Columns: ``smiles`` (canonical; empty if invalid), ``valid``, ``selfies``. With
         `valid_only`, draws that decode to no molecule are replaced by new draws (up to
         `max_rounds` times) so all `n` rows are valid; either way ``df.attrs["raw_validity"]``
         is the fraction of all draws that were valid, the number to report as validity.
+        `workers` processes turn SELFIES into canonical SMILES while the network decodes the next
+        batch (default: one fewer than the cores, from ``PARALLEL_MIN_ROWS`` molecules up).
+        For millions of molecules, :meth:`sample_to_csv` writes them without holding them all.
         """
-        gen = torch.Generator(device=self.device)
-        gen.manual_seed(seed if seed is not None else int(torch.randint(0, 2**31 - 1, (1,))))
-        kept_selfies: list[str] = []
-        kept_smiles: list[str | None] = []
-        drawn = valid = 0
-        with tqdm(total=n, desc="sample", unit="mol", disable=not progress) as bar:
-            for _ in range(max_rounds if valid_only else 1):
-                missing = n - len(kept_smiles)
-                if missing == 0:
-                    break
-                for start in range(0, missing, batch_size):
-                    z = self.model.sample_prior(min(batch_size, missing - start), generator=gen)
-                    with self._autocast():
-                        ids = self.model.generate(z, temperature=temperature, greedy=greedy, generator=gen)
-                    s, m = self.tokens_to_smiles(ids)
-                    drawn += len(m)
-                    ok = [x is not None for x in m]
-                    valid += sum(ok)
-                    pairs = [(a, b) for a, b, k in zip(s, m, ok) if k or not valid_only]
-                    kept_selfies += [a for a, _ in pairs]
-                    kept_smiles += [b for _, b in pairs]
-                    bar.update(len(pairs))
-        if len(kept_smiles) < n:
-            raise MolvaeError(f"only {len(kept_smiles)} of {n} valid molecules after {drawn} draws; "
-                              "the model is not trained enough to sample from")
-        df = pd.DataFrame({"smiles": [m or "" for m in kept_smiles], "valid": [m is not None for m in kept_smiles],
-                           "selfies": kept_selfies})
-        df.attrs["raw_validity"] = valid / max(drawn, 1)
+        stream = SampleStream(self, n, temperature, greedy, batch_size, seed, valid_only, max_rounds, workers, progress)
+        chunks = list(stream)
+        df = pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame(columns=["smiles", "valid", "selfies"])
+        df.attrs["raw_validity"] = stream.raw_validity
         return df
+
+    def sample_to_csv(self, path: str | os.PathLike, n: int, temperature: float = 1.0, greedy: bool = False,
+                      batch_size: int = 1024, seed: int | None = None, valid_only: bool = True,
+                      max_rounds: int = 20, workers: int | None = None, progress: bool = False) -> dict[str, float]:
+        """:meth:`sample` streamed into a CSV batch by batch (memory does not grow with `n`).
+
+        Returns a summary: n, raw_validity, unique_of_valid (distinct canonical SMILES among the
+        valid rows), seconds, mol_per_s.
+        """
+        start = time.perf_counter()
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        stream = SampleStream(self, n, temperature, greedy, batch_size, seed, valid_only, max_rounds, workers, progress)
+        seen: set[int] = set()  # hashes, not strings: uniqueness of millions in little memory
+        rows = valid = 0
+        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+        with open(tmp, "w", newline="") as fh:
+            for i, chunk in enumerate(stream):
+                chunk.to_csv(fh, index=False, header=i == 0)
+                rows += len(chunk)
+                ok = chunk.smiles[chunk.valid]
+                valid += len(ok)
+                seen.update(hash(x) for x in ok)
+            if rows == 0:
+                fh.write("smiles,valid,selfies\n")
+        os.replace(tmp, path)
+        seconds = time.perf_counter() - start
+        return {"n": rows, "raw_validity": round(stream.raw_validity, 4),
+                "unique_of_valid": round(len(seen) / max(valid, 1), 4), "seconds": round(seconds, 2),
+                "mol_per_s": round(rows / max(seconds, 1e-9), 1)}
 
     def encode(self, smiles: Sequence[str], return_logvar: bool = False, errors: str = "raise",
                batch_size: int = 1024) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
@@ -226,6 +236,86 @@ class MolVAE:
             "exact": [bool(c) and c == r for c, r in zip(canonical, recon)],
             "reason": [reasons.get(i, "") for i in range(len(smiles))],
         })
+
+
+class SampleStream:
+    """Prior samples as an iterator of DataFrames (one per decoded batch, in a fixed order).
+
+    The network decodes in this process; SELFIES -> canonical SMILES runs in worker processes
+    for large requests, overlapping the next batch's decoding. The draws depend only on the seed
+    and batch size, never on timing or the number of workers. After iteration, ``drawn``,
+    ``valid`` and ``raw_validity`` describe every draw made.
+    """
+
+    def __init__(self, vae: MolVAE, n: int, temperature: float = 1.0, greedy: bool = False, batch_size: int = 1024,
+                 seed: int | None = None, valid_only: bool = True, max_rounds: int = 20,
+                 workers: int | None = None, progress: bool = False):
+        self.vae, self.n, self.temperature, self.greedy = vae, n, temperature, greedy
+        self.batch_size, self.valid_only, self.max_rounds, self.progress = batch_size, valid_only, max_rounds, progress
+        self.seed = seed if seed is not None else int(torch.randint(0, 2**31 - 1, (1,)))
+        if workers is None:
+            workers = max((os.cpu_count() or 1) - 1, 1) if n >= PARALLEL_MIN_ROWS else 0
+        self.workers = workers
+        self.drawn = self.valid = 0
+
+    @property
+    def raw_validity(self) -> float:
+        return self.valid / max(self.drawn, 1)
+
+    def _decode_batches(self, sizes: list[int], gen: torch.Generator):
+        """SELFIES strings of each batch, decoded lazily."""
+        vae = self.vae
+        for size in sizes:
+            z = vae.model.sample_prior(size, generator=gen)
+            with vae._autocast():
+                ids = vae.model.generate(z, temperature=self.temperature, greedy=self.greedy, generator=gen)
+            yield [vae.vocab.decode(row) for row in ids.cpu().numpy()]
+
+    def _converted(self, sizes: list[int], gen: torch.Generator, pool):
+        """(SELFIES, SMILES) per batch, in order; with a pool, a few batches convert ahead."""
+        convert = partial(decode_many, constraints=self.vae.constraints)
+        if pool is None:
+            for selfies in self._decode_batches(sizes, gen):
+                yield selfies, convert(selfies)
+            return
+        pending: deque = deque()
+        for selfies in self._decode_batches(sizes, gen):
+            pending.append((selfies, pool.apply_async(convert, (selfies,))))
+            while len(pending) > self.workers:
+                done_selfies, job = pending.popleft()
+                yield done_selfies, job.get()
+        while pending:
+            done_selfies, job = pending.popleft()
+            yield done_selfies, job.get()
+
+    def __iter__(self):
+        gen = torch.Generator(device=self.vae.device)
+        gen.manual_seed(self.seed)
+        emitted = 0
+        pool = mp.get_context("spawn").Pool(self.workers) if self.workers > 0 else None
+        try:
+            with tqdm(total=self.n, desc="sample", unit="mol", disable=not self.progress) as bar:
+                for _ in range(self.max_rounds if self.valid_only else 1):
+                    missing = self.n - emitted
+                    if missing == 0:
+                        break
+                    sizes = [min(self.batch_size, missing - i) for i in range(0, missing, self.batch_size)]
+                    for selfies, smiles in self._converted(sizes, gen, pool):
+                        ok = [m is not None for m in smiles]
+                        self.drawn += len(ok)
+                        self.valid += sum(ok)
+                        df = pd.DataFrame({"smiles": [m or "" for m in smiles], "valid": ok, "selfies": selfies})
+                        if self.valid_only:
+                            df = df[df.valid].reset_index(drop=True)
+                        emitted += len(df)
+                        bar.update(len(df))
+                        yield df
+        finally:
+            if pool is not None:
+                pool.terminate()
+        if emitted < self.n:
+            raise MolvaeError(f"only {emitted} of {self.n} valid molecules after {self.drawn} draws; "
+                              "the model is not trained enough to sample from")
 
 
 # ------------------------------------------------------------------ training

@@ -114,6 +114,12 @@ def selfies_to_smiles(selfies: str) -> str | None:
     return canonical_smiles(smiles) if smiles else None
 
 
+def decode_many(selfies: list[str], constraints: Mapping[str, int] | None = None) -> list[str | None]:
+    """:func:`selfies_to_smiles` of each entry under `constraints` (a process-pool worker)."""
+    with selfies_constraints(constraints):
+        return [selfies_to_smiles(s) for s in selfies]
+
+
 def split_selfies(selfies: str) -> list[str]:
     """Split a SELFIES string into its bracketed tokens."""
     return list(sf.split_selfies(selfies))
