@@ -59,6 +59,9 @@ class TrainConfig:
         "auto, fp32, bf16 or fp16 (CUDA only): auto is bf16 on GPUs that support it and on CPUs with "
         "native bf16 (AVX512-BF16/AMX), fp16 on older GPUs, else fp32")})
     compile: bool = field(default=False, metadata={"help": "torch.compile the training step"})
+    time_limit_minutes: float = field(default=0.0, metadata={"help": (
+        "stop after this many minutes of training in this session, validating and saving as at an "
+        "epoch's end; the run resumes mid-epoch from last.pt (0 = no limit)")})
 
 
 def resolve_device(name: str) -> torch.device:
@@ -276,8 +279,20 @@ class Trainer:
         per_rank = len(epoch_batches) // self.world
         return list(epoch_batches[self.rank :: self.world])[:per_rank]
 
+    def _out_of_time(self, session_start: float) -> bool:
+        """The time limit, decided together by all ranks (a rank must not stop alone)."""
+        limit = self.cfg.time_limit_minutes
+        if limit <= 0:
+            return False
+        if self.world > 1 and self.step % 20:
+            return False
+        late = torch.tensor([float(time.monotonic() - session_start > 60 * limit)], device=self.device)
+        if self.world > 1:
+            dist.all_reduce(late, op=dist.ReduceOp.MAX)
+        return bool(late.item())
+
     def _fit(self, batches, collate, val_batches, val_collate) -> None:
-        last_save = time.monotonic()
+        last_save = session_start = time.monotonic()
         while self.epoch < self.cfg.epochs:
             epoch_batches = self._shard(batches(self.epoch))
             n_batches = len(epoch_batches)
@@ -298,9 +313,22 @@ class Trainer:
                 if time.monotonic() - last_save > 60 * self.cfg.checkpoint_minutes:
                     self.save("last.pt")
                     last_save = time.monotonic()
+                if self.batch_in_epoch < n_batches and self._out_of_time(session_start):
+                    bar.close()
+                    self._record(val_batches, val_collate, time.monotonic() - epoch_start, self.partial.n - start_mols,
+                                 data_s, self.epoch + self.batch_in_epoch / n_batches)
+                    self.save("last.pt")
+                    if self.progress:
+                        tqdm.write(f"time limit of {self.cfg.time_limit_minutes:g} min reached; resume from "
+                                   f"{self.out_dir / 'last.pt'}")
+                    return
             bar.close()
             seconds = time.monotonic() - epoch_start
-            self._end_epoch(val_batches, val_collate, seconds, self.partial.n - start_mols, data_s)
+            self._record(val_batches, val_collate, seconds, self.partial.n - start_mols, data_s, self.epoch + 1)
+            self.epoch, self.batch_in_epoch, self.partial = self.epoch + 1, 0, _Means()
+            self.save("last.pt")
+            if self.world > 1:
+                dist.barrier()  # the others wait while rank 0 validates and writes
             last_save = time.monotonic()
 
     def _train_step(self, batch: Batch, t: float) -> None:
@@ -332,19 +360,21 @@ class Trainer:
             "lower --lr, set --grad-clip, use --precision fp32, or check the data"
         )
 
-    def _end_epoch(self, val_batches, collate, seconds: float, n_mols: int, data_s: float) -> None:
+    def _record(self, val_batches, collate, seconds: float, n_mols: int, data_s: float, epoch: float) -> None:
+        """Log row for training up to `epoch` (fractional when a time limit ends it early):
+        validation, log.csv and best.pt on rank 0."""
         self._account_time()
+        partial = _Means(dict(self.partial.sums), self.partial.n)  # a resumed epoch goes on from the rank's own
         if self.world > 1:
-            self.partial.all_reduce(self.device)
+            partial.all_reduce(self.device)
             n_mols *= self.world  # every rank ran the same number of batches
-        row = {"epoch": self.epoch + 1, "step": self.step, "elapsed_s": round(self.elapsed, 1),
+        row = {"epoch": round(epoch, 4), "step": self.step, "elapsed_s": round(self.elapsed, 1),
                "train_mol_per_s": round(n_mols / max(seconds, 1e-9), 1),
                "data_wait_fraction": round(data_s / max(seconds, 1e-9), 4)}
-        row.update({f"train_{k}": v for k, v in self.partial.means().items()})
+        row.update({f"train_{k}": v for k, v in partial.means().items()})
         if self.rank == 0:
             row.update({f"val_{k}": v for k, v in self.evaluate(val_batches, collate).items()})
         self.history.append(row)
-        self.epoch, self.batch_in_epoch, self.partial = self.epoch + 1, 0, _Means()
         if self.rank == 0:
             self._write_log()
             if self.progress:
@@ -355,9 +385,6 @@ class Trainer:
             if val < self.best:
                 self.best = val
                 self.save("best.pt", with_training=False)
-        self.save("last.pt")
-        if self.world > 1:
-            dist.barrier()  # the others wait while rank 0 validates and writes
 
     @torch.no_grad()
     def evaluate(self, val_batches: Sequence[np.ndarray], collate) -> dict[str, float]:

@@ -19,22 +19,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from pathlib import Path
 
 import pandas as pd
 
-from molvae.data import canonical_set, default_cache_dir, read_smiles, resolve_data_path
+from molvae.data import canonical_set, read_smiles, resolve_data_path
 from molvae.metrics import evaluate, load_reference
-
-# Each patch: (file inside the wheel, old text, new text).
-PATCHES = [
-    ("moses/metrics/utils.py", "_mcf.append(_pains, sort=True)['smarts'].values",
-     "pd.concat([_mcf, _pains], sort=True)['smarts'].values"),
-    ("moses/metrics/utils.py", "np.NaN", "np.nan"),
-    ("moses/metrics/SA_Score/sascorer.py", "from rdkit.six import iteritems", "iteritems = dict.items"),
-    ("moses/metrics/NP_Score/npscorer.py", "from rdkit.six import iteritems", "iteritems = dict.items"),
-]
+from moses_peer import molsets_checkout
 
 RUN_MOSES = """
 import json, sys, time, warnings
@@ -47,26 +38,6 @@ start = time.perf_counter()
 metrics = get_all_metrics(gen, n_jobs=int(sys.argv[3]))
 print(json.dumps({"seconds": time.perf_counter() - start, "metrics": {k: float(v) for k, v in metrics.items()}}))
 """
-
-
-def molsets_checkout(wheel: str | None) -> Path:
-    """Unpack (and patch) the molsets 0.3.1 wheel once; returns the folder to put on sys.path."""
-    root = default_cache_dir() / "molsets-0.3.1-patched"
-    if (root / "moses" / "__init__.py").is_file():
-        return root
-    if wheel is None:
-        tmp = tempfile.mkdtemp()
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "molsets==0.3.1", "-d", tmp],
-                       check=True)
-        wheel = str(next(Path(tmp).glob("molsets-0.3.1-*.whl")))
-    with zipfile.ZipFile(wheel) as zf:
-        zf.extractall(root)
-    for rel, old, new in PATCHES:
-        path = root / rel
-        text = path.read_text()
-        if old in text:
-            path.write_text(text.replace(old, new))
-    return root
 
 
 def run_moses(checkout: Path, smiles: list[str], workers: int) -> tuple[dict, float]:

@@ -111,3 +111,16 @@ def test_bf16_autocast_trains_fp32_weights(tmp_path):
     history = trainer.fit(batches, collate, [np.arange(64)])
     assert history[-1]["val_loss"] < 0.2 * history[0]["val_loss"]
     assert all(v.dtype == torch.float32 for v in load_checkpoint(tmp_path / "best.pt")["state_dict"].values())
+
+
+def test_time_limit_stops_mid_epoch_with_a_log_row_and_resumes(tmp_path):
+    trainer = make(tmp_path, epochs=2, time_limit_minutes=1e-9)  # out of time after the first step
+    history = trainer.fit(batches, collate, [np.arange(64)])
+    assert len(history) == 1 and history[0]["epoch"] == pytest.approx(1 / 8) and "val_loss" in history[0]
+    state = load_checkpoint(tmp_path / "last.pt")["training"]
+    assert (state["epoch"], state["batch_in_epoch"], state["step"]) == (0, 1, 1)
+    assert (tmp_path / "best.pt").is_file()
+    resumed = make(tmp_path, epochs=2)
+    resumed.resume(tmp_path / "last.pt")
+    history = resumed.fit(batches, collate, [np.arange(64)])
+    assert [h["epoch"] for h in history] == [pytest.approx(1 / 8), 1, 2] and resumed.step == 16
