@@ -198,8 +198,8 @@ class MolVAE:
             b = mols.collate(idx)
             with self._autocast():
                 m, lv = self.model.encode(b["tokens"].to(self.device), b["lengths"])
-            mu[mols.rows[idx]] = m.cpu().numpy()
-            logvar[mols.rows[idx]] = lv.cpu().numpy()
+            mu[mols.rows[idx]] = m.float().cpu().numpy()
+            logvar[mols.rows[idx]] = lv.float().cpu().numpy()
         return mu, logvar
 
     def decode(self, z: np.ndarray | torch.Tensor, greedy: bool = True, temperature: float = 1.0,

@@ -318,10 +318,7 @@ class Trainer:
                     self._record(val_batches, val_collate, time.monotonic() - epoch_start, self.partial.n - start_mols,
                                  data_s, self.epoch + self.batch_in_epoch / n_batches)
                     self.save("last.pt")
-                    if self.progress:
-                        tqdm.write(f"time limit of {self.cfg.time_limit_minutes:g} min reached; resume from "
-                                   f"{self.out_dir / 'last.pt'}")
-                    return
+                    return self._stopped_by_time()
             bar.close()
             seconds = time.monotonic() - epoch_start
             self._record(val_batches, val_collate, seconds, self.partial.n - start_mols, data_s, self.epoch + 1)
@@ -329,7 +326,13 @@ class Trainer:
             self.save("last.pt")
             if self.world > 1:
                 dist.barrier()  # the others wait while rank 0 validates and writes
+            if self.epoch < self.cfg.epochs and self._out_of_time(session_start):
+                return self._stopped_by_time()
             last_save = time.monotonic()
+
+    def _stopped_by_time(self) -> None:
+        if self.progress:
+            tqdm.write(f"time limit of {self.cfg.time_limit_minutes:g} min reached; resume from {self.out_dir / 'last.pt'}")
 
     def _train_step(self, batch: Batch, t: float) -> None:
         """One optimizer step on `batch` at progress `t` (epochs)."""

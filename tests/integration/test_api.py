@@ -81,3 +81,15 @@ def test_sampling_in_worker_processes_and_streamed_csv_match(tiny_model, tmp_pat
     assert streamed.smiles.tolist() == inline.smiles.tolist() and len(streamed) == summary["n"] == 300
     assert summary["raw_validity"] == round(inline.attrs["raw_validity"], 4)
     assert summary["unique_of_valid"] == round(inline.smiles.nunique() / 300, 4)
+
+
+def test_bf16_inference_gives_fp32_arrays_close_to_fp32(tiny_run):
+    from molvae.api import MolVAE
+
+    fp32 = MolVAE.load(tiny_run / "best.pt", device="cpu")
+    bf16 = MolVAE.load(tiny_run / "best.pt", device="cpu", precision="bf16")
+    smiles = ["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1"]
+    a, b = fp32.encode(smiles), bf16.encode(smiles)
+    assert b.dtype == np.float32 and np.isfinite(b).all()
+    assert np.abs(a - b).max() < 0.05 * (np.abs(a).max() + 1)
+    assert bf16.sample(50, seed=0).valid.all()

@@ -124,3 +124,10 @@ def test_time_limit_stops_mid_epoch_with_a_log_row_and_resumes(tmp_path):
     resumed.resume(tmp_path / "last.pt")
     history = resumed.fit(batches, collate, [np.arange(64)])
     assert [h["epoch"] for h in history] == [pytest.approx(1 / 8), 1, 2] and resumed.step == 16
+
+
+def test_time_limit_also_stops_at_an_epoch_end(tmp_path):
+    trainer = make(tmp_path, epochs=5, time_limit_minutes=1e-9)
+    history = trainer.fit(lambda epoch: [np.arange(64)], collate, [np.arange(64)])  # one batch per epoch
+    assert [h["epoch"] for h in history] == [1]
+    assert load_checkpoint(tmp_path / "last.pt")["training"]["epoch"] == 1
