@@ -32,7 +32,7 @@ from molvae.data import (PARALLEL_MIN_ROWS, MoleculeSet, bucketed_batches, file_
                          resolve_data_path, sequential_batches, split_indices)
 from molvae.errors import CheckpointError, InputFileError, MolvaeError
 from molvae.model import VAE, ModelConfig, SpecialIds
-from molvae.train import Trainer, autocast, distributed_rank, resolve_device, resolve_precision
+from molvae.train import Trainer, autocast, distributed_rank, init_distributed, resolve_device, resolve_precision
 from molvae.vocab import Vocab
 
 PRETRAINED = Path(__file__).resolve().parent / "pretrained" / "default.pt"
@@ -362,13 +362,20 @@ def train(config: RunConfig, out_dir: str | os.PathLike, resume: str | os.PathLi
 
     dc = config.data
     train_path = resolve_data_path(dc.train)
+    # Under torchrun, rank 0 preprocesses (filling the cache) while the others wait, then read it.
+    init_distributed(tc.device)
+    rank, world, _ = distributed_rank()
+    rank0 = rank == 0
+    if world > 1 and not rank0:
+        dist.barrier()
     load = dict(column=dc.smiles_column, max_len=config.model.max_len, constraints=constraints,
-                cache_dir=dc.cache_dir, workers=dc.workers or None, progress=progress)
+                cache_dir=dc.cache_dir, workers=dc.workers or None, progress=progress and rank0)
     # Without a vocabulary first: a resumed run then hits the cache entry its first session made.
     molecules = load_molecules(train_path, limit=dc.limit or None, seed=tc.seed, **load)
     if resume_vocab is not None and molecules.vocab != resume_vocab:
         molecules = load_molecules(train_path, vocab=resume_vocab, limit=dc.limit or None, seed=tc.seed, **load)
-    rank0 = distributed_rank()[0] == 0
+    if world > 1 and rank0:
+        dist.barrier()
     if rank0:
         molecules.rejects.to_csv(out_dir / "rejects.csv", index=False)
     if dc.val:

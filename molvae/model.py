@@ -48,7 +48,11 @@ def word_dropout(inputs: torch.Tensor, rate: float, ids: SpecialIds, generator: 
     """
     if rate <= 0:
         return inputs
-    drop = torch.rand(inputs.shape, device=inputs.device, generator=generator) < rate
+    if generator is None:  # rand_like: torch.compile traces it with symbolic shapes
+        noise = torch.rand_like(inputs, dtype=torch.float)
+    else:
+        noise = torch.rand(inputs.shape, device=inputs.device, generator=generator)
+    drop = noise < rate
     drop[:, 0] = False
     drop &= inputs != ids.pad
     return inputs.masked_fill(drop, ids.unk)

@@ -93,3 +93,13 @@ def test_bf16_inference_gives_fp32_arrays_close_to_fp32(tiny_run):
     assert b.dtype == np.float32 and np.isfinite(b).all()
     assert np.abs(a - b).max() < 0.05 * (np.abs(a).max() + 1)
     assert bf16.sample(50, seed=0).valid.all()
+
+
+@pytest.mark.slow
+def test_compiled_training_step_trains(moses_300, tmp_path):
+    from conftest import tiny_config
+    from molvae.api import train
+
+    train(tiny_config(moses_300, epochs=2, compile=True), tmp_path, progress=False)
+    log = pd.read_csv(tmp_path / "log.csv")
+    assert log.train_loss.iloc[-1] < log.train_loss.iloc[0] and np.isfinite(log.val_nelbo).all()
