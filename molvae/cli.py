@@ -199,7 +199,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, str]]:
     p.add_argument("--batch-size", type=_positive(int), default=1024, help="molecules decoded at once (default: 1024)")
     p.add_argument("--workers", type=int, default=-1, help=(
         "processes turning SELFIES into canonical SMILES while the network decodes; 0 = none "
-        "(default: one fewer than the cores from 20,000 molecules up)"))
+        "(default: from 20,000 molecules up, one fewer than the cores on a GPU or with 8+ cores)"))
     p.add_argument("--device", default="auto", help="auto, cpu, cuda (default: auto)")
     p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16", "auto"], help=(
         "network arithmetic; bf16 is about 2x faster on CPUs with native bf16 (default: fp32)"))
