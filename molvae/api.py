@@ -150,7 +150,8 @@ class MolVAE:
     def sample_to_csv(self, path: str | os.PathLike, n: int, temperature: float = 1.0, greedy: bool = False,
                       batch_size: int = 1024, seed: int | None = None, valid_only: bool = True,
                       max_rounds: int = 20, workers: int | None = None, progress: bool = False) -> dict[str, float]:
-        """:meth:`sample` streamed into a CSV batch by batch (memory does not grow with `n`).
+        """:meth:`sample` streamed into a CSV batch by batch (molecules are not kept;
+        only a hash of each, for the uniqueness count).
 
         Returns a summary: n, raw_validity, unique_of_valid (distinct canonical SMILES among the
         valid rows), seconds, mol_per_s.
