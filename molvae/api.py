@@ -9,6 +9,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import platform
+import sys
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -31,6 +32,7 @@ from molvae.config import RunConfig
 from molvae.data import (PARALLEL_MIN_ROWS, MoleculeSet, bucketed_batches, file_sha256, load_molecules, prepare,
                          resolve_data_path, sequential_batches, split_indices)
 from molvae.errors import CheckpointError, InputFileError, MolvaeError
+from molvae.latent import collapse_diagnostics, collapse_warning, kl_per_dimension
 from molvae.model import VAE, ModelConfig, SpecialIds
 from molvae.train import Trainer, autocast, distributed_rank, init_distributed, resolve_device, resolve_precision
 from molvae.vocab import Vocab
@@ -345,6 +347,34 @@ def _vae_eval_fn(model: VAE, batch: dict[str, torch.Tensor]) -> dict[str, torch.
     return {"nelbo": out["recon"] + out["kl"], "recon": out["recon"], "kl": out["kl"], "token_acc": out["token_acc"]}
 
 
+def _diagnostics_fn(val_set: MoleculeSet, out_dir: Path, n: int = 2000):
+    """Per-epoch collapse diagnostics on up to `n` validation molecules: active units, mutual
+    information, KL carried per dimension (appended to ``kl_per_dim.csv``), and a warning."""
+    idx = np.arange(min(n, len(val_set)))
+
+    def diagnostics(model: VAE, epoch: float) -> dict[str, float]:
+        if len(idx) == 0:
+            return {}
+        mus, logvars = [], []
+        for batch in sequential_batches(len(idx), 1024):
+            b = val_set.collate(idx[batch])
+            mu, logvar = model.encode(b["tokens"].to(next(model.parameters()).device), b["lengths"])
+            mus.append(mu.float().cpu())
+            logvars.append(logvar.float().cpu())
+        mu, logvar = torch.cat(mus), torch.cat(logvars)
+        diag = collapse_diagnostics(mu, logvar)
+        kl = kl_per_dimension(mu, logvar)
+        path = out_dir / "kl_per_dim.csv"
+        row = pd.DataFrame([[round(epoch, 4), *kl]], columns=["epoch", *[f"z{i}" for i in range(len(kl))]])
+        row.to_csv(path, mode="a", header=not path.is_file(), index=False)
+        warning = collapse_warning(diag)
+        if warning:
+            print(f"warning (epoch {epoch:g}): {warning}", file=sys.stderr, flush=True)
+        return {k: v for k, v in diag.items() if k != "kl"}
+
+    return diagnostics
+
+
 def train(config: RunConfig, out_dir: str | os.PathLike, resume: str | os.PathLike | None = None,
           progress: bool = True) -> Path:
     """Train a model as `config` says, writing into `out_dir`; returns the path of ``best.pt``.
@@ -409,9 +439,12 @@ def train(config: RunConfig, out_dir: str | os.PathLike, resume: str | os.PathLi
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     model = build_model(config.model, vocab)
-    trainer = Trainer(model, _vae_loss_fn(config), _vae_eval_fn, tc, out_dir, meta, monitor="nelbo", progress=progress)
+    trainer = Trainer(model, _vae_loss_fn(config), _vae_eval_fn, tc, out_dir, meta, monitor="nelbo", progress=progress,
+                      epoch_end_fn=_diagnostics_fn(val_set, out_dir))
     if resume is not None:
         trainer.resume(resume)
+    elif rank0:
+        (out_dir / "kl_per_dim.csv").unlink(missing_ok=True)  # a fresh run in an old folder
 
     def batches(epoch: int) -> list[np.ndarray]:
         return bucketed_batches(train_set.lengths, tc.batch_size, seed=tc.seed * 100_003 + epoch)

@@ -170,8 +170,10 @@ class Trainer:
         meta: dict,
         monitor: str = "loss",
         progress: bool = True,
+        epoch_end_fn: Callable[[torch.nn.Module, float], dict[str, float]] | None = None,
     ):
         self.cfg, self.out_dir, self.meta = config, Path(out_dir), meta
+        self.epoch_end_fn = epoch_end_fn  # extra validation figures (rank 0, eval mode), e.g. diagnostics
         self.rank, self.world, _ = distributed_rank()
         self.device = init_distributed(config.device)
         self.precision = resolve_precision(config.precision, self.device)
@@ -381,6 +383,11 @@ class Trainer:
         row.update({f"train_{k}": v for k, v in partial.means().items()})
         if self.rank == 0:
             row.update({f"val_{k}": v for k, v in self.evaluate(val_batches, collate).items()})
+            if self.epoch_end_fn is not None:
+                self.model.eval()
+                with torch.no_grad(), autocast(self.device, self.precision):
+                    row.update({f"val_{k}": v for k, v in self.epoch_end_fn(self.model, epoch).items()})
+                self.model.train()
         self.history.append(row)
         if self.rank == 0:
             self._write_log()

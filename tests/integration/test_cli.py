@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -23,12 +24,18 @@ def test_train_resume_sample_reconstruct(tmp_path, moses_300, capsys):
     log = pd.read_csv(out / "log.csv")
     assert log.epoch.tolist() == [1, 2]
     assert {"train_loss", "train_recon", "train_kl", "train_beta", "val_nelbo", "val_token_acc"} <= set(log.columns)
+    # collapse diagnostics per epoch: active units, mutual information, KL per latent dimension
+    assert {"val_active_units", "val_active_fraction", "val_mutual_info"} <= set(log.columns)
+    assert log.val_active_units.between(0, 8).all() and (log.val_mutual_info < np.log(30) + 0.2).all()
+    kl = pd.read_csv(out / "kl_per_dim.csv")
+    assert kl.epoch.tolist() == [1, 2] and kl.shape[1] == 1 + 8 and (kl.drop(columns="epoch") >= 0).all().all()
 
     # resume for more epochs: history continues, nothing is redone
     assert main(["train", "--data", str(moses_300), "--epochs", "6", "-o", str(out), "--resume",
                  str(out / "last.pt"), *TINY]) == 0
     log = pd.read_csv(out / "log.csv")
     assert log.epoch.tolist() == [1, 2, 3, 4, 5, 6]
+    assert pd.read_csv(out / "kl_per_dim.csv").epoch.tolist() == [1, 2, 3, 4, 5, 6]
     assert log.step.is_monotonic_increasing
     assert load_checkpoint(out / "last.pt")["training"]["epoch"] == 6
 
