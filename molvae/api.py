@@ -355,14 +355,21 @@ def _diagnostics_fn(val_set: MoleculeSet, out_dir: Path, n: int = 2000):
     def diagnostics(model: VAE, epoch: float) -> dict[str, float]:
         if len(idx) == 0:
             return {}
-        mus, logvars = [], []
+        mus, logvars, exact = [], [], 0
         for batch in sequential_batches(len(idx), 1024):
             b = val_set.collate(idx[batch])
-            mu, logvar = model.encode(b["tokens"].to(next(model.parameters()).device), b["lengths"])
+            tokens = b["tokens"].to(next(model.parameters()).device).long()
+            mu, logvar = model.encode(tokens, b["lengths"])
             mus.append(mu.float().cpu())
             logvars.append(logvar.float().cpu())
+            if len(mus) == 1:  # exact greedy reconstruction of the first batch, token for token
+                out = model.generate(mu, greedy=True, max_len=tokens.shape[1])
+                width = min(out.shape[1], tokens.shape[1])
+                same = (out[:, :width] == tokens[:, :width]).all(1) & (tokens[:, width:] == model.ids.pad).all(1)
+                exact, n_exact = int(same.sum()), len(same)
         mu, logvar = torch.cat(mus), torch.cat(logvars)
         diag = collapse_diagnostics(mu, logvar)
+        diag["recon_exact"] = exact / max(n_exact, 1)
         kl = kl_per_dimension(mu, logvar)
         path = out_dir / "kl_per_dim.csv"
         row = pd.DataFrame([[round(epoch, 4), *kl]], columns=["epoch", *[f"z{i}" for i in range(len(kl))]])

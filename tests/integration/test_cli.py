@@ -25,7 +25,8 @@ def test_train_resume_sample_reconstruct(tmp_path, moses_300, capsys):
     assert log.epoch.tolist() == [1, 2]
     assert {"train_loss", "train_recon", "train_kl", "train_beta", "val_nelbo", "val_token_acc"} <= set(log.columns)
     # collapse diagnostics per epoch: active units, mutual information, KL per latent dimension
-    assert {"val_active_units", "val_active_fraction", "val_mutual_info"} <= set(log.columns)
+    assert {"val_active_units", "val_active_fraction", "val_mutual_info", "val_recon_exact"} <= set(log.columns)
+    assert log.val_recon_exact.between(0, 1).all()
     assert log.val_active_units.between(0, 8).all() and (log.val_mutual_info < np.log(30) + 0.2).all()
     kl = pd.read_csv(out / "kl_per_dim.csv")
     assert kl.epoch.tolist() == [1, 2] and kl.shape[1] == 1 + 8 and (kl.drop(columns="epoch") >= 0).all().all()
@@ -86,3 +87,13 @@ def test_sample_rejects_bad_numbers(flag, value, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["sample", flag, value])
     assert exc.value.code == 2 and "Traceback" not in capsys.readouterr().err
+
+
+def test_collapse_warning_fires_on_a_collapsed_run(tmp_path, moses_300, capsys):
+    # a KL weight of 10 from the first step, no word dropout: the decoder learns to ignore z
+    out = tmp_path / "collapsed"
+    assert main(["train", "--data", str(moses_300), "--epochs", "2", "-o", str(out), "--schedule", "constant",
+                 "--beta", "10", "--word-dropout", "0", "--precision", "fp32", *TINY]) == 0
+    assert "posterior collapse: 0 active latent dimensions" in capsys.readouterr().err
+    log = pd.read_csv(out / "log.csv")
+    assert (log.val_active_units == 0).all() and (log.val_kl < 0.5).all()
