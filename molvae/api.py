@@ -32,7 +32,7 @@ from molvae.config import RunConfig
 from molvae.data import (PARALLEL_MIN_ROWS, MoleculeSet, bucketed_batches, file_sha256, load_molecules, prepare,
                          resolve_data_path, sequential_batches, split_indices)
 from molvae.errors import CheckpointError, InputFileError, MolvaeError
-from molvae.latent import collapse_diagnostics, collapse_warning, kl_per_dimension
+from molvae.latent import active_units, collapse_diagnostics, collapse_warning, kl_per_dimension
 from molvae.model import VAE, ModelConfig, SpecialIds
 from molvae.train import Trainer, autocast, distributed_rank, init_distributed, resolve_device, resolve_precision
 from molvae.vocab import Vocab
@@ -240,6 +240,22 @@ class MolVAE:
             "exact": [bool(c) and c == r for c, r in zip(canonical, recon)],
             "reason": [reasons.get(i, "") for i in range(len(smiles))],
         })
+
+
+def diagnose(vae: "MolVAE", smiles: Sequence[str], batch_size: int = 1024) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
+    """Collapse diagnostics of `vae` on molecules: (figures, KL per dimension (D,), active-unit mask
+    (D,)). Figures: KL, active units and fraction, dimensions over 0.1 nats, I(x; z), exact greedy
+    reconstruction, molecules used."""
+    mols = vae.prepare(smiles)
+    if len(mols) == 0:
+        raise MolvaeError("none of the molecules can be encoded by this model; see their reasons with molvae reconstruct")
+    mu, logvar = vae._encode_prepared(mols, len(smiles), batch_size)
+    mu, logvar = mu[mols.rows], logvar[mols.rows]
+    figures = collapse_diagnostics(mu, logvar)
+    decoded = vae.decode(mu, greedy=True, batch_size=batch_size)
+    figures["recon_exact"] = float(np.mean([d == c for d, c in zip(decoded, mols.smiles)]))
+    figures["molecules"] = len(mols)
+    return figures, kl_per_dimension(mu, logvar), active_units(mu)
 
 
 class SampleStream:

@@ -131,6 +131,38 @@ def cmd_reconstruct(args) -> int:
     return 0
 
 
+def cmd_diagnose(args) -> int:
+    from molvae.api import diagnose
+    from molvae.data import read_smiles, resolve_data_path
+    from molvae.latent import collapse_warning
+    from molvae.plots import kl_per_dimension_bar, training_curves
+
+    vae = _load_model(args)
+    smiles = read_smiles(resolve_data_path(args.data), args.smiles_column)
+    if args.limit:
+        smiles = smiles.iloc[: args.limit]
+    figures, kl, active = diagnose(vae, smiles.tolist())
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"dimension": [f"z{i}" for i in range(len(kl))], "kl_nats": kl, "active": active}).to_csv(
+        out / "kl_per_dim.csv", index=False)
+    kl_per_dimension_bar(kl, out / "kl_per_dim.png", active=active)
+    history = vae.meta.get("history") or []
+    if history:
+        training_curves(history, out / "training_curves.png")
+    info = {"command": " ".join(sys.argv), "molvae": __version__, "data": str(args.data), "figures": figures}
+    (out / "diagnostics.json").write_text(json.dumps(info, indent=2, default=float) + "\n")
+    width = max(map(len, figures))
+    for k, v in figures.items():
+        print(f"{k:<{width}}  {v:.4g}" if isinstance(v, float) else f"{k:<{width}}  {v}")
+    warning = collapse_warning(figures)
+    if warning:
+        print(f"warning: {warning}")
+    plots = ["kl_per_dim.png"] + (["training_curves.png"] if history else [])
+    print(f"wrote {out}/: diagnostics.json, kl_per_dim.csv, " + ", ".join(plots))
+    return 0
+
+
 def cmd_evaluate(args) -> int:
     from molvae.data import canonical_set, file_sha256, read_smiles, resolve_data_path
     from molvae.metrics import evaluate, load_reference
@@ -219,6 +251,19 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, str]]:
     p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16", "auto"], help=(
         "network arithmetic; bf16 is about 2x faster on CPUs with native bf16 (default: fp32)"))
 
+    p = sub.add_parser("diagnose", help="posterior-collapse diagnostics of a model, with plots", description=(
+        "Encode molecules and report what the latent space holds: KL (total and per dimension), active "
+        "units (posterior-mean variance over molecules > 0.01), the mutual information I(x; z), exact "
+        "greedy reconstruction. Writes OUT/diagnostics.json, kl_per_dim.csv, kl_per_dim.png and, from the "
+        "checkpoint's history, training_curves.png (reconstruction, KL, beta, active units per epoch)."))
+    p.add_argument("-m", "--model", help=model_help)
+    p.add_argument("--data", default="moses:test", help="molecules to encode (default: moses:test)")
+    p.add_argument("--smiles-column", help="SMILES column name (default: detect)")
+    p.add_argument("--limit", type=int, default=2000, help="first N rows (default: 2000; 0 = all)")
+    p.add_argument("-o", "--output", default="diagnostics", help="output folder (default: diagnostics)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda (default: auto)")
+    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16", "auto"], help="network arithmetic (default: fp32)")
+
     p = sub.add_parser("evaluate", help="MOSES metrics of a file of generated molecules", description=(
         "Compute the MOSES metric suite (Polykovskiy et al. 2020) for generated SMILES: validity, "
         "unique@1k/10k, novelty, FCD, SNN, Frag and Scaf against the test and scaffold-test sets, "
@@ -250,6 +295,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_sample(args)
         if args.verb == "evaluate":
             return cmd_evaluate(args)
+        if args.verb == "diagnose":
+            return cmd_diagnose(args)
         return cmd_reconstruct(args)
     except MolvaeError as exc:
         print(f"molvae {args.verb}: error: {exc}", file=sys.stderr)

@@ -97,3 +97,18 @@ def test_collapse_warning_fires_on_a_collapsed_run(tmp_path, moses_300, capsys):
     assert "posterior collapse: 0 active latent dimensions" in capsys.readouterr().err
     log = pd.read_csv(out / "log.csv")
     assert (log.val_active_units == 0).all() and (log.val_kl < 0.5).all()
+
+
+def test_diagnose_prints_figures_and_writes_plots(tiny_run, tmp_path, moses_300, capsys):
+    out = tmp_path / "diag"
+    assert main(["diagnose", "-m", str(tiny_run / "best.pt"), "--data", str(moses_300), "--limit", "100",
+                 "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "active_units" in printed and "mutual_info" in printed and "recon_exact" in printed
+    figures = json.loads((out / "diagnostics.json").read_text())["figures"]
+    assert figures["molecules"] == 100 and 0 <= figures["active_units"] <= 8
+    assert 0 <= figures["mutual_info"] <= np.log(100) + 1e-9
+    kl = pd.read_csv(out / "kl_per_dim.csv")
+    assert len(kl) == 8 and kl.kl_nats.sum() == pytest.approx(figures["kl"], rel=1e-6)
+    for png in ("kl_per_dim.png", "training_curves.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
