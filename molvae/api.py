@@ -457,7 +457,7 @@ def train(config: RunConfig, out_dir: str | os.PathLike, resume: str | os.PathLi
         "run_config": config.to_dict(),
         "data": {"train": str(train_path), "train_sha256": file_sha256(train_path), "n_train": len(train_set),
                  "n_val": len(val_set), "n_rejected": len(molecules.rejects)},
-        "world_size": distributed_rank()[1],
+        "world_size": world,
         "software": {"molvae": __version__, "torch": torch.__version__, "python": platform.python_version()},
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }

@@ -58,6 +58,14 @@ def _positive(kind: type):
     return parse
 
 
+def _add_model_flags(p: argparse.ArgumentParser) -> None:
+    """-m, --device and --precision: the flags of every verb that runs a trained model."""
+    p.add_argument("-m", "--model", help="checkpoint to use (default: the model shipped with molvae)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda (default: auto)")
+    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16", "auto"], help=(
+        "network arithmetic; bf16 is about 2x faster on CPUs with native bf16 (default: fp32)"))
+
+
 def _provenance(out: Path, args: argparse.Namespace, extra: dict) -> None:
     """Write ``OUT.meta.json`` beside an output CSV: what made it."""
     from molvae.data import file_sha256
@@ -215,12 +223,11 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, str]]:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     dests = _add_config_flags(p)
 
-    model_help = "checkpoint to use (default: the model shipped with molvae)"
     p = sub.add_parser("sample", help="sample molecules from the prior", description=(
         "Decode draws from the prior N(0, I) into molecules; draws that decode to no molecule are "
         "replaced by new ones, and the fraction of valid draws is reported as raw_validity. Writes a "
         "CSV (smiles, valid, selfies) and OUT.meta.json with what made it."))
-    p.add_argument("-m", "--model", help=model_help)
+    _add_model_flags(p)
     p.add_argument("-n", "--num", type=_positive(int), default=1000, help="how many molecules (default: 1000)")
     p.add_argument("-o", "--output", default="samples.csv", help="output CSV (default: samples.csv)")
     p.add_argument("--temperature", type=_positive(float), default=1.0, help="softmax temperature; <1 is more conservative (default: 1.0)")
@@ -232,37 +239,29 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, str]]:
     p.add_argument("--workers", type=int, default=-1, help=(
         "processes turning SELFIES into canonical SMILES while the network decodes; 0 = none "
         "(default: from 20,000 molecules up, one fewer than the cores on a GPU or with 8+ cores)"))
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda (default: auto)")
-    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16", "auto"], help=(
-        "network arithmetic; bf16 is about 2x faster on CPUs with native bf16 (default: fp32)"))
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
     p = sub.add_parser("reconstruct", help="encode and decode molecules", description=(
         "Encode each input molecule to its posterior mean and decode it greedily. Writes one row per "
         "input row: row, input, canonical, reconstructed, exact, reason (why a row could not be encoded)."))
     p.add_argument("input", help="CSV/SMI/TXT file of SMILES, or moses:test etc.")
-    p.add_argument("-m", "--model", help=model_help)
+    _add_model_flags(p)
     p.add_argument("-o", "--output", default="reconstructions.csv", help="output CSV (default: reconstructions.csv)")
     p.add_argument("--smiles-column", help="SMILES column name (default: detect)")
     p.add_argument("--limit", type=int, default=0, help="only the first N rows (default: all)")
     p.add_argument("--sample", action="store_true", help="sample tokens instead of greedy decoding")
     p.add_argument("--batch-size", type=_positive(int), default=1024, help="molecules per batch (default: 1024)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda (default: auto)")
-    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16", "auto"], help=(
-        "network arithmetic; bf16 is about 2x faster on CPUs with native bf16 (default: fp32)"))
 
     p = sub.add_parser("diagnose", help="posterior-collapse diagnostics of a model, with plots", description=(
         "Encode molecules and report what the latent space holds: KL (total and per dimension), active "
         "units (posterior-mean variance over molecules > 0.01), the mutual information I(x; z), exact "
         "greedy reconstruction. Writes OUT/diagnostics.json, kl_per_dim.csv, kl_per_dim.png and, from the "
         "checkpoint's history, training_curves.png (reconstruction, KL, beta, active units per epoch)."))
-    p.add_argument("-m", "--model", help=model_help)
+    _add_model_flags(p)
     p.add_argument("--data", default="moses:test", help="molecules to encode (default: moses:test)")
     p.add_argument("--smiles-column", help="SMILES column name (default: detect)")
     p.add_argument("--limit", type=int, default=2000, help="first N rows (default: 2000; 0 = all)")
     p.add_argument("-o", "--output", default="diagnostics", help="output folder (default: diagnostics)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda (default: auto)")
-    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16", "auto"], help="network arithmetic (default: fp32)")
 
     p = sub.add_parser("evaluate", help="MOSES metrics of a file of generated molecules", description=(
         "Compute the MOSES metric suite (Polykovskiy et al. 2020) for generated SMILES: validity, "

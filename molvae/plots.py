@@ -57,3 +57,17 @@ def training_curves(history: Sequence[dict], path: str | Path) -> Path:
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return Path(path)
+
+
+def bar_panels(labels: Sequence[str], panels: Sequence[tuple[str, Sequence[float]]], path: str | Path) -> Path:
+    """One bar chart per (title, values) side by side, bars labelled by `labels` (e.g. ablation variants)."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.4 * len(panels), 3.2))
+    for ax, (title, values) in zip(np.atleast_1d(axes), panels):
+        ax.bar(range(len(labels)), values, color="tab:blue")
+        ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=8)
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return Path(path)

@@ -59,19 +59,11 @@ def run_variant(name: str, flags: list[str], args, out: Path) -> dict:
 
 
 def plot(table: pd.DataFrame, path: Path) -> None:
-    from molvae.plots import _pyplot
+    from molvae.plots import bar_panels
 
-    plt = _pyplot()
-    panels = [("active_fraction", "active units (fraction)"), ("mutual_info", "I(x; z) (nats)"),
-              ("recon_exact", "exact reconstruction"), ("novelty", "novelty of prior samples")]
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.4 * len(panels), 3.2))
-    for ax, (key, title) in zip(axes, panels):
-        ax.bar(range(len(table)), table[key], color="tab:blue")
-        ax.set_xticks(range(len(table)), table.variant, rotation=30, ha="right", fontsize=8)
-        ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    panels = [("active units (fraction)", table.active_fraction), ("I(x; z) (nats)", table.mutual_info),
+              ("exact reconstruction", table.recon_exact), ("novelty of prior samples", table.novelty)]
+    bar_panels(table.variant.tolist(), panels, path)
 
 
 def main() -> None:
