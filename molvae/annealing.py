@@ -19,7 +19,7 @@ class AnnealConfig:
     """How the KL term and the decoder's inputs are weakened while training."""
 
     schedule: str = field(default="logistic", metadata={"help": f"KL weight schedule: {', '.join(SCHEDULES)}"})
-    beta: float = field(default=0.5, metadata={"help": "final (maximum) KL weight"})
+    beta: float = field(default=0.15, metadata={"help": "final (maximum) KL weight"})
     beta_start: float = field(default=0.0, metadata={"help": "KL weight at the start of warm-up / of each cycle"})
     warmup_epochs: float = field(default=1.0, metadata={"help": "linear/logistic: epochs to reach the final KL weight"})
     cycle_epochs: float = field(default=1.0, metadata={"help": "cyclical: length of one cycle in epochs"})

@@ -151,13 +151,18 @@ class MolVAE:
 
     def sample_to_csv(self, path: str | os.PathLike, n: int, temperature: float = 1.0, greedy: bool = False,
                       batch_size: int = 1024, seed: int | None = None, valid_only: bool = True,
-                      max_rounds: int = 20, workers: int | None = None, progress: bool = False) -> dict[str, float]:
+                      max_rounds: int = 20, workers: int | None = None, progress: bool = False,
+                      properties: str | Sequence[str] | None = ()) -> dict[str, float]:
         """:meth:`sample` streamed into a CSV batch by batch (molecules are not kept;
-        only a hash of each, for the uniqueness count).
+        only a hash of each, for the uniqueness count). `properties` names RDKit properties to add
+        as columns (see :mod:`molvae.properties`; ``None``: the default set, empty: none).
 
         Returns a summary: n, raw_validity, unique_of_valid (distinct canonical SMILES among the
         valid rows), seconds, mol_per_s.
         """
+        from molvae import properties as props
+
+        names = props.resolve(properties)
         start = time.perf_counter()
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -167,13 +172,16 @@ class MolVAE:
         tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
         with open(tmp, "w", newline="") as fh:
             for i, chunk in enumerate(stream):
+                if names:
+                    values = props.compute(chunk.smiles.where(chunk.valid, None).tolist(), names, workers=1)
+                    chunk = pd.concat([chunk.reset_index(drop=True), values.round(4)], axis=1)
                 chunk.to_csv(fh, index=False, header=i == 0)
                 rows += len(chunk)
                 ok = chunk.smiles[chunk.valid]
                 valid += len(ok)
                 seen.update(hash(x) for x in ok)
             if rows == 0:
-                fh.write("smiles,valid,selfies\n")
+                fh.write(",".join(["smiles", "valid", "selfies", *names]) + "\n")
         os.replace(tmp, path)
         seconds = time.perf_counter() - start
         return {"n": rows, "raw_validity": round(stream.raw_validity, 4),

@@ -112,11 +112,26 @@ def cmd_sample(args) -> int:
     out = Path(args.output)
     summary = vae.sample_to_csv(out, args.num, temperature=args.temperature, greedy=args.greedy,
                                 batch_size=args.batch_size, seed=args.seed, valid_only=not args.keep_invalid,
-                                workers=args.workers if args.workers >= 0 else None, progress=not args.quiet)
+                                workers=args.workers if args.workers >= 0 else None, progress=not args.quiet,
+                                properties=args.properties)
     _provenance(out, args, {"seed": args.seed, "temperature": args.temperature, "greedy": args.greedy,
-                            "precision": args.precision, "summary": summary})
+                            "precision": args.precision, "properties": args.properties, "summary": summary})
     print(f"wrote {out}: " + ", ".join(f"{k}={v}" for k, v in summary.items()))
+    _print_property_summary(out, args.properties)
     return 0
+
+
+def _print_property_summary(path: Path, names: str) -> None:
+    """Mean, sd and range of each property column of a sample CSV (read back column by column)."""
+    from molvae import properties as props
+
+    cols = props.resolve(names)
+    if not cols:
+        return
+    df = pd.read_csv(path, usecols=cols)
+    table = df.describe().T[["mean", "std", "min", "max"]]
+    print("properties of the valid molecules:")
+    print(table.round(3).to_string())
 
 
 def cmd_reconstruct(args) -> int:
@@ -236,6 +251,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, str]]:
     p.add_argument("--keep-invalid", action="store_true", help=(
         "keep draws that decode to no molecule (valid=False) instead of replacing them with new draws"))
     p.add_argument("--batch-size", type=_positive(int), default=1024, help="molecules decoded at once (default: 1024)")
+    p.add_argument("--properties", default="qed,logp,sa,mw", help=(
+        "RDKit properties added as columns, comma-separated, or 'none' (known: qed, logp, sa, mw, tpsa, hbd, hba, "
+        "rotatable_bonds, rings, aromatic_rings, heavy_atoms; default: qed,logp,sa,mw)"))
     p.add_argument("--workers", type=int, default=-1, help=(
         "processes turning SELFIES into canonical SMILES while the network decodes; 0 = none "
         "(default: from 20,000 molecules up, one fewer than the cores on a GPU or with 8+ cores)"))

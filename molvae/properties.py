@@ -1,18 +1,25 @@
 """RDKit molecular properties. Each function takes an RDKit ``Mol`` (or a SMILES string) and
-returns a float; an unparsable SMILES raises ``ValueError``."""
+returns a float; an unparsable SMILES raises ``ValueError``.
+
+:data:`REGISTRY` names them for the command line and for :func:`compute`, which scores many
+SMILES at once (in worker processes for large inputs); :func:`register` adds a user's own."""
 
 from __future__ import annotations
 
 import importlib
+import math
 import os
 import sys
-from functools import lru_cache
+from functools import lru_cache, partial
+from typing import Callable, Sequence
 
+import pandas as pd
 from rdkit import Chem, RDConfig
-from rdkit.Chem import Crippen, Descriptors
+from rdkit.Chem import Crippen, Descriptors, Lipinski, rdMolDescriptors
 from rdkit.Chem import QED as _QED
 
-from molvae.chem import mol_from_smiles
+from molvae.chem import mol_from_smiles, quiet_rdkit
+from molvae.errors import ConfigError
 
 MolLike = Chem.Mol | str
 
@@ -54,3 +61,109 @@ def sa_score(mol: MolLike) -> float:
 def mol_weight(mol: MolLike) -> float:
     """Average molecular weight in daltons (RDKit ``MolWt``)."""
     return Descriptors.MolWt(as_mol(mol))
+
+
+def tpsa(mol: MolLike) -> float:
+    """Topological polar surface area (Ertl et al. 2000), in square angstroms."""
+    return rdMolDescriptors.CalcTPSA(as_mol(mol))
+
+
+def hbd(mol: MolLike) -> float:
+    """Hydrogen-bond donors (Lipinski's definition, RDKit ``NumHDonors``)."""
+    return float(Lipinski.NumHDonors(as_mol(mol)))
+
+
+def hba(mol: MolLike) -> float:
+    """Hydrogen-bond acceptors (Lipinski's definition, RDKit ``NumHAcceptors``)."""
+    return float(Lipinski.NumHAcceptors(as_mol(mol)))
+
+
+def rotatable_bonds(mol: MolLike) -> float:
+    """Rotatable bonds (RDKit ``NumRotatableBonds``, strict definition)."""
+    return float(rdMolDescriptors.CalcNumRotatableBonds(as_mol(mol)))
+
+
+def rings(mol: MolLike) -> float:
+    """Number of rings (SSSR)."""
+    return float(rdMolDescriptors.CalcNumRings(as_mol(mol)))
+
+
+def aromatic_rings(mol: MolLike) -> float:
+    """Number of aromatic rings."""
+    return float(rdMolDescriptors.CalcNumAromaticRings(as_mol(mol)))
+
+
+def heavy_atoms(mol: MolLike) -> float:
+    """Number of heavy (non-hydrogen) atoms."""
+    return float(as_mol(mol).GetNumHeavyAtoms())
+
+
+REGISTRY: dict[str, Callable[[Chem.Mol], float]] = {
+    "qed": qed, "logp": logp, "sa": sa_score, "mw": mol_weight, "tpsa": tpsa, "hbd": hbd, "hba": hba,
+    "rotatable_bonds": rotatable_bonds, "rings": rings, "aromatic_rings": aromatic_rings,
+    "heavy_atoms": heavy_atoms,
+}
+DEFAULT = ("qed", "logp", "sa", "mw")
+
+
+def register(name: str, fn: Callable[[Chem.Mol], float]) -> None:
+    """Make a user's property available by `name` (to :func:`compute` and the command line of this
+    process). `fn` takes an RDKit ``Mol`` and returns a number. For worker processes it must be
+    importable (a module-level function)."""
+    if not name.isidentifier():
+        raise ConfigError(f"property name must be an identifier, got {name!r}")
+    REGISTRY[name] = fn
+
+
+def resolve(names: str | Sequence[str] | None) -> list[str]:
+    """Property names from a list or a comma-separated string ("" or "none": no properties);
+    unknown names raise :class:`ConfigError` listing the known ones."""
+    if names is None:
+        return list(DEFAULT)
+    if isinstance(names, str):
+        names = [] if names.strip().lower() in ("", "none") else [n.strip() for n in names.split(",") if n.strip()]
+    unknown = [n for n in names if n not in REGISTRY]
+    if unknown:
+        raise ConfigError(f"unknown propert{'y' if len(unknown) == 1 else 'ies'} {', '.join(map(repr, unknown))}; "
+                          f"known: {', '.join(REGISTRY)}")
+    return list(names)
+
+
+def _compute_chunk(smiles: list[str], names: Sequence[str], fns: Sequence[Callable] | None = None) -> list[list[float]]:
+    fns = fns or [REGISTRY[n] for n in names]
+    rows = []
+    with quiet_rdkit():
+        for smi in smiles:
+            mol = mol_from_smiles(smi) if smi else None
+            if mol is None:
+                rows.append([math.nan] * len(fns))
+                continue
+            row = []
+            for fn in fns:
+                try:
+                    row.append(float(fn(mol)))
+                except Exception:  # a property undefined for this molecule (e.g. a failing user function)
+                    row.append(math.nan)
+            rows.append(row)
+    return rows
+
+
+def compute(smiles: Sequence[str | None], names: str | Sequence[str] | None = None, workers: int | None = None,
+            progress: bool = False) -> pd.DataFrame:
+    """The properties `names` (default: qed, logp, sa, mw) of each SMILES, one row per input in order.
+    Rows that do not parse (or ``None``/"") are NaN. Large inputs run in worker processes; properties
+    registered by the user at run time are computed in this process."""
+    from molvae.data import map_chunks
+
+    names = resolve(names)
+    smiles = [s or "" for s in smiles]
+    builtin = all(REGISTRY[n] is _BUILTIN.get(n) for n in names)
+    if builtin:
+        rows = map_chunks(partial(_compute_chunk, names=names), smiles, workers, "properties", progress)
+    else:
+        rows = map_chunks(partial(_compute_chunk, names=names, fns=[REGISTRY[n] for n in names]), smiles, 1,
+                          "properties", progress)
+    return pd.DataFrame(rows, columns=names, dtype=float) if rows else pd.DataFrame(columns=names, dtype=float)
+
+
+_BUILTIN = dict(REGISTRY)

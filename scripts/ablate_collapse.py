@@ -33,6 +33,7 @@ VARIANTS = {
     "word dropout": ["--schedule", "constant"],
     "both": [],
     "both + free bits": ["--free-bits", "0.1"],
+    "both, beta 0.5": ["--beta", "0.5"],
 }
 
 
@@ -41,8 +42,10 @@ def run_variant(name: str, flags: list[str], args, out: Path) -> dict:
     from molvae.data import canonical_set, read_smiles, resolve_data_path
 
     run = out / name.replace(" ", "_").replace("+", "plus")
-    cmd = [sys.executable, "-m", "molvae", "train", "--data", args.data, "--limit", str(args.limit), "--epochs", "1000",
-           "--time-limit-minutes", str(args.minutes), "-o", str(run), "-q", *flags, *args.train_args.split()]
+    budget = ["--epochs", str(args.epochs)] if args.epochs else ["--epochs", "1000", "--time-limit-minutes", str(args.minutes)]
+    # the variant's own flags come last so they override --train-args (argparse keeps the last value)
+    cmd = [sys.executable, "-m", "molvae", "train", "--data", args.data, "--limit", str(args.limit), *budget,
+           "-o", str(run), "-q", *args.train_args.split(), *flags]
     subprocess.run(cmd, check=True)
     vae = MolVAE.load(run / "best.pt")
     test = read_smiles(resolve_data_path("moses:test")).iloc[: args.n].tolist()
@@ -68,7 +71,10 @@ def plot(table: pd.DataFrame, path: Path) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--minutes", type=float, default=10, help="training budget per variant")
+    ap.add_argument("--minutes", type=float, default=10, help="training budget per variant (wall clock)")
+    ap.add_argument("--epochs", type=int, default=0, help=(
+        "training budget per variant in epochs instead of minutes: the same compute for every variant even "
+        "when other work shares the CPU"))
     ap.add_argument("--limit", type=int, default=100_000, help="MOSES-train molecules (seeded subset)")
     ap.add_argument("--data", default="moses:train")
     ap.add_argument("-n", type=int, default=1000, help="test molecules and prior samples per variant")
@@ -82,7 +88,7 @@ def main() -> None:
     for name, flags in VARIANTS.items():
         if args.only and name not in args.only:
             continue
-        print(f"== {name}: {args.minutes:g} min", flush=True)
+        print(f"== {name}: " + (f"{args.epochs} epochs" if args.epochs else f"{args.minutes:g} min"), flush=True)
         rows.append(run_variant(name, flags, args, out))
         pd.DataFrame(rows).to_csv(out / "ablation.csv", index=False)  # partial results survive a stop
     table = pd.DataFrame(rows)

@@ -1,0 +1,60 @@
+import math
+
+import pytest
+from rdkit import Chem
+from rdkit.Chem import QED, Crippen, Descriptors, rdMolDescriptors
+
+from molvae import properties as P
+from molvae.errors import ConfigError
+
+ASPIRIN = "CC(=O)Oc1ccccc1C(=O)O"
+CAFFEINE = "Cn1cnc2c1c(=O)n(C)c(=O)n2C"
+
+
+@pytest.mark.parametrize("smiles", [ASPIRIN, CAFFEINE])
+def test_values_match_rdkit(smiles):
+    mol = Chem.MolFromSmiles(smiles)
+    row = P.compute([smiles], ["qed", "logp", "mw", "tpsa", "rings"]).iloc[0]
+    assert row.qed == pytest.approx(QED.qed(mol))
+    assert row.logp == pytest.approx(Crippen.MolLogP(mol))
+    assert row.mw == pytest.approx(Descriptors.MolWt(mol))
+    assert row.tpsa == pytest.approx(rdMolDescriptors.CalcTPSA(mol))
+    assert row.rings == {ASPIRIN: 1, CAFFEINE: 2}[smiles]
+
+
+def test_known_values():
+    # published figures: aspirin MW 180.16, QED 0.55; caffeine MW 194.19, logP (Crippen) -1.03
+    df = P.compute([ASPIRIN, CAFFEINE], "mw,qed,logp,hbd")
+    assert df.mw.round(2).tolist() == [180.16, 194.19]
+    assert round(df.qed[0], 2) == 0.55
+    assert round(df.logp[1], 2) == -1.03
+    assert df.hbd.tolist() == [1.0, 0.0]
+
+
+def test_sa_score_orders_simple_before_complex():
+    simple, complex_ = P.compute(["CCO", "C[C@H]1C[C@@]2(O)[C@H]3CC[C@]4(C)[C@@H](CC[C@@H]4O)[C@@H]3CC[C@]2(C)C1"],
+                                 ["sa"]).sa
+    assert 1 <= simple < complex_ <= 10
+
+
+def test_invalid_rows_are_nan_and_rows_keep_their_order():
+    df = P.compute(["C1CC", ASPIRIN, None, ""], ["qed"])
+    assert len(df) == 4
+    assert math.isnan(df.qed[0]) and math.isnan(df.qed[2]) and math.isnan(df.qed[3])
+    assert df.qed[1] > 0
+
+
+def test_resolve_names():
+    assert P.resolve(None) == list(P.DEFAULT)
+    assert P.resolve("none") == [] and P.resolve("") == []
+    assert P.resolve(" qed , sa ") == ["qed", "sa"]
+    with pytest.raises(ConfigError, match="unknown property 'foo'"):
+        P.resolve("qed,foo")
+
+
+def test_user_property(monkeypatch):
+    monkeypatch.setitem(P.REGISTRY, "nitrogens", None)  # restored after the test
+    P.register("nitrogens", lambda mol: sum(a.GetSymbol() == "N" for a in mol.GetAtoms()))
+    assert P.compute([CAFFEINE, ASPIRIN], ["nitrogens"]).nitrogens.tolist() == [4.0, 0.0]
+    with pytest.raises(ConfigError):
+        P.register("bad name", len)
