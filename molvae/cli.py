@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from molvae import __version__
@@ -220,6 +221,123 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def _read_input(args):
+    from molvae.data import read_smiles, resolve_data_path
+
+    smiles = read_smiles(resolve_data_path(args.input), args.smiles_column)
+    if getattr(args, "limit", 0):
+        smiles = smiles.iloc[: args.limit]
+    return smiles
+
+
+def _with_suffix(path: Path, suffix: str) -> Path:
+    """`path` with its (last) suffix replaced, e.g. the PNG beside an output CSV."""
+    return path.with_name(path.name.rsplit(".", 1)[0] + suffix) if "." in path.name else path.with_name(path.name + suffix)
+
+
+def cmd_encode(args) -> int:
+    from molvae.space import encode_to_file, embedding_format, rejects_path
+
+    out = Path(args.output)
+    embedding_format(out)  # a bad suffix is reported before the model loads
+    smiles = _read_input(args)
+    vae = _load_model(args)
+    summary = encode_to_file(vae, smiles.tolist(), out, logvar=args.logvar, batch_size=args.batch_size,
+                             progress=not args.quiet)
+    _provenance(out, args, {"input": str(args.input), "logvar": args.logvar, "summary": summary})
+    print(f"wrote {out}: {summary['encoded']} of {summary['rows']} rows encoded"
+          + (f"; {summary['rejected']} rejected (see {rejects_path(out)}): "
+             + ", ".join(f"{k} {v}" for k, v in summary["reasons"].items()) if summary["rejected"] else ""))
+    return 0
+
+
+def cmd_interpolate(args) -> int:
+    from molvae.plots import molecule_grid
+    from molvae.space import interpolate
+
+    vae = _load_model(args)
+    df = interpolate(vae, args.start, args.end, steps=args.steps, method=args.method)
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    df.to_csv(out, index=False)
+    _provenance(out, args, {"start": args.start, "end": args.end, "steps": args.steps, "method": args.method})
+    grid = _with_suffix(out, ".png")
+    first = df[df.method == df.method.iloc[0]]
+    molecule_grid(first.smiles.tolist(), grid, per_row=min(len(first), 6),
+                  legends=[f"t={t:.2f}  sim {a:.2f}/{b:.2f}" for t, a, b in zip(first.t, first.sim_start, first.sim_end)])
+    with pd.option_context("display.width", 160, "display.max_colwidth", 60):
+        print(df.round(3).to_string(index=False))
+    for method, part in df.groupby("method", sort=False):
+        print(f"{method}: {part.valid.mean():.0%} valid, {part.smiles.nunique()} distinct molecules, {int(part.new.sum())} new on the path")
+    print(f"wrote {out} and {grid} ({first.method.iloc[0]} path)")
+    return 0
+
+
+def cmd_explore(args) -> int:
+    from molvae.plots import molecule_grid
+    from molvae.space import explore
+
+    vae = _load_model(args)
+    df = explore(vae, args.smiles, n=args.num, radius=args.radius, seed=args.seed, properties=args.properties)
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    df.to_csv(out, index=False)
+    _provenance(out, args, {"smiles": args.smiles, "n": args.num, "radius": args.radius, "seed": args.seed})
+    grid = _with_suffix(out, ".png")
+    top = df.head(args.grid)
+    molecule_grid(top.smiles.tolist(), grid, legends=[f"sim {s:.2f}" + (" (start)" if st else "")
+                                                      for s, st in zip(top.similarity, top.is_start)])
+    with pd.option_context("display.width", 160, "display.max_colwidth", 60):
+        print(df.head(10).round(3).to_string(index=False))
+    print(f"{len(df)} distinct molecules from {args.num} points at radius {args.radius:g}; wrote {out} and {grid}")
+    return 0
+
+
+def cmd_score(args) -> int:
+    from molvae.space import score
+
+    smiles = _read_input(args)
+    vae = _load_model(args)
+    df = score(vae, smiles.tolist(), k=args.k, batch_size=args.batch_size, seed=args.seed, progress=not args.quiet)
+    df["row"] = smiles.index
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    df.to_csv(out, index=False, float_format="%.6g")
+    scored = df[df.reason == ""]
+    summary = {"rows": len(df), "scored": len(scored), "rejected": len(df) - len(scored)}
+    _provenance(out, args, {"input": str(args.input), "k": args.k, "seed": args.seed, "summary": summary})
+    print(f"wrote {out}: " + ", ".join(f"{k}={v}" for k, v in summary.items()))
+    if len(scored):
+        print(scored[["neg_elbo", "nll", "nll_per_token", "recon_log_prob"]].describe().T[["mean", "std", "min", "max"]].round(3).to_string())
+    if summary["rejected"]:
+        print("rejected rows by reason:\n" + df[df.reason != ""].reason.str.split(":").str[0].value_counts().to_string())
+    return 0
+
+
+def cmd_map(args) -> int:
+    from molvae import properties as props
+    from molvae.plots import latent_map, project_2d
+
+    smiles = _read_input(args)
+    vae = _load_model(args)
+    mu = vae.encode(smiles.tolist(), errors="nan")
+    ok = ~np.isnan(mu).any(axis=1)
+    canon = vae.prepare(smiles[ok].tolist()).smiles
+    values = props.compute(canon, [args.color], workers=1)[args.color].to_numpy() if args.color != "none" else None
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    latent_map(mu[ok], out, values=values, label=args.color, method=args.method,
+               title=f"{args.method.upper()} of {int(ok.sum())} molecules from {Path(str(args.input)).name}")
+    xy = project_2d(mu[ok], args.method)
+    coords = pd.DataFrame({"row": smiles.index[ok], "smiles": canon, "x": xy[:, 0], "y": xy[:, 1]})
+    if values is not None:
+        coords[args.color] = values
+    coords.to_csv(_with_suffix(out, ".csv"), index=False, float_format="%.6g")
+    print(f"wrote {out} and {_with_suffix(out, '.csv')}: {int(ok.sum())} of {len(smiles)} rows placed"
+          + (f" ({int((~ok).sum())} could not be encoded; molvae encode lists why)" if (~ok).any() else ""))
+    return 0
+
+
 # ------------------------------------------------------------------ parser
 
 
@@ -296,6 +414,69 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, str]]:
     p.add_argument("--workers", type=int, default=0, help="processes for RDKit work (default: all cores)")
     p.add_argument("--device", default="auto", help="device for ChemNet (FCD): auto, cpu, cuda (default: auto)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+
+    p = sub.add_parser("encode", help="molecules to latent vectors (embeddings)", description=(
+        "Encode every row to its posterior mean (and log-variance with --logvar), in chunks with bounded "
+        "memory. The format follows OUT's suffix: .csv/.csv.gz and .parquet hold row, smiles, z_0.. for the "
+        "encoded rows; .npy holds an (n_rows, D) float32 array aligned with the input (NaN rows where "
+        "encoding failed). Rows that cannot be encoded are listed with a reason in OUT.rejects.csv."))
+    p.add_argument("input", help="CSV/SMI/TXT file of SMILES, or moses:test etc.")
+    _add_model_flags(p)
+    p.add_argument("-o", "--output", default="embeddings.csv", help="output file (default: embeddings.csv)")
+    p.add_argument("--logvar", action="store_true", help="also write the posterior log-variances")
+    p.add_argument("--smiles-column", help="SMILES column name (default: detect)")
+    p.add_argument("--limit", type=int, default=0, help="only the first N rows (default: all)")
+    p.add_argument("--batch-size", type=_positive(int), default=1024, help="molecules per batch (default: 1024)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("interpolate", help="decode the path between two molecules", description=(
+        "Encode two molecules, decode STEPS+1 evenly spaced points between their posterior means (spherical "
+        "and/or linear path) and write each step's molecule, whether it is new on the path, and its Tanimoto "
+        "similarity (Morgan r=2) to both ends; OUT.png shows the path as a molecule grid."))
+    p.add_argument("start", help="SMILES of the first molecule")
+    p.add_argument("end", help="SMILES of the second molecule")
+    _add_model_flags(p)
+    p.add_argument("--steps", type=_positive(int), default=10, help="intervals on the path (default: 10)")
+    p.add_argument("--method", default="slerp", choices=["slerp", "linear", "both"], help="path (default: slerp)")
+    p.add_argument("-o", "--output", default="interpolation.csv", help="output CSV (default: interpolation.csv)")
+
+    p = sub.add_parser("explore", help="molecules in the neighbourhood of one molecule", description=(
+        "Decode N points around a molecule's posterior mean (Gaussian, about RADIUS away) and list the "
+        "distinct valid molecules, most similar first, with their similarity, latent distance, how often "
+        "each was found and their properties; OUT.png shows the first --grid of them."))
+    p.add_argument("smiles", help="SMILES of the molecule to explore around")
+    _add_model_flags(p)
+    p.add_argument("-n", "--num", type=_positive(int), default=100, help="latent points to decode (default: 100)")
+    p.add_argument("--radius", type=float, default=2.0, help="typical distance from the molecule in latent space (default: 2.0)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--properties", default="qed,logp,sa,mw", help="property columns, or 'none' (default: qed,logp,sa,mw)")
+    p.add_argument("--grid", type=_positive(int), default=20, help="molecules in the picture (default: 20)")
+    p.add_argument("-o", "--output", default="explore.csv", help="output CSV (default: explore.csv)")
+
+    p = sub.add_parser("score", help="anomaly scores: how unlike the training data each molecule is", description=(
+        "Per molecule, in nats (higher = less like the training data): the negative ELBO, an importance-"
+        "weighted estimate of -log p(x) from K posterior draws (also per token), and log p(x | z = mean). "
+        "Rows that cannot be encoded (unparsable, unknown tokens, too long) keep their row with a reason."))
+    p.add_argument("input", help="CSV/SMI/TXT file of SMILES, or moses:test etc.")
+    _add_model_flags(p)
+    p.add_argument("-k", type=_positive(int), default=32, help="posterior draws per molecule (default: 32)")
+    p.add_argument("-o", "--output", default="scores.csv", help="output CSV (default: scores.csv)")
+    p.add_argument("--smiles-column", help="SMILES column name (default: detect)")
+    p.add_argument("--limit", type=int, default=0, help="only the first N rows (default: all)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--batch-size", type=_positive(int), default=256, help="molecules per batch (default: 256)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("map", help="2-D map of the latent space coloured by a property", description=(
+        "Encode molecules, project their posterior means to 2-D (PCA, or UMAP when umap-learn is installed) "
+        "and draw them coloured by a property; also writes the coordinates as OUT.csv."))
+    p.add_argument("input", help="CSV/SMI/TXT file of SMILES, or moses:test etc.")
+    _add_model_flags(p)
+    p.add_argument("--color", default="qed", help="property to colour by, or 'none' (default: qed)")
+    p.add_argument("--method", default="pca", choices=["pca", "umap"], help="projection (default: pca)")
+    p.add_argument("--smiles-column", help="SMILES column name (default: detect)")
+    p.add_argument("--limit", type=int, default=5000, help="first N rows (default: 5000; 0 = all)")
+    p.add_argument("-o", "--output", default="latent_map.png", help="output PNG (default: latent_map.png)")
     return parser, dests
 
 
@@ -308,13 +489,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.verb == "train":
             return cmd_train(args, dests)
-        if args.verb == "sample":
-            return cmd_sample(args)
-        if args.verb == "evaluate":
-            return cmd_evaluate(args)
-        if args.verb == "diagnose":
-            return cmd_diagnose(args)
-        return cmd_reconstruct(args)
+        verbs = {"sample": cmd_sample, "evaluate": cmd_evaluate, "diagnose": cmd_diagnose, "reconstruct": cmd_reconstruct,
+                 "encode": cmd_encode, "interpolate": cmd_interpolate, "explore": cmd_explore, "score": cmd_score,
+                 "map": cmd_map}
+        return verbs[args.verb](args)
     except MolvaeError as exc:
         print(f"molvae {args.verb}: error: {exc}", file=sys.stderr)
         return 2

@@ -178,6 +178,15 @@ class VAE(nn.Module):
         """(B, T), (B,) -> posterior mean and log-variance, each (B, D)."""
         return self.encoder(tokens[:, : int(lengths.max())].long(), lengths)
 
+    @torch.no_grad()
+    def log_likelihood(self, tokens: torch.Tensor, lengths: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """log p(x | z) in nats for each row: the summed token log-probabilities of `tokens` (B, T)
+        (ending in ``<eos>``, then padding) under the decoder conditioned on z (B, D). Returns (B,), fp32."""
+        targets = tokens[:, : int(lengths.max())].long()
+        logits, _ = self.decoder(self.decoder_inputs(targets), z)
+        logp = torch.log_softmax(logits.float(), dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+        return (logp * (targets != self.ids.pad)).sum(dim=1)
+
     def sample_prior(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """n draws from N(0, I): (n, D)."""
         device = next(self.parameters()).device

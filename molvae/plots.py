@@ -71,3 +71,85 @@ def bar_panels(labels: Sequence[str], panels: Sequence[tuple[str, Sequence[float
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return Path(path)
+
+
+def project_2d(z: np.ndarray, method: str = "pca", seed: int = 0) -> np.ndarray:
+    """(n, D) points -> (n, 2): PCA (always available) or UMAP (needs umap-learn)."""
+    z = np.asarray(z, dtype=np.float64)
+    if method == "umap":
+        try:
+            import umap
+        except ImportError:
+            from molvae.errors import ConfigError
+
+            raise ConfigError("method 'umap' needs umap-learn (pip install umap-learn); PCA needs nothing") from None
+        return umap.UMAP(n_components=2, random_state=seed).fit_transform(z)
+    if method != "pca":
+        from molvae.errors import ConfigError
+
+        raise ConfigError(f"unknown projection {method!r}; choose pca or umap")
+    centred = z - z.mean(axis=0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    return centred @ vt[:2].T
+
+
+def latent_map(z: np.ndarray, path: str | Path, values: Sequence[float] | None = None, label: str = "",
+               method: str = "pca", title: str = "") -> Path:
+    """Scatter of latent points projected to 2-D, coloured by `values` (e.g. a property)."""
+    plt = _pyplot()
+    xy = project_2d(z, method)
+    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    kwargs = {"s": 6, "alpha": 0.7, "linewidths": 0}
+    if values is None:
+        ax.scatter(xy[:, 0], xy[:, 1], color="tab:blue", **kwargs)
+    else:
+        points = ax.scatter(xy[:, 0], xy[:, 1], c=np.asarray(values, float), cmap="viridis", **kwargs)
+        fig.colorbar(points, ax=ax, label=label)
+    ax.set_xlabel(f"{method.upper()} 1")
+    ax.set_ylabel(f"{method.upper()} 2")
+    ax.set_title(title or f"latent space ({len(xy)} molecules)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return Path(path)
+
+
+def property_distributions(sets: dict[str, "object"], columns: Sequence[str], path: str | Path) -> Path:
+    """One panel per property: the distribution of each named set (DataFrames with those columns),
+    as overlaid density histograms, e.g. generated molecules against the training set."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(columns), figsize=(3.2 * len(columns), 3))
+    for ax, col in zip(np.atleast_1d(axes), columns):
+        data = [np.asarray(frame[col], float) for frame in sets.values()]
+        data = [d[~np.isnan(d)] for d in data]
+        joined = np.concatenate(data) if data else np.zeros(0)
+        if not len(joined):
+            continue
+        lo, hi = np.percentile(joined, [0.5, 99.5])
+        bins = np.linspace(lo, hi if hi > lo else lo + 1, 40)
+        for name, d in zip(sets, data):
+            ax.hist(d, bins=bins, density=True, histtype="step", linewidth=1.5, label=f"{name} (n={len(d)})")
+        ax.set_title(col, fontsize=10)
+    np.atleast_1d(axes)[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return Path(path)
+
+
+def molecule_grid(smiles: Sequence[str], path: str | Path, legends: Sequence[str] | None = None,
+                  per_row: int = 5, size: int = 250) -> Path:
+    """A grid of 2-D depictions (RDKit) with a legend under each; unparsable entries are left blank."""
+    from rdkit import Chem
+    from rdkit.Chem import Draw
+
+    from molvae.chem import quiet_rdkit
+
+    with quiet_rdkit():
+        mols = [Chem.MolFromSmiles(s) if s else None for s in smiles]
+    mols = [m if m is not None else Chem.Mol() for m in mols]
+    legends = [str(x) for x in legends] if legends is not None else [""] * len(mols)
+    image = Draw.MolsToGridImage(mols, molsPerRow=max(1, min(per_row, len(mols))), subImgSize=(size, size),
+                                 legends=legends, returnPNG=False)
+    image.save(str(path))
+    return Path(path)

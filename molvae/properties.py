@@ -15,10 +15,11 @@ from typing import Callable, Sequence
 
 import pandas as pd
 from rdkit import Chem, RDConfig
-from rdkit.Chem import Crippen, Descriptors, Lipinski, rdMolDescriptors
+from rdkit import DataStructs
+from rdkit.Chem import Crippen, Descriptors, Lipinski, rdFingerprintGenerator, rdMolDescriptors
 from rdkit.Chem import QED as _QED
 
-from molvae.chem import mol_from_smiles, quiet_rdkit
+from molvae.chem import canonical_smiles, mol_from_smiles, quiet_rdkit
 from molvae.errors import ConfigError
 
 MolLike = Chem.Mol | str
@@ -96,6 +97,36 @@ def aromatic_rings(mol: MolLike) -> float:
 def heavy_atoms(mol: MolLike) -> float:
     """Number of heavy (non-hydrogen) atoms."""
     return float(as_mol(mol).GetNumHeavyAtoms())
+
+
+def canonical(smiles: str) -> str:
+    """RDKit canonical SMILES; ``ValueError`` naming the input if it does not parse."""
+    out = canonical_smiles(smiles)
+    if out is None:
+        raise ValueError(f"not a valid SMILES: {smiles!r}")
+    return out
+
+
+@lru_cache(maxsize=1)
+def _morgan():
+    return rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
+
+
+def fingerprint(mol: MolLike):
+    """Morgan fingerprint, radius 2, 2048 bits (ECFP4-like; the usual basis of similarity constraints)."""
+    return _morgan().GetFingerprint(as_mol(mol))
+
+
+def tanimoto(smiles: Sequence[str | None], reference: MolLike) -> list[float]:
+    """Tanimoto similarity (Morgan radius 2, 2048 bits) of each SMILES to `reference`; NaN for
+    rows that do not parse."""
+    ref = fingerprint(reference)
+    out = []
+    with quiet_rdkit():
+        for smi in smiles:
+            mol = mol_from_smiles(smi) if smi else None
+            out.append(DataStructs.TanimotoSimilarity(ref, fingerprint(mol)) if mol is not None else math.nan)
+    return out
 
 
 REGISTRY: dict[str, Callable[[Chem.Mol], float]] = {

@@ -1,0 +1,290 @@
+"""The latent space as a tool: embeddings written to files, interpolation between molecules,
+neighbourhoods of a molecule, and anomaly scores (how unlike the training data a molecule is).
+
+Every function takes a loaded :class:`molvae.api.MolVAE`. Rows that cannot be encoded are never
+dropped silently: they come back with a reason (or in a rejects file beside the output).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from molvae import properties as props
+from molvae.data import rejects_frame, sequential_batches
+from molvae.errors import ConfigError, MolvaeError
+
+if TYPE_CHECKING:
+    from molvae.api import MolVAE
+
+# ----------------------------------------------------------------------------- embeddings
+
+EMBEDDING_FORMATS = {".csv": "csv", ".gz": "csv", ".npy": "npy", ".parquet": "parquet", ".pq": "parquet"}
+
+
+def embedding_format(path: str | os.PathLike) -> str:
+    """``csv``, ``npy`` or ``parquet`` from the output file's suffix (``.csv``, ``.csv.gz``, ``.npy``,
+    ``.parquet``/``.pq``); anything else is a :class:`ConfigError`."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in EMBEDDING_FORMATS or (suffix == ".gz" and not str(path).lower().endswith(".csv.gz")):
+        raise ConfigError(f"cannot tell the output format of {path}: name it .csv, .csv.gz, .npy or .parquet")
+    return EMBEDDING_FORMATS[suffix]
+
+
+def rejects_path(path: str | os.PathLike) -> Path:
+    """Where the rows an output could not hold are listed: ``OUT.rejects.csv`` beside ``OUT``."""
+    path = Path(path)
+    stem = path.name[: -len(".csv.gz")] if path.name.lower().endswith(".csv.gz") else path.stem
+    return path.with_name(f"{stem}.rejects.csv")
+
+
+class _EmbeddingWriter:
+    """Writes encoded rows chunk by chunk to a temporary file, renamed into place on close."""
+
+    def __init__(self, path: Path, n: int, dim: int, logvar: bool):
+        self.path, self.fmt, self.logvar = path, embedding_format(path), logvar
+        self.tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+        self.columns = [f"z_{i}" for i in range(dim)] + ([f"logvar_{i}" for i in range(dim)] if logvar else [])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if self.fmt == "npy":
+            # Row i of the array is input row i; rows that could not be encoded stay NaN.
+            self.array = np.lib.format.open_memmap(self.tmp, mode="w+", dtype=np.float32,
+                                                   shape=(n, 2 * dim if logvar else dim))
+            self.array[:] = np.nan
+        elif self.fmt == "parquet":
+            try:
+                import pyarrow  # noqa: F401
+            except ImportError:
+                raise ConfigError("writing Parquet needs pyarrow (pip install pyarrow); or name the output .csv or .npy") from None
+            self.writer = None
+        else:
+            self.first = True
+
+    def write(self, rows: np.ndarray, smiles: list[str], values: np.ndarray) -> None:
+        if self.fmt == "npy":
+            self.array[rows] = values
+            return
+        frame = pd.DataFrame(values, columns=self.columns)
+        frame.insert(0, "smiles", smiles)
+        frame.insert(0, "row", rows)
+        if self.fmt == "csv":
+            frame.to_csv(self.tmp, mode="w" if self.first else "a", header=self.first, index=False,
+                         float_format="%.6g", compression="gzip" if self.path.suffix.lower() == ".gz" else None)
+            self.first = False
+            return
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.tmp, table.schema)
+        self.writer.write_table(table)
+
+    def close(self) -> None:
+        if self.fmt == "npy":
+            self.array.flush()
+            del self.array
+        elif self.fmt == "parquet":
+            if self.writer is None:  # nothing encoded: an empty table with the right columns
+                self.write(np.zeros(0, np.int64), [], np.zeros((0, len(self.columns)), np.float32))
+            self.writer.close()
+        elif self.first:
+            self.write(np.zeros(0, np.int64), [], np.zeros((0, len(self.columns)), np.float32))
+        os.replace(self.tmp, self.path)
+
+
+def encode_to_file(vae: "MolVAE", smiles: Sequence[str], path: str | os.PathLike, logvar: bool = False,
+                   chunk: int = 50_000, batch_size: int = 1024, progress: bool = True) -> dict:
+    """Posterior means (and log-variances with `logvar`) of every SMILES, written in chunks so that
+    memory stays bounded by `chunk` rows whatever the input size.
+
+    CSV and Parquet hold ``row, smiles`` (the input row and canonical SMILES) then ``z_0..``
+    (``logvar_0..``) for each encoded row; NPY holds an (n_input, D) float32 array whose row i is
+    input row i (NaN where it could not be encoded). Rows that cannot be encoded are listed with
+    their reason in ``OUT.rejects.csv``. Returns a summary: rows, encoded, rejected, reasons.
+    """
+    path = Path(path)
+    smiles = list(smiles)
+    writer = _EmbeddingWriter(path, len(smiles), vae.config.latent_dim, logvar)
+    rejected: list[tuple[int, str, str]] = []
+    try:
+        with tqdm(total=len(smiles), desc="encode", unit="mol", disable=not progress) as bar:
+            for start in range(0, len(smiles), chunk):
+                part = smiles[start : start + chunk]
+                mols = vae.prepare(part)
+                mu, lv = vae._encode_prepared(mols, len(part), batch_size)
+                values = np.concatenate([mu, lv], axis=1) if logvar else mu
+                writer.write(start + mols.rows, list(mols.smiles), values[mols.rows])
+                rejected += [(start + int(r.row), r.input, r.reason) for r in mols.rejects.itertuples()]
+                bar.update(len(part))
+        writer.close()
+    finally:
+        if writer.tmp.exists():
+            writer.tmp.unlink()
+    rejects = rejects_frame(rejected)
+    rejects.to_csv(rejects_path(path), index=False)
+    return {"rows": len(smiles), "encoded": len(smiles) - len(rejects), "rejected": len(rejects),
+            "reasons": dict(Counter(_reason_kind(r) for r in rejects.reason))}
+
+
+def _reason_kind(reason: str) -> str:
+    """The kind of a rejection reason (its text before the first colon), for summaries."""
+    return reason.split(":", 1)[0].strip()
+
+
+# ----------------------------------------------------------------------------- interpolation
+
+INTERPOLATIONS = ("linear", "slerp")
+
+
+def slerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Spherical interpolation from `a` to `b` at fractions `t` (White 2016): keeps the norm typical
+    of Gaussian points, where a straight line passes through the low-density centre."""
+    t = np.asarray(t, dtype=np.float64)[:, None]
+    cos = np.dot(a, b) / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-12)
+    omega = math.acos(min(max(cos, -1.0), 1.0))
+    if omega < 1e-6:
+        return (1 - t) * a + t * b
+    return (np.sin((1 - t) * omega) * a + np.sin(t * omega) * b) / math.sin(omega)
+
+
+def interpolate(vae: "MolVAE", start: str, end: str, steps: int = 10, method: str = "slerp") -> pd.DataFrame:
+    """Decode (greedily) `steps` + 1 evenly spaced points on the path between two molecules'
+    posterior means. `method`: ``slerp``, ``linear`` or ``both``.
+
+    One row per point: ``method, step, t, smiles, valid, new`` (a molecule met for the first time
+    on this path, neither end's), ``sim_start`` and ``sim_end`` (Tanimoto, Morgan radius 2).
+    """
+    if steps < 1:
+        raise ConfigError(f"steps must be at least 1, got {steps}")
+    methods = INTERPOLATIONS if method == "both" else (method,)
+    if any(m not in INTERPOLATIONS for m in methods):
+        raise ConfigError(f"unknown interpolation {method!r}; choose linear, slerp or both")
+    mu = vae.encode([start, end])
+    ends = [props.canonical(start), props.canonical(end)]
+    t = np.linspace(0.0, 1.0, steps + 1)
+    frames = []
+    for m in methods:
+        z = slerp(mu[0], mu[1], t) if m == "slerp" else (1 - t)[:, None] * mu[0] + t[:, None] * mu[1]
+        decoded = vae.decode(z.astype(np.float32), greedy=True)
+        seen = set(ends)
+        new = []
+        for smi in decoded:
+            new.append(bool(smi) and smi not in seen)
+            seen.add(smi)
+        frames.append(pd.DataFrame({
+            "method": m, "step": np.arange(steps + 1), "t": t.round(6), "smiles": [s or "" for s in decoded],
+            "valid": [bool(s) for s in decoded], "new": new,
+            "sim_start": props.tanimoto(decoded, ends[0]), "sim_end": props.tanimoto(decoded, ends[1]),
+        }))
+    return pd.concat(frames, ignore_index=True)
+
+
+# ----------------------------------------------------------------------------- neighbourhoods
+
+
+def explore(vae: "MolVAE", smiles: str, n: int = 100, radius: float = 2.0, seed: int = 0,
+            properties: str | Sequence[str] | None = None) -> pd.DataFrame:
+    """Molecules around one molecule: `n` points z = mu + radius / sqrt(D) * eps (eps ~ N(0, I), so
+    points lie about `radius` from the posterior mean mu), each decoded greedily.
+
+    Returns the distinct valid molecules, most similar first: ``smiles, similarity`` (Tanimoto to
+    the start, Morgan radius 2), ``distance`` (the nearest latent point that gave it), ``count``
+    (how many points gave it), ``is_start``, then the properties (default set; empty: none).
+    """
+    if n < 1 or radius < 0:
+        raise ConfigError(f"need n >= 1 and radius >= 0, got n={n}, radius={radius}")
+    names = props.resolve(properties)
+    mu = vae.encode([smiles])[0]
+    dim = mu.shape[0]
+    gen = torch.Generator().manual_seed(seed)
+    eps = torch.randn(n, dim, generator=gen).numpy()
+    z = mu[None, :] + radius / math.sqrt(dim) * eps
+    decoded = vae.decode(z.astype(np.float32), greedy=True)
+    distance = np.linalg.norm(z - mu[None, :], axis=1)
+    found = pd.DataFrame({"smiles": decoded, "distance": distance}).dropna()
+    table = found.groupby("smiles", sort=False).agg(distance=("distance", "min"), count=("distance", "size")).reset_index()
+    start = props.canonical(smiles)
+    table.insert(1, "similarity", props.tanimoto(table.smiles.tolist(), start))
+    table["is_start"] = table.smiles == start
+    table = table.sort_values(["similarity", "count"], ascending=False, kind="stable").reset_index(drop=True)
+    if names:
+        table = pd.concat([table, props.compute(table.smiles.tolist(), names, workers=1)], axis=1)
+    return table
+
+
+# ----------------------------------------------------------------------------- anomaly scores
+
+_LOG_2PI = math.log(2 * math.pi)
+
+
+def score(vae: "MolVAE", smiles: Sequence[str], k: int = 32, batch_size: int = 256, seed: int = 0,
+          progress: bool = False) -> pd.DataFrame:
+    """How unlike the training data each molecule is (higher = more unusual), in nats.
+
+    One row per input, in order: ``row, input, canonical, tokens``; ``neg_elbo`` (reconstruction
+    term averaged over the `k` posterior draws, plus the analytic KL); ``nll`` (an importance-
+    weighted estimate of -log p(x) from `k` draws, Burda et al. 2016, tighter than the ELBO);
+    ``nll_per_token``; ``recon_log_prob`` (log p(x | z = posterior mean), the reconstruction
+    probability in log space); ``reason`` (empty, or why the row could not be scored: such rows
+    have NaN scores).
+    """
+    if k < 1:
+        raise ConfigError(f"k must be at least 1, got {k}")
+    smiles = list(smiles)
+    mols = vae.prepare(smiles, progress=progress)
+    n = len(smiles)
+    cols = {c: np.full(n, np.nan) for c in ("neg_elbo", "nll", "recon_log_prob")}
+    tokens = np.zeros(n, dtype=np.int64)
+    gen = torch.Generator(device=vae.device).manual_seed(seed)
+    model = vae.model
+    model.eval()
+    with tqdm(total=len(mols), desc="score", unit="mol", disable=not progress) as bar:
+        for idx in sequential_batches(len(mols), batch_size):
+            b = mols.collate(idx)
+            toks, lens = b["tokens"].to(vae.device), b["lengths"]
+            with torch.no_grad(), vae._autocast():
+                mu, logvar = (t.float() for t in model.encode(toks, lens))
+                std = torch.exp(0.5 * logvar)
+                rows = len(idx)
+                eps = torch.randn(k, rows, mu.shape[1], generator=gen, device=vae.device)
+                z = (mu + std * eps).reshape(k * rows, -1)
+                ll = model.log_likelihood(toks.repeat(k, 1), lens.repeat(k), z).view(k, rows)
+                log_pz = -0.5 * (z.view(k, rows, -1).pow(2) + _LOG_2PI).sum(-1)
+                log_qz = -0.5 * (eps.pow(2) + _LOG_2PI + logvar).sum(-1)
+                kl = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(-1)
+                log_px = torch.logsumexp(ll + log_pz - log_qz, dim=0) - math.log(k)
+                recon = model.log_likelihood(toks, lens, mu)
+            at = mols.rows[idx]
+            cols["neg_elbo"][at] = (kl - ll.mean(0)).cpu().numpy()
+            cols["nll"][at] = (-log_px).cpu().numpy()
+            cols["recon_log_prob"][at] = recon.cpu().numpy()
+            tokens[at] = lens.numpy()
+            bar.update(rows)
+    canonical = [""] * n
+    for row, canon in zip(mols.rows, mols.smiles):
+        canonical[row] = canon
+    reasons = dict(zip(mols.rejects["row"], mols.rejects["reason"]))
+    frame = pd.DataFrame({"row": np.arange(n), "input": smiles, "canonical": canonical, "tokens": tokens, **cols})
+    frame["nll_per_token"] = frame.nll / frame.tokens.where(frame.tokens > 0)
+    frame["reason"] = [reasons.get(i, "") for i in range(n)]
+    return frame[["row", "input", "canonical", "tokens", "neg_elbo", "nll", "nll_per_token", "recon_log_prob", "reason"]]
+
+
+def auroc(positive: Sequence[float], negative: Sequence[float]) -> float:
+    """Area under the ROC curve for telling `positive` scores (should be higher) from `negative`
+    ones: the probability that a random positive outranks a random negative (ties count half)."""
+    pos, neg = np.asarray(positive, float), np.asarray(negative, float)
+    pos, neg = pos[~np.isnan(pos)], neg[~np.isnan(neg)]
+    if not len(pos) or not len(neg):
+        raise MolvaeError("AUROC needs at least one score in each group")
+    ranks = pd.Series(np.concatenate([pos, neg])).rank(method="average").to_numpy()
+    return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
