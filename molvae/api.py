@@ -421,11 +421,15 @@ def train(config: RunConfig, out_dir: str | os.PathLike, resume: str | os.PathLi
     torch.manual_seed(tc.seed)
     if tc.threads > 0:
         torch.set_num_threads(tc.threads)
-    constraints, resume_vocab = default_constraints(), None
-    if resume is not None:
-        meta = load_checkpoint(resume)["meta"]
+    constraints, resume_vocab, init_state = default_constraints(), None, None
+    start_from = resume if resume is not None else tc.init_from
+    if start_from:
+        payload = load_checkpoint(start_from)
+        meta = payload["meta"]
         resume_vocab, constraints = Vocab(meta["vocab"]), meta["selfies"]["constraints"]
         config = replace(config, model=ModelConfig(**meta["model_config"]))  # the weights decide the model
+        if resume is None:
+            init_state = {k: v.float() for k, v in payload["state_dict"].items()}
 
     dc = config.data
     train_path = resolve_data_path(dc.train)
@@ -470,6 +474,9 @@ def train(config: RunConfig, out_dir: str | os.PathLike, resume: str | os.PathLi
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     model = build_model(config.model, vocab)
+    if init_state is not None:
+        model.load_state_dict(init_state)
+        meta["init_from"] = {"path": str(Path(tc.init_from).resolve()), "sha256": file_sha256(Path(tc.init_from))}
     trainer = Trainer(model, _vae_loss_fn(config), _vae_eval_fn, tc, out_dir, meta, monitor="nelbo", progress=progress,
                       epoch_end_fn=_diagnostics_fn(val_set, out_dir))
     if resume is not None:

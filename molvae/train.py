@@ -59,6 +59,9 @@ class TrainConfig:
         "auto, fp32, bf16 or fp16 (CUDA only, with loss scaling): auto is bf16 on CPUs with native bf16 "
         "(AVX512-BF16/AMX), where it is about 1.7x faster, and fp32 elsewhere (GPUs included)")})
     compile: bool = field(default=False, metadata={"help": "torch.compile the training step"})
+    init_from: str | None = field(default=None, metadata={"help": (
+        "fine-tune: start from this checkpoint's weights, vocabulary and model sizes (training state, "
+        "schedule and optimizer start fresh; molecules with tokens outside its vocabulary are rejected)")})
     time_limit_minutes: float = field(default=0.0, metadata={"help": (
         "stop after this many minutes of training in this session, validating and saving as at an "
         "epoch's end; the run resumes mid-epoch from last.pt (0 = no limit)")})

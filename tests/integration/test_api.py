@@ -103,3 +103,25 @@ def test_compiled_training_step_trains(moses_300, tmp_path):
     train(tiny_config(moses_300, epochs=2, compile=True), tmp_path, progress=False)
     log = pd.read_csv(tmp_path / "log.csv")
     assert log.train_loss.iloc[-1] < log.train_loss.iloc[0] and np.isfinite(log.val_nelbo).all()
+
+
+def test_fine_tune_starts_from_the_checkpoint(tiny_run, tiny_model, tmp_path):
+    """init_from: the weights, vocabulary and sizes come from the checkpoint; molecules with
+    tokens outside its vocabulary are rejected; the provenance names the starting checkpoint."""
+    from conftest import tiny_config
+    from molvae.api import train
+    from molvae.checkpoint import load_checkpoint
+
+    data = tmp_path / "own.csv"
+    pd.DataFrame({"smiles": ["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1", "CCN(CC)CC", "[Se]1C=CC=C1"] * 8}).to_csv(data, index=False)
+    cfg = tiny_config(data, epochs=1, lr=1e-12, init_from=str(tiny_run / "best.pt"))
+    cfg.model.latent_dim = 5  # ignored: the checkpoint decides the model
+    train(cfg, tmp_path / "ft", progress=False)
+    tuned = MolVAE.load(tmp_path / "ft" / "last.pt", device="cpu")
+    assert tuned.vocab == tiny_model.vocab and tuned.config == tiny_model.config
+    for k, v in tiny_model.model.state_dict().items():  # a vanishing learning rate: weights unchanged
+        torch.testing.assert_close(tuned.model.state_dict()[k], v, rtol=1e-5, atol=1e-6)
+    rejects = pd.read_csv(tmp_path / "ft" / "rejects.csv")
+    assert len(rejects) == 8 and rejects.reason.str.contains("vocabulary").all()
+    meta = load_checkpoint(tmp_path / "ft" / "last.pt")["meta"]
+    assert meta["init_from"]["path"].endswith("best.pt") and len(meta["init_from"]["sha256"]) == 64
