@@ -1,0 +1,35 @@
+"""Export a trained checkpoint as molvae's shipped default model: half-precision weights, no
+optimizer state, provenance kept and the name of the model card added.
+
+    python scripts/export_pretrained.py RUN/best.pt molvae/pretrained/default.pt --name molvae-moses-v1
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+from pathlib import Path
+
+import torch
+
+from molvae.checkpoint import load_checkpoint, save_checkpoint
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("checkpoint")
+    ap.add_argument("output")
+    ap.add_argument("--name", required=True, help="release name recorded in the checkpoint")
+    ap.add_argument("--card", default="docs/model_card.md", help="model card path recorded in the checkpoint")
+    args = ap.parse_args()
+    payload = load_checkpoint(args.checkpoint)
+    state = {k: v.half() if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
+    meta = dict(payload["meta"])
+    meta["release"] = {"name": args.name, "card": args.card, "weights": "float16",
+                       "source_sha256": hashlib.sha256(Path(args.checkpoint).read_bytes()).hexdigest()}
+    out = save_checkpoint(args.output, meta, state)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB)")
+
+
+if __name__ == "__main__":
+    main()
