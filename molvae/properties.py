@@ -99,6 +99,41 @@ def heavy_atoms(mol: MolLike) -> float:
     return float(as_mol(mol).GetNumHeavyAtoms())
 
 
+# Penalized logP (Kusner et al. 2017, GVAE; used by JT-VAE, GCPN, LIMO and most later work):
+# logP - SA - ring penalty, the penalty being how far the largest ring (networkx cycle basis of the
+# heavy-atom graph, as in the JT-VAE code) exceeds six atoms. JT-VAE's form z-scores each term
+# with these means and standard deviations over ZINC250k (250k_rndm_zinc_drugs_clean.smi); the
+# MolDQN-style form adds the raw terms. The two differ by a constant scale, so compare a published
+# number only with the form its paper used.
+PLOGP_NORMALIZATION = {
+    "logp": (2.4570953396190123, 1.434324401111988),
+    "neg_sa": (-3.0525811293166134, 0.8335207024513095),
+    "neg_ring": (-0.0485696876403053, 0.2860212110245455),
+}
+
+
+def largest_ring_penalty(mol: MolLike) -> float:
+    """max(0, size of the largest ring in the cycle basis - 6)."""
+    import networkx as nx
+
+    graph = nx.Graph(Chem.rdmolops.GetAdjacencyMatrix(as_mol(mol)))
+    cycles = nx.cycle_basis(graph)
+    return float(max(0, max((len(c) for c in cycles), default=0) - 6))
+
+
+def penalized_logp(mol: MolLike) -> float:
+    """JT-VAE's penalized logP: z-scored logP - SA - ring penalty (ZINC250k constants above)."""
+    mol = as_mol(mol)
+    terms = {"logp": logp(mol), "neg_sa": -sa_score(mol), "neg_ring": -largest_ring_penalty(mol)}
+    return sum((terms[k] - mean) / sd for k, (mean, sd) in PLOGP_NORMALIZATION.items())
+
+
+def penalized_logp_raw(mol: MolLike) -> float:
+    """Unnormalized penalized logP: logP - SA - ring penalty (the MolDQN form)."""
+    mol = as_mol(mol)
+    return logp(mol) - sa_score(mol) - largest_ring_penalty(mol)
+
+
 def canonical(smiles: str) -> str:
     """RDKit canonical SMILES; ``ValueError`` naming the input if it does not parse."""
     out = canonical_smiles(smiles)
@@ -132,7 +167,7 @@ def tanimoto(smiles: Sequence[str | None], reference: MolLike) -> list[float]:
 REGISTRY: dict[str, Callable[[Chem.Mol], float]] = {
     "qed": qed, "logp": logp, "sa": sa_score, "mw": mol_weight, "tpsa": tpsa, "hbd": hbd, "hba": hba,
     "rotatable_bonds": rotatable_bonds, "rings": rings, "aromatic_rings": aromatic_rings,
-    "heavy_atoms": heavy_atoms,
+    "heavy_atoms": heavy_atoms, "penalized_logp": penalized_logp, "penalized_logp_raw": penalized_logp_raw,
 }
 DEFAULT = ("qed", "logp", "sa", "mw")
 

@@ -58,3 +58,17 @@ def test_user_property(monkeypatch):
     assert P.compute([CAFFEINE, ASPIRIN], ["nitrogens"]).nitrogens.tolist() == [4.0, 0.0]
     with pytest.raises(ConfigError):
         P.register("bad name", len)
+
+
+def test_penalized_logp_both_forms():
+    # cyclononane: logP 3.5109 (Crippen), SA 1.0 (the scorer's floor), largest ring 9 -> penalty 3
+    row = P.compute(["C1CCCCCCCC1"], "penalized_logp,penalized_logp_raw,logp,sa").iloc[0]
+    assert P.largest_ring_penalty("C1CCCCCCCC1") == 3 and P.largest_ring_penalty("c1ccccc1") == 0
+    assert row.penalized_logp_raw == pytest.approx(row.logp - row.sa - 3)
+    (lm, ls), (sm, ss), (rm, rs) = P.PLOGP_NORMALIZATION.values()
+    assert row.penalized_logp == pytest.approx((row.logp - lm) / ls + (-row.sa - sm) / ss + (-3 - rm) / rs)
+    # the ZINC250k constants are JT-VAE's, to the digit
+    assert (lm, ls) == (2.4570953396190123, 1.434324401111988)
+    # an aspirin-sized drug scores near the ZINC mean; a long alkane chain games the score (why a length limit matters)
+    chain, drug = P.compute(["C" * 30, ASPIRIN], ["penalized_logp"]).penalized_logp
+    assert chain > 5 > drug
