@@ -338,6 +338,34 @@ def cmd_map(args) -> int:
     return 0
 
 
+def cmd_properties(args) -> int:
+    from molvae import properties as props
+    from molvae.chem import canonical_many, quiet_rdkit
+
+    names = props.resolve(args.properties)
+    smiles = _read_input(args)
+    with quiet_rdkit():
+        canon = canonical_many(smiles.tolist())
+    table = props.compute(canon, names, workers=args.workers or None, progress=not args.quiet)
+    if args.reference:
+        table["similarity"] = props.tanimoto(canon, props.canonical(args.reference))
+    table.insert(0, "canonical", [c or "" for c in canon])
+    table.insert(0, "input", smiles.tolist())
+    table.insert(0, "row", smiles.index)
+    bad = [c is None for c in canon]
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table[[not b for b in bad]].to_csv(out, index=False, float_format="%.6g")
+    rejects = pd.DataFrame({"row": smiles.index[bad], "input": smiles[bad].tolist(),
+                            "reason": ["empty SMILES" if not s else "RDKit cannot parse the SMILES" for s in smiles[bad]]})
+    rejects.to_csv(_with_suffix(out, ".rejects.csv"), index=False)
+    summary = {"rows": len(smiles), "written": int(len(smiles) - sum(bad)), "rejected": int(sum(bad))}
+    _provenance(out, args, {"input": str(args.input), "properties": names, "reference": args.reference, "summary": summary})
+    print(f"wrote {out}: " + ", ".join(f"{k}={v}" for k, v in summary.items())
+          + (f" (see {_with_suffix(out, '.rejects.csv')})" if summary["rejected"] else ""))
+    return 0
+
+
 # ------------------------------------------------------------------ parser
 
 
@@ -477,6 +505,21 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, str]]:
     p.add_argument("--smiles-column", help="SMILES column name (default: detect)")
     p.add_argument("--limit", type=int, default=5000, help="first N rows (default: 5000; 0 = all)")
     p.add_argument("-o", "--output", default="latent_map.png", help="output PNG (default: latent_map.png)")
+
+    p = sub.add_parser("properties", help="RDKit properties of molecules in a file", description=(
+        "Compute RDKit properties for every row: qed, logp, sa (Ertl & Schuffenhauer), mw, tpsa, hbd, hba, "
+        "rotatable_bonds, rings, aromatic_rings, heavy_atoms, penalized_logp (JT-VAE's normalized form), "
+        "penalized_logp_raw, and with --reference the Tanimoto similarity (Morgan r=2, 2048 bits) to a molecule. "
+        "Unparsable rows go to OUT.rejects.csv with their reason. No model is needed."))
+    p.add_argument("input", help="CSV/SMI/TXT file of SMILES, or moses:test etc.")
+    p.add_argument("--properties", default="qed,logp,sa,mw,tpsa,hbd,hba,rotatable_bonds,rings,penalized_logp",
+                   help="comma-separated (default: qed,logp,sa,mw,tpsa,hbd,hba,rotatable_bonds,rings,penalized_logp)")
+    p.add_argument("--reference", help="SMILES to compute similarity to")
+    p.add_argument("-o", "--output", default="properties.csv", help="output CSV (default: properties.csv)")
+    p.add_argument("--smiles-column", help="SMILES column name (default: detect)")
+    p.add_argument("--limit", type=int, default=0, help="only the first N rows (default: all)")
+    p.add_argument("--workers", type=int, default=0, help="processes (default: all cores, from 20,000 rows)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return parser, dests
 
 
@@ -491,7 +534,7 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_train(args, dests)
         verbs = {"sample": cmd_sample, "evaluate": cmd_evaluate, "diagnose": cmd_diagnose, "reconstruct": cmd_reconstruct,
                  "encode": cmd_encode, "interpolate": cmd_interpolate, "explore": cmd_explore, "score": cmd_score,
-                 "map": cmd_map}
+                 "map": cmd_map, "properties": cmd_properties}
         return verbs[args.verb](args)
     except MolvaeError as exc:
         print(f"molvae {args.verb}: error: {exc}", file=sys.stderr)

@@ -112,3 +112,19 @@ def test_diagnose_prints_figures_and_writes_plots(tiny_run, tmp_path, moses_300,
     assert len(kl) == 8 and kl.kl_nats.sum() == pytest.approx(figures["kl"], rel=1e-6)
     for png in ("kl_per_dim.png", "training_curves.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_properties_verb_accounts_for_every_row(tmp_path, capsys):
+    from conftest import RDKIT_DATA
+
+    nci = RDKIT_DATA / "NCI" / "first_200.props.sdf"  # not SMILES: a wrong file type is a clear error
+    assert main(["properties", str(nci), "-o", str(tmp_path / "x.csv")]) == 2
+    assert "error" in capsys.readouterr().err
+    src = tmp_path / "in.csv"
+    pd.DataFrame({"smiles": ["CC(=O)Oc1ccccc1C(=O)O", "", "C1CC", "Cn1cnc2c1c(=O)n(C)c(=O)n2C"]}).to_csv(src, index=False)
+    out = tmp_path / "props.csv"
+    assert main(["properties", str(src), "-o", str(out), "--properties", "qed,penalized_logp", "--reference", "CCO", "-q"]) == 0
+    written, rejects = pd.read_csv(out), pd.read_csv(tmp_path / "props.rejects.csv")
+    assert written.row.tolist() == [0, 3] and rejects.row.tolist() == [1, 2]
+    assert list(written.columns) == ["row", "input", "canonical", "qed", "penalized_logp", "similarity"]
+    assert written.qed[0] == pytest.approx(0.5501, abs=1e-4)
