@@ -10,8 +10,6 @@ import argparse
 import hashlib
 from pathlib import Path
 
-import torch
-
 from molvae.checkpoint import load_checkpoint, save_checkpoint
 
 
