@@ -29,7 +29,7 @@ from molvae.annealing import kl_weight, word_dropout_rate
 from molvae.chem import SELFIES_VERSION, decode_many, default_constraints
 from molvae.checkpoint import load_checkpoint, save_checkpoint
 from molvae.config import RunConfig
-from molvae.data import (PARALLEL_MIN_ROWS, MoleculeSet, bucketed_batches, file_sha256, load_molecules, prepare,
+from molvae.data import (PARALLEL_MIN_ROWS, MoleculeSet, spawn_is_safe, bucketed_batches, file_sha256, load_molecules, prepare,
                          resolve_data_path, sequential_batches, split_indices)
 from molvae.errors import CheckpointError, InputFileError, MolvaeError
 from molvae.latent import active_units, collapse_diagnostics, collapse_warning, kl_per_dimension
@@ -324,7 +324,7 @@ class SampleStream:
         gen = torch.Generator(device=self.vae.device)
         gen.manual_seed(self.seed)
         emitted = 0
-        pool = mp.get_context("spawn").Pool(self.workers) if self.workers > 0 else None
+        pool = mp.get_context("spawn").Pool(self.workers) if self.workers > 0 and spawn_is_safe() else None
         try:
             with tqdm(total=self.n, desc="sample", unit="mol", disable=not self.progress) as bar:
                 for _ in range(self.max_rounds if self.valid_only else 1):

@@ -153,3 +153,30 @@ def test_cache_survives_a_multiline_cell(tmp_path):
     assert first.rows.tolist() == again.rows.tolist() == [0, 2]
     assert again.rejects.row.tolist() == [1] and again.smiles == ["CCO", "CCN"]
     assert again.rejects.input.tolist() == ["x1 x2"]
+
+
+SCRIPT = """
+from molvae.chem import canonical_many
+from molvae.data import map_chunks
+out = map_chunks(canonical_many, ["OCC"] * 30, workers=2, progress=False)
+print(len(out), out[0])
+"""
+
+
+@pytest.mark.parametrize("guarded", [False, True])
+def test_scripts_without_a_main_guard_run_in_one_process(tmp_path, monkeypatch, guarded):
+    """Spawned workers re-import the main script: without the guard that would recurse, so molvae
+    works in-process and says why; with the guard it uses the workers."""
+    import subprocess
+    import sys
+
+    body = SCRIPT if not guarded else "if __name__ == '__main__':\n" + "".join(f"    {ln}\n" for ln in SCRIPT.strip().splitlines())
+    script = tmp_path / "user_script.py"
+    script.write_text("import molvae.data\nmolvae.data.PARALLEL_MIN_ROWS = 10\n" + body)
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split() == ["30", "CCO"]
+    assert ("no `if __name__" in run.stderr) is not guarded
+    assert "bootstrapping phase" not in run.stderr
+    piped = subprocess.run([sys.executable, "-"], input=script.read_text(), capture_output=True, text=True, timeout=120)
+    assert piped.returncode == 0 and piped.stdout.split() == ["30", "CCO"], piped.stderr[-2000:]
