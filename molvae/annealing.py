@@ -24,7 +24,7 @@ class AnnealConfig:
     warmup_epochs: float = field(default=1.0, metadata={"help": "linear/logistic: epochs to reach the final KL weight"})
     cycle_epochs: float = field(default=1.0, metadata={"help": "cyclical: length of one cycle in epochs"})
     cycle_ratio: float = field(default=0.5, metadata={"help": "cyclical: fraction of a cycle spent increasing the weight"})
-    free_bits: float = field(default=0.0, metadata={"help": "minimum KL per latent dimension in nats (0 = off)"})
+    free_bits: float = field(default=0.1, metadata={"help": "minimum KL per latent dimension in nats (0 = off)"})
     word_dropout: float = field(default=0.2, metadata={"help": "rate at which decoder inputs become <unk>"})
 
     def __post_init__(self):

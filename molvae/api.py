@@ -366,9 +366,18 @@ def _vae_loss_fn(config: RunConfig):
     return loss_fn
 
 
-def _vae_eval_fn(model: VAE, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    out = model(batch["tokens"], batch["lengths"], beta=1.0)
-    return {"nelbo": out["recon"] + out["kl"], "recon": out["recon"], "kl": out["kl"], "token_acc": out["token_acc"]}
+def _vae_eval_fn(config: RunConfig):
+    """Validation terms: the negative ELBO, and the objective best.pt is chosen by, recon + beta * KL
+    at the final beta (what training optimizes once warm-up is over). Choosing by the ELBO instead
+    (beta = 1) favours early, low-KL epochs whenever beta < 1, i.e. the less trained model."""
+    beta = config.anneal.beta
+
+    def eval_fn(model: VAE, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        out = model(batch["tokens"], batch["lengths"], beta=1.0)
+        return {"objective": out["recon"] + beta * out["kl"], "nelbo": out["recon"] + out["kl"], "recon": out["recon"],
+                "kl": out["kl"], "token_acc": out["token_acc"]}
+
+    return eval_fn
 
 
 def _diagnostics_fn(val_set: MoleculeSet, out_dir: Path, n: int = 2000):
@@ -477,7 +486,7 @@ def train(config: RunConfig, out_dir: str | os.PathLike, resume: str | os.PathLi
     if init_state is not None:
         model.load_state_dict(init_state)
         meta["init_from"] = {"path": str(Path(tc.init_from).resolve()), "sha256": file_sha256(Path(tc.init_from))}
-    trainer = Trainer(model, _vae_loss_fn(config), _vae_eval_fn, tc, out_dir, meta, monitor="nelbo", progress=progress,
+    trainer = Trainer(model, _vae_loss_fn(config), _vae_eval_fn(config), tc, out_dir, meta, monitor="objective", progress=progress,
                       epoch_end_fn=_diagnostics_fn(val_set, out_dir))
     if resume is not None:
         trainer.resume(resume)

@@ -125,3 +125,15 @@ def test_fine_tune_starts_from_the_checkpoint(tiny_run, tiny_model, tmp_path):
     assert len(rejects) == 8 and rejects.reason.str.contains("vocabulary").all()
     meta = load_checkpoint(tmp_path / "ft" / "last.pt")["meta"]
     assert meta["init_from"]["path"].endswith("best.pt") and len(meta["init_from"]["sha256"]) == 64
+
+
+def test_best_checkpoint_is_chosen_by_the_training_objective(tiny_run):
+    """best.pt = the lowest validation recon + beta * KL at the final beta, not the ELBO (which
+    would favour early low-KL epochs whenever beta < 1)."""
+    from molvae.checkpoint import load_checkpoint
+
+    log = pd.read_csv(tiny_run / "log.csv")
+    beta = load_checkpoint(tiny_run / "best.pt")["meta"]["run_config"]["anneal"]["beta"]
+    np.testing.assert_allclose(log.val_objective, log.val_recon + beta * log.val_kl, rtol=1e-4)
+    best_epoch = load_checkpoint(tiny_run / "best.pt")["meta"]["epoch"]
+    assert best_epoch == log.epoch[log.val_objective.idxmin()]
