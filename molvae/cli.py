@@ -310,7 +310,9 @@ def cmd_score(args) -> int:
     if len(scored):
         print(scored[["neg_elbo", "nll", "nll_per_token", "recon_log_prob"]].describe().T[["mean", "std", "min", "max"]].round(3).to_string())
     if summary["rejected"]:
-        print("rejected rows by reason:\n" + df[df.reason != ""].reason.str.split(":").str[0].value_counts().to_string())
+        from molvae.space import _reason_kind
+
+        print("rejected rows by reason:\n" + df[df.reason != ""].reason.map(_reason_kind).value_counts().to_string())
     return 0
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
@@ -136,8 +137,8 @@ def encode_to_file(vae: "MolVAE", smiles: Sequence[str], path: str | os.PathLike
 
 
 def _reason_kind(reason: str) -> str:
-    """The kind of a rejection reason (its text before the first colon), for summaries."""
-    return reason.split(":", 1)[0].strip()
+    """The kind of a rejection reason (its text before the first colon, numbers as N), for summaries."""
+    return re.sub(r"\d+", "N", reason.split(":", 1)[0].strip())
 
 
 # ----------------------------------------------------------------------------- interpolation

@@ -135,5 +135,5 @@ def test_best_checkpoint_is_chosen_by_the_training_objective(tiny_run):
     log = pd.read_csv(tiny_run / "log.csv")
     beta = load_checkpoint(tiny_run / "best.pt")["meta"]["run_config"]["anneal"]["beta"]
     np.testing.assert_allclose(log.val_objective, log.val_recon + beta * log.val_kl, rtol=1e-4)
-    best_epoch = load_checkpoint(tiny_run / "best.pt")["meta"]["epoch"]
+    best_epoch = load_checkpoint(tiny_run / "best.pt")["meta"]["history"][-1]["epoch"]
     assert best_epoch == log.epoch[log.val_objective.idxmin()]
