@@ -67,6 +67,14 @@ def _add_model_flags(p: argparse.ArgumentParser) -> None:
         "network arithmetic; bf16 is about 2x faster on CPUs with native bf16 (default: fp32)"))
 
 
+def _add_input_flags(p: argparse.ArgumentParser, limit: int = 0) -> None:
+    """INPUT, --smiles-column and --limit: the flags of every verb that reads a file of molecules."""
+    p.add_argument("input", help="CSV/SMI/TXT file of SMILES, or moses:test etc.")
+    p.add_argument("--smiles-column", help="SMILES column name (default: detect)")
+    p.add_argument("--limit", type=int, default=limit, help=(
+        f"only the first N rows (default: {limit:,}; 0 = all)" if limit else "only the first N rows (default: all)"))
+
+
 def _provenance(out: Path, args: argparse.Namespace, extra: dict) -> None:
     """Write ``OUT.meta.json`` beside an output CSV: what made it."""
     from molvae.data import file_sha256
@@ -410,11 +418,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, str]]:
     p = sub.add_parser("reconstruct", help="encode and decode molecules", description=(
         "Encode each input molecule to its posterior mean and decode it greedily. Writes one row per "
         "input row: row, input, canonical, reconstructed, exact, reason (why a row could not be encoded)."))
-    p.add_argument("input", help="CSV/SMI/TXT file of SMILES, or moses:test etc.")
+    _add_input_flags(p)
     _add_model_flags(p)
     p.add_argument("-o", "--output", default="reconstructions.csv", help="output CSV (default: reconstructions.csv)")
-    p.add_argument("--smiles-column", help="SMILES column name (default: detect)")
-    p.add_argument("--limit", type=int, default=0, help="only the first N rows (default: all)")
     p.add_argument("--sample", action="store_true", help="sample tokens instead of greedy decoding")
     p.add_argument("--batch-size", type=_positive(int), default=1024, help="molecules per batch (default: 1024)")
 
@@ -450,12 +456,10 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, str]]:
         "memory. The format follows OUT's suffix: .csv/.csv.gz and .parquet hold row, smiles, z_0.. for the "
         "encoded rows; .npy holds an (n_rows, D) float32 array aligned with the input (NaN rows where "
         "encoding failed). Rows that cannot be encoded are listed with a reason in OUT.rejects.csv."))
-    p.add_argument("input", help="CSV/SMI/TXT file of SMILES, or moses:test etc.")
+    _add_input_flags(p)
     _add_model_flags(p)
     p.add_argument("-o", "--output", default="embeddings.csv", help="output file (default: embeddings.csv)")
     p.add_argument("--logvar", action="store_true", help="also write the posterior log-variances")
-    p.add_argument("--smiles-column", help="SMILES column name (default: detect)")
-    p.add_argument("--limit", type=int, default=0, help="only the first N rows (default: all)")
     p.add_argument("--batch-size", type=_positive(int), default=1024, help="molecules per batch (default: 1024)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
@@ -487,12 +491,10 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, str]]:
         "Per molecule, in nats (higher = less like the training data): the negative ELBO, an importance-"
         "weighted estimate of -log p(x) from K posterior draws (also per token), and log p(x | z = mean). "
         "Rows that cannot be encoded (unparsable, unknown tokens, too long) keep their row with a reason."))
-    p.add_argument("input", help="CSV/SMI/TXT file of SMILES, or moses:test etc.")
+    _add_input_flags(p)
     _add_model_flags(p)
     p.add_argument("-k", type=_positive(int), default=32, help="posterior draws per molecule (default: 32)")
     p.add_argument("-o", "--output", default="scores.csv", help="output CSV (default: scores.csv)")
-    p.add_argument("--smiles-column", help="SMILES column name (default: detect)")
-    p.add_argument("--limit", type=int, default=0, help="only the first N rows (default: all)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument("--batch-size", type=_positive(int), default=256, help="molecules per batch (default: 256)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -500,12 +502,10 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, str]]:
     p = sub.add_parser("map", help="2-D map of the latent space coloured by a property", description=(
         "Encode molecules, project their posterior means to 2-D (PCA, or UMAP when umap-learn is installed) "
         "and draw them coloured by a property; also writes the coordinates as OUT.csv."))
-    p.add_argument("input", help="CSV/SMI/TXT file of SMILES, or moses:test etc.")
+    _add_input_flags(p, 5000)
     _add_model_flags(p)
     p.add_argument("--color", default="qed", help="property to colour by, or 'none' (default: qed)")
     p.add_argument("--method", default="pca", choices=["pca", "umap"], help="projection (default: pca)")
-    p.add_argument("--smiles-column", help="SMILES column name (default: detect)")
-    p.add_argument("--limit", type=int, default=5000, help="first N rows (default: 5000; 0 = all)")
     p.add_argument("-o", "--output", default="latent_map.png", help="output PNG (default: latent_map.png)")
 
     p = sub.add_parser("properties", help="RDKit properties of molecules in a file", description=(
@@ -513,13 +513,11 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, str]]:
         "rotatable_bonds, rings, aromatic_rings, heavy_atoms, penalized_logp (JT-VAE's normalized form), "
         "penalized_logp_raw, and with --reference the Tanimoto similarity (Morgan r=2, 2048 bits) to a molecule. "
         "Unparsable rows go to OUT.rejects.csv with their reason. No model is needed."))
-    p.add_argument("input", help="CSV/SMI/TXT file of SMILES, or moses:test etc.")
+    _add_input_flags(p)
     p.add_argument("--properties", default="qed,logp,sa,mw,tpsa,hbd,hba,rotatable_bonds,rings,penalized_logp",
                    help="comma-separated (default: qed,logp,sa,mw,tpsa,hbd,hba,rotatable_bonds,rings,penalized_logp)")
     p.add_argument("--reference", help="SMILES to compute similarity to")
     p.add_argument("-o", "--output", default="properties.csv", help="output CSV (default: properties.csv)")
-    p.add_argument("--smiles-column", help="SMILES column name (default: detect)")
-    p.add_argument("--limit", type=int, default=0, help="only the first N rows (default: all)")
     p.add_argument("--workers", type=int, default=0, help="processes (default: all cores, from 20,000 rows)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return parser, dests
