@@ -376,6 +376,55 @@ def cmd_properties(args) -> int:
     return 0
 
 
+def cmd_optimize(args) -> int:
+    from molvae.optimize import load_spec, optimize, spec_objects, summary
+    from molvae.plots import score_vs_calls
+
+    if args.spec:
+        objective, search = load_spec(args.spec)
+    else:
+        if not args.maximize and not args.minimize:
+            raise MolvaeError("give a spec file, or --maximize / --minimize PROPERTY")
+        spec = {"objective": {k: v for k, v in (("maximize", args.maximize), ("minimize", args.minimize)) if v}}
+        if args.similarity_min is not None:
+            spec["constraints"] = {"similarity_min": args.similarity_min}
+        if args.start:
+            spec["search"] = {"start": args.start}
+        objective, search = spec_objects(spec)
+    for name in ("method", "budget", "seed", "start", "batch_size"):
+        value = getattr(args, name)
+        if value is not None:
+            setattr(search, name, value)
+    search.__post_init__()
+    if search.start and objective.start != search.start:
+        objective = type(objective)(objective.terms, objective.constraints, search.start)
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    resolved = {"search": dataclasses.asdict(search), "objective": [dataclasses.asdict(t) for t in objective.terms],
+                "constraints": {k: v for k, v in vars(objective.constraints).items() if not k.startswith("_")}}
+    print("# resolved optimization settings:\n" + json.dumps(resolved, indent=2))
+    vae = _load_model(args)
+    start = time.perf_counter()
+    table = optimize(vae, objective, search)
+    if args.train.lower() != "none" and len(table):
+        from molvae.data import canonical_set, resolve_data_path
+
+        train = canonical_set(resolve_data_path(args.train), progress=not args.quiet)
+        table["novel"] = ~table.smiles.isin(train)
+    table.to_csv(out / "proposals.csv", index=False, float_format="%.6g")
+    result = summary(table, k=args.top)
+    result["seconds"] = round(time.perf_counter() - start, 1)
+    info = {"command": " ".join(sys.argv), "molvae": __version__, "settings": resolved, "summary": result}
+    (out / "summary.json").write_text(json.dumps(info, indent=2, default=float) + "\n")
+    score_vs_calls({search.method: table}, out / "score_vs_calls.png",
+                   title=f"{search.method}, {len(table)} oracle calls")
+    print(f"{result['calls']} oracle calls ({result['feasible']} feasible) in {result['seconds']} s; best:")
+    for i, row in enumerate(result["top"], 1):
+        print(f"  {i}. {row['score']:.4f}  {row['smiles']}  (call {row['call']})")
+    print(f"wrote {out}/proposals.csv, summary.json, score_vs_calls.png")
+    return 0
+
+
 # ------------------------------------------------------------------ parser
 
 
@@ -520,6 +569,27 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, str]]:
     p.add_argument("-o", "--output", default="properties.csv", help="output CSV (default: properties.csv)")
     p.add_argument("--workers", type=int, default=0, help="processes (default: all cores, from 20,000 rows)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("optimize", help="propose molecules with target properties (latent-space search)", description=(
+        "Search the latent space for molecules that score well on an objective, each proposal re-scored by RDKit "
+        "(one oracle call per new molecule, budget exact). The objective comes from a TOML spec ([objective] terms, "
+        "[constraints], [search]) or from --maximize/--minimize; flags override the spec. Writes OUT/proposals.csv "
+        "(every evaluated molecule: call, score, feasibility, properties, similarity to the start, novelty), "
+        "OUT/summary.json (top-k, settings) and OUT/score_vs_calls.png."))
+    p.add_argument("spec", nargs="?", help="TOML spec (see docs/optimize.md)")
+    _add_model_flags(p)
+    p.add_argument("--maximize", help="property to maximize (without a spec)")
+    p.add_argument("--minimize", help="property to minimize (without a spec)")
+    p.add_argument("--similarity-min", type=float, help="constraint: Tanimoto to the start molecule at least this")
+    p.add_argument("--start", help="SMILES to start from (default: the prior)")
+    p.add_argument("--method", choices=["random", "cmaes", "bo", "gradient"], help="optimizer (default: cmaes)")
+    p.add_argument("--budget", type=_positive(int), help="oracle calls (default: 500)")
+    p.add_argument("--batch-size", type=_positive(int), help="proposals per round (default: 20)")
+    p.add_argument("--seed", type=int, help="random seed (default: 0)")
+    p.add_argument("--top", type=_positive(int), default=3, help="best molecules in the summary (default: 3)")
+    p.add_argument("--train", default="moses:train", help="training set for novelty, or 'none' (default: moses:train)")
+    p.add_argument("-o", "--output", default="optimize", help="output folder (default: optimize)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     return parser, dests
 
 
@@ -534,7 +604,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_train(args, dests)
         verbs = {"sample": cmd_sample, "evaluate": cmd_evaluate, "diagnose": cmd_diagnose, "reconstruct": cmd_reconstruct,
                  "encode": cmd_encode, "interpolate": cmd_interpolate, "explore": cmd_explore, "score": cmd_score,
-                 "map": cmd_map, "properties": cmd_properties}
+                 "map": cmd_map, "properties": cmd_properties,
+                 "optimize": cmd_optimize}
         return verbs[args.verb](args)
     except MolvaeError as exc:
         print(f"molvae {args.verb}: error: {exc}", file=sys.stderr)

@@ -342,8 +342,9 @@ def _bo(ask, oracle, z0, sigma, rng, cfg, stop, max_rounds: int = 10_000):
         else:
             bounds = torch.stack([torch.zeros(dim), torch.ones(dim)]).double()
         acq = qLogExpectedImprovement(model, best_f=yy.max())
-        cand, _ = optimize_acqf(acq, bounds=bounds, q=min(cfg.batch_size, max(oracle.left, 1)),
-                                num_restarts=4, raw_samples=128, options={"maxiter": 50, "seed": int(cfg.seed) + step})
+        # sequential greedy batch selection: q small searches in D dimensions instead of one in q*D
+        cand, _ = optimize_acqf(acq, bounds=bounds, q=min(cfg.batch_size, max(oracle.left, 1)), sequential=True,
+                                num_restarts=2, raw_samples=64, options={"maxiter": 30, "seed": int(cfg.seed) + step})
         u = cand.detach().numpy()
         y = _fill(ask(to_z(u), step), oracle)
         X.append(u)

@@ -153,3 +153,22 @@ def molecule_grid(smiles: Sequence[str], path: str | Path, legends: Sequence[str
                                  legends=legends, returnPNG=False)
     image.save(str(path))
     return Path(path)
+
+
+def score_vs_calls(runs: dict[str, "object"], path: str | Path, title: str = "") -> Path:
+    """Best feasible score so far against oracle calls, one line per run (tables from
+    :func:`molvae.optimize.optimize`, with ``call`` and ``best_so_far`` columns)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    for label, table in runs.items():
+        if len(table):
+            ax.step(table["call"], table["best_so_far"], where="post", label=label)
+    ax.set_xlabel("oracle calls")
+    ax.set_ylabel("best feasible score")
+    ax.set_title(title or "optimization progress", fontsize=10)
+    if len(runs) > 1:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return Path(path)

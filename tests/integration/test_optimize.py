@@ -1,0 +1,101 @@
+"""Latent-space optimization on the tiny model: budgets, constraints, objectives, the verb."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from molvae import properties as P
+from molvae.cli import main
+from molvae.errors import ConfigError
+from molvae.optimize import Constraints, Objective, Oracle, SearchConfig, Term, optimize, spec_objects, summary
+
+ASPIRIN = "CC(=O)Oc1ccccc1C(=O)O"
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    from molvae.api import MolVAE
+
+    return MolVAE.load(device="cpu")
+
+
+@pytest.mark.parametrize("method", ["random", "cmaes", "gradient", "bo"])
+def test_each_optimizer_improves_on_its_start_within_the_budget(shipped, method):
+    # the shipped model (the tiny one decodes mostly junk): from a poorly drug-like lead, maximize QED
+    start = "CCCCCCCCCCCCCCCC(=O)NCCO"
+    start_qed = P.qed(start)
+    objective = Objective([Term("qed")], start=start)
+    table = optimize(shipped, objective, SearchConfig(method=method, budget=25, batch_size=5, start=start, sigma=1.0))
+    assert 0 < len(table) <= 25
+    assert table.call.tolist() == list(range(1, len(table) + 1))  # one call per new molecule, in order
+    assert table.smiles.is_unique
+    assert table.score.max() > start_qed + 0.05
+    assert table.best_so_far.is_monotonic_increasing
+    assert summary(table)["top1"] == pytest.approx(table.score.max())
+
+
+def test_budget_is_honoured_exactly_and_repeats_are_free():
+    objective = Objective([Term("qed")])
+    oracle = Oracle(objective, budget=3)
+    scores = oracle(["CCO", "OCC", "c1ccccc1", None, "C1CC", "CCN", "CCCl"])
+    assert oracle.calls == 3 and oracle.left == 0
+    assert scores[0] == scores[1]  # OCC is CCO again: no second call
+    assert [h["smiles"] for h in oracle.history] == ["CCO", "c1ccccc1", "CCN"]
+    assert pd.isna(scores[3]) and pd.isna(scores[4]) and pd.isna(scores[6])  # no molecule / over budget
+
+
+def test_constraints_and_terms():
+    c = Constraints(similarity_min=0.5, sa_max=3.0, mw_min=100, mw_max=200, max_heavy_atoms=15,
+                    smarts_required=["c1ccccc1"], smarts_forbidden=["[N+](=O)[O-]"])
+    obj = Objective([Term("qed")], c, start=ASPIRIN)
+    assert obj.evaluate(P.as_mol(ASPIRIN))[1] == ""
+    assert "similarity" in obj.evaluate(P.as_mol("CCCCCCO"))[1]
+    assert "forbidden" in Objective([Term("qed")], Constraints(smarts_forbidden=["[N+](=O)[O-]"])).evaluate(
+        P.as_mol("O=[N+]([O-])c1ccccc1"))[1]
+    assert "required" in Objective([Term("qed")], Constraints(smarts_required=["c1ccccc1"])).evaluate(P.as_mol("CCO"))[1]
+    assert "MW" in Objective([Term("qed")], Constraints(mw_max=100)).evaluate(P.as_mol(ASPIRIN))[1]
+    window = Term("logp", goal="window", low=1.0, high=2.0)
+    assert window.score(1.5) == 0 and window.score(3.0) == -1.0 and window.score(0.5) == -0.5
+    assert Term("mw", goal="target", target=300, weight=0.5).score(310) == -5.0
+    assert Term("sa", goal="minimize").score(2.0) == -2.0
+
+
+def test_infeasible_molecules_are_recorded_but_never_best(tiny_model):
+    objective = Objective([Term("qed")], Constraints(similarity_min=0.95), start=ASPIRIN)
+    table = optimize(tiny_model, objective, SearchConfig(method="random", budget=15, batch_size=5, start=ASPIRIN, sigma=2.0))
+    infeasible = table[~table.feasible]
+    assert len(infeasible) and infeasible.violation.str.contains("similarity").all()
+    top = summary(table)["top"]
+    assert all(table.set_index("smiles").loc[t["smiles"], "feasible"] for t in top)
+
+
+@pytest.mark.parametrize("spec, message", [
+    ({"objective": {"terms": [{"property": "qed", "goal": "up"}]}}, "goal must be one of"),
+    ({"objective": {"terms": [{"property": "logp", "goal": "window", "low": 3}]}}, "window needs"),
+    ({"objective": {"maximize": "potency"}}, "unknown property 'potency'"),
+    ({"objective": {"maximize": "qed"}, "constraint": {}}, "unknown section"),
+    ({"objective": {"maximize": "qed"}, "constraints": {"similarity_min": 0.4}}, "needs a start molecule"),
+    ({"objective": {"maximize": "qed"}, "constraints": {"smarts_required": ["[C"]}}, "not a valid SMARTS"),
+    ({"objective": {"maximize": "qed"}, "search": {"method": "annealing"}}, "unknown optimizer"),
+    ({"objective": {}}, "at least one term"),
+])
+def test_spec_errors(spec, message):
+    with pytest.raises(ConfigError, match=message):
+        spec_objects(spec)
+
+
+def test_optimize_verb(tiny_run, tmp_path, capsys):
+    spec = tmp_path / "spec.toml"
+    spec.write_text('[objective]\nterms = [{property = "qed"}, {property = "logp", goal = "window", low = 1, high = 3, weight = 0.2}]\n'
+                    f'[constraints]\nsa_max = 6\n[search]\nmethod = "cmaes"\nbudget = 12\nbatch_size = 4\nstart = "{ASPIRIN}"\n')
+    out = tmp_path / "opt"
+    assert main(["optimize", str(spec), "-m", str(tiny_run / "best.pt"), "--device", "cpu", "--budget", "10",
+                 "--train", "none", "-o", str(out), "-q"]) == 0
+    table = pd.read_csv(out / "proposals.csv")
+    assert 0 < len(table) <= 10 and {"call", "score", "feasible", "qed", "logp", "similarity"} <= set(table.columns)
+    info = json.loads((out / "summary.json").read_text())
+    assert info["settings"]["search"]["budget"] == 10 and (out / "score_vs_calls.png").stat().st_size > 1000
+    assert "oracle calls" in capsys.readouterr().out
+    assert main(["optimize", "-m", str(tiny_run / "best.pt")]) == 2
+    assert "give a spec file" in capsys.readouterr().err
