@@ -17,6 +17,15 @@ def _pyplot():
     return plt
 
 
+def _save(fig, path: str | Path) -> Path:
+    """Lay out, write at 120 dpi and close a figure."""
+    plt = _pyplot()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return Path(path)
+
+
 def kl_per_dimension_bar(kl: np.ndarray, path: str | Path, active: np.ndarray | None = None) -> Path:
     """Bar chart of the KL (nats) each latent dimension carries, sorted; active units in colour."""
     plt = _pyplot()
@@ -30,10 +39,7 @@ def kl_per_dimension_bar(kl: np.ndarray, path: str | Path, active: np.ndarray | 
     if active is not None:
         title += f"; {int(active.sum())}/{len(kl)} active units (grey: inactive)"
     ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return Path(path)
+    return _save(fig, path)
 
 
 def training_curves(history: Sequence[dict], path: str | Path) -> Path:
@@ -53,10 +59,7 @@ def training_curves(history: Sequence[dict], path: str | Path) -> Path:
         ax.set_xlabel("epoch")
         if len(keys) > 1:
             ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return Path(path)
+    return _save(fig, path)
 
 
 def bar_panels(labels: Sequence[str], panels: Sequence[tuple[str, Sequence[float]]], path: str | Path) -> Path:
@@ -67,10 +70,7 @@ def bar_panels(labels: Sequence[str], panels: Sequence[tuple[str, Sequence[float
         ax.bar(range(len(labels)), values, color="tab:blue")
         ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=8)
         ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return Path(path)
+    return _save(fig, path)
 
 
 def project_2d(z: np.ndarray, method: str = "pca", seed: int = 0) -> np.ndarray:
@@ -108,10 +108,7 @@ def latent_map(z: np.ndarray, path: str | Path, values: Sequence[float] | None =
     ax.set_xlabel(f"{method.upper()} 1")
     ax.set_ylabel(f"{method.upper()} 2")
     ax.set_title(title or f"latent space ({len(xy)} molecules)", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return Path(path)
+    return _save(fig, path)
 
 
 def property_distributions(sets: dict[str, "object"], columns: Sequence[str], path: str | Path) -> Path:
@@ -131,10 +128,7 @@ def property_distributions(sets: dict[str, "object"], columns: Sequence[str], pa
             ax.hist(d, bins=bins, density=True, histtype="step", linewidth=1.5, label=f"{name} (n={len(d)})")
         ax.set_title(col, fontsize=10)
     np.atleast_1d(axes)[0].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return Path(path)
+    return _save(fig, path)
 
 
 def molecule_grid(smiles: Sequence[str], path: str | Path, legends: Sequence[str] | None = None,
@@ -168,7 +162,4 @@ def score_vs_calls(runs: dict[str, "object"], path: str | Path, title: str = "")
     ax.set_title(title or "optimization progress", fontsize=10)
     if len(runs) > 1:
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return Path(path)
+    return _save(fig, path)
