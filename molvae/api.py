@@ -59,6 +59,7 @@ class MolVAE:
         self.model, self.vocab, self.constraints = model.eval(), vocab, dict(constraints)
         self.meta = meta or {}
         self.precision = precision
+        self.predictor = None  # a molvae.predictors.LatentPredictor, saved with the model
 
     @property
     def precision(self) -> str:
@@ -96,15 +97,33 @@ class MolVAE:
             vocab = Vocab(meta["vocab"])
             constraints = meta["selfies"]["constraints"]
             model = build_model(cfg, vocab)
-            model.load_state_dict({k: v.float() for k, v in payload["state_dict"].items()})
+            state = {k: v.float() for k, v in payload["state_dict"].items()}
+            head = {k[len("predictor."):]: state.pop(k) for k in list(state) if k.startswith("predictor.")}
+            model.load_state_dict(state)
+            predictor = None
+            if "predictor" in meta:
+                from molvae.predictors import LatentPredictor
+
+                info = meta["predictor"]
+                predictor = LatentPredictor(cfg.latent_dim, info["names"], info["hidden"])
+                predictor.load_state_dict(head)
+                predictor.metrics = info.get("metrics", {})
+                predictor.eval()
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             raise CheckpointError(f"{path}: checkpoint contents do not describe a molvae model ({exc})") from None
-        return cls(model.to(resolve_device(device)), vocab, constraints, meta, precision)
+        vae = cls(model.to(resolve_device(device)), vocab, constraints, meta, precision)
+        vae.predictor = predictor
+        return vae
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write the model (no optimizer state) as a checkpoint."""
+        """Write the model (no optimizer state) as a checkpoint, with its property predictor if any."""
         state = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
-        return save_checkpoint(path, self.meta, state)
+        meta = dict(self.meta)
+        meta.pop("predictor", None)
+        if self.predictor is not None:
+            state.update({f"predictor.{k}": v.detach().cpu() for k, v in self.predictor.state_dict().items()})
+            meta["predictor"] = self.predictor.describe()
+        return save_checkpoint(path, meta, state)
 
     @property
     def config(self) -> ModelConfig:
