@@ -10,9 +10,11 @@ VAE's latent space and decode each point greedily:
 - ``cmaes``    CMA-ES (the ``cma`` package), a robust black-box evolution strategy;
 - ``bo``       Bayesian optimization with BoTorch: a GP on the latent points, batches chosen by
                qLogEI inside a trust region that grows on success and shrinks on failure (TuRBO);
-- ``gradient`` LIMO-style: an MLP surrogate of the score fitted to the oracle's answers so far,
-               gradient ascent on it with a prior penalty (-lambda * |z|^2 / 2) keeping z where the
-               decoder is reliable, then the oracle re-scores what the decoder makes of it.
+- ``gradient`` LIMO-style: gradient ascent on a surrogate of the score with a prior penalty
+               (-lambda * |z|^2 / 2) keeping z where the decoder is reliable, then the oracle
+               re-scores what the decoder makes of it. The surrogate is the model's property
+               predictor (molvae fit-predictor) corrected by an MLP fitted to the oracle's
+               answers, or that MLP alone when the model has no predictor for the terms.
 
 Infeasible molecules (a broken constraint) are recorded with the reason; the optimizers see them
 as one standard deviation below the worst feasible score seen so far.
@@ -275,7 +277,10 @@ def optimize(vae: "MolVAE", objective: Objective, config: SearchConfig, progress
             raise BudgetExhausted
 
     try:
-        runners[config.method](ask, oracle, z0, sigma, rng, config, stop)
+        extra = {}
+        if config.method == "gradient":
+            extra["surrogate"] = surrogate_objective(objective, getattr(vae, "predictor", None))
+        runners[config.method](ask, oracle, z0, sigma, rng, config, stop, **extra)
     except BudgetExhausted:
         pass
     table = oracle.table()
@@ -361,7 +366,39 @@ def _bo(ask, oracle, z0, sigma, rng, cfg, stop, max_rounds: int = 10_000):
             length = 0.8
 
 
-def _gradient(ask, oracle, z0, sigma, rng, cfg, stop, max_rounds: int = 10_000, steps: int = 50):
+def surrogate_objective(objective: Objective, predictor) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    """The objective's terms computed from a latent property predictor, differentiable in z; ``None``
+    when the predictor does not cover every term (constraints are left to the oracle)."""
+    if predictor is None:
+        return None
+    index = {n: i for i, n in enumerate(predictor.names)}
+    if any(t.property not in index for t in objective.terms):
+        return None
+    relu = torch.nn.functional.relu
+
+    def f(z: torch.Tensor) -> torch.Tensor:
+        values = predictor.predict(z)
+        total = torch.zeros(z.shape[0])
+        for t in objective.terms:
+            x = values[:, index[t.property]]
+            if t.goal == "maximize":
+                s = x
+            elif t.goal == "minimize":
+                s = -x
+            elif t.goal == "window":
+                s = -(relu(t.low - x) + relu(x - t.high))
+            else:
+                s = -(x - t.target).abs()
+            total = total + t.weight * s
+        return total
+
+    return f
+
+
+def _gradient(ask, oracle, z0, sigma, rng, cfg, stop, max_rounds: int = 10_000, steps: int = 50, surrogate=None):
+    """LIMO-style search. With a property predictor on z (`surrogate`), climb the predicted objective and
+    let a small MLP fitted to the oracle's answers correct it (residuals); without one, the MLP is the
+    whole surrogate. Either way a prior penalty keeps z where the decoder is reliable."""
     dim = len(z0)
     Z = [z0 + sigma * rng.standard_normal((max(cfg.batch_size, 10), dim))]
     Y = [_fill(ask(Z[0], 0), oracle)]
@@ -369,13 +406,16 @@ def _gradient(ask, oracle, z0, sigma, rng, cfg, stop, max_rounds: int = 10_000, 
         stop()
         z_all = torch.tensor(np.concatenate(Z), dtype=torch.float32)
         y_all = torch.tensor(np.concatenate(Y), dtype=torch.float32)
-        mean, sd = y_all.mean(), y_all.std().clamp(min=1e-6)
+        with torch.no_grad():
+            base = surrogate(z_all) if surrogate is not None else torch.zeros(len(z_all))
+        target = y_all - base
+        mean, sd = target.mean(), target.std().clamp(min=1e-6)
         net = torch.nn.Sequential(torch.nn.Linear(dim, 64), torch.nn.SiLU(), torch.nn.Linear(64, 64), torch.nn.SiLU(),
                                   torch.nn.Linear(64, 1))
         opt = torch.optim.Adam(net.parameters(), lr=3e-3, weight_decay=1e-4)
         for _ in range(200):
             opt.zero_grad()
-            loss = torch.nn.functional.mse_loss(net(z_all).squeeze(-1), (y_all - mean) / sd)
+            loss = torch.nn.functional.mse_loss(net(z_all).squeeze(-1), (target - mean) / sd)
             loss.backward()
             opt.step()
         # start from the best points found, each nudged, and climb the surrogate under the prior penalty
@@ -384,7 +424,8 @@ def _gradient(ask, oracle, z0, sigma, rng, cfg, stop, max_rounds: int = 10_000, 
         climb = torch.optim.Adam([z], lr=0.05)
         for _ in range(steps):
             climb.zero_grad()
-            objective = net(z).squeeze(-1) - cfg.prior_weight * 0.5 * (z ** 2).sum(-1)
+            predicted = net(z).squeeze(-1) * sd + mean + (surrogate(z) if surrogate is not None else 0.0)
+            objective = predicted - cfg.prior_weight * 0.5 * (z ** 2).sum(-1)
             (-objective.sum()).backward()
             climb.step()
         proposals = z.detach().numpy()

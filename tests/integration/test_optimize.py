@@ -3,6 +3,7 @@
 import json
 
 import pandas as pd
+import torch
 import pytest
 
 from molvae import properties as P
@@ -119,3 +120,26 @@ def test_predictor_fits_saves_and_loads(tiny_run, tmp_path, moses_300, capsys):
     pd.testing.assert_frame_equal(predict(again, [ASPIRIN]), pred.iloc[:1])
     # molecular weight is well encoded even by the tiny model: better than predicting the mean
     assert vae.predictor.metrics["mw"]["r2"] > 0
+
+
+def test_gradient_search_uses_the_property_predictor(tiny_model, moses_300):
+    from molvae.optimize import surrogate_objective
+    from molvae.predictors import fit_predictor
+
+    smiles = pd.read_csv(moses_300).iloc[:, 0].tolist()
+    predictor, _ = fit_predictor(tiny_model, smiles, "qed,logp", epochs=20)
+    objective = Objective([Term("qed"), Term("logp", goal="window", low=1, high=2, weight=0.5)])
+    f = surrogate_objective(objective, predictor)
+    z = torch.zeros(3, tiny_model.config.latent_dim, requires_grad=True)
+    values = predictor.predict(z)
+    expected = values[:, 0] - 0.5 * (torch.relu(1 - values[:, 1]) + torch.relu(values[:, 1] - 2))
+    torch.testing.assert_close(f(z), expected)
+    f(z).sum().backward()
+    assert z.grad is not None and z.grad.abs().sum() > 0  # differentiable in z
+    assert surrogate_objective(Objective([Term("sa")]), predictor) is None  # a term it cannot predict
+    tiny_model.predictor = predictor
+    try:
+        table = optimize(tiny_model, objective, SearchConfig(method="gradient", budget=15, batch_size=5))
+    finally:
+        tiny_model.predictor = None
+    assert 0 < len(table) <= 15
