@@ -112,7 +112,8 @@ class MolVAE:
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             raise CheckpointError(f"{path}: checkpoint contents do not describe a molvae model ({exc})") from None
         vae = cls(model.to(resolve_device(device)), vocab, constraints, meta, precision)
-        vae.predictor = predictor
+        # a predictor fitted to the frozen model wins over the jointly trained head
+        vae.predictor = predictor if predictor is not None else model.property_head
         return vae
 
     def save(self, path: str | os.PathLike) -> Path:
@@ -120,7 +121,7 @@ class MolVAE:
         state = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
         meta = dict(self.meta)
         meta.pop("predictor", None)
-        if self.predictor is not None:
+        if self.predictor is not None and self.predictor is not self.model.property_head:
             state.update({f"predictor.{k}": v.detach().cpu() for k, v in self.predictor.state_dict().items()})
             meta["predictor"] = self.predictor.describe()
         return save_checkpoint(path, meta, state)
@@ -378,7 +379,8 @@ def _vae_loss_fn(config: RunConfig):
     def loss_fn(model: VAE, batch: dict[str, torch.Tensor], t: float) -> dict[str, torch.Tensor]:
         beta = kl_weight(t, anneal)
         out = model(batch["tokens"], batch["lengths"], beta=beta,
-                    word_dropout_rate=word_dropout_rate(t, anneal), free_bits=anneal.free_bits)
+                    word_dropout_rate=word_dropout_rate(t, anneal), free_bits=anneal.free_bits,
+                    props=batch.get("props"), property_weight=config.train.property_weight)
         out["beta"] = torch.tensor(beta)
         return out
 
@@ -392,9 +394,12 @@ def _vae_eval_fn(config: RunConfig):
     beta = config.anneal.beta
 
     def eval_fn(model: VAE, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        out = model(batch["tokens"], batch["lengths"], beta=1.0)
-        return {"objective": out["recon"] + beta * out["kl"], "nelbo": out["recon"] + out["kl"], "recon": out["recon"],
-                "kl": out["kl"], "token_acc": out["token_acc"]}
+        out = model(batch["tokens"], batch["lengths"], beta=1.0, props=batch.get("props"))
+        terms = {"objective": out["recon"] + beta * out["kl"], "nelbo": out["recon"] + out["kl"], "recon": out["recon"],
+                 "kl": out["kl"], "token_acc": out["token_acc"]}
+        if "prop_mse" in out:
+            terms["prop_mse"] = out["prop_mse"]
+        return terms
 
     return eval_fn
 
@@ -488,6 +493,14 @@ def train(config: RunConfig, out_dir: str | os.PathLike, resume: str | os.PathLi
     if len(train_set) == 0:
         raise InputFileError(f"no usable training molecules in {train_path}; see {out_dir / 'rejects.csv'}")
     vocab = molecules.vocab
+    head_names = [n.strip() for n in config.model.property_head.split(",") if n.strip()]
+    if head_names:
+        from molvae import properties as props
+        from molvae.data import molecule_properties
+
+        props.resolve(head_names)  # unknown names: a ConfigError before any work
+        for part in (train_set, val_set):
+            part.props = molecule_properties(part.smiles, head_names, dc.cache_dir, dc.workers or None, progress and rank0)
 
     if rank0:
         (out_dir / "config.toml").write_text(config.to_toml())
@@ -502,6 +515,11 @@ def train(config: RunConfig, out_dir: str | os.PathLike, resume: str | os.PathLi
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     model = build_model(config.model, vocab)
+    if model.property_head is not None and init_state is None and resume is None:
+        known = torch.from_numpy(np.array(train_set.props, dtype=np.float32))
+        model.property_head.y_mean.copy_(torch.nanmean(known, dim=0))
+        centred = torch.nan_to_num(known - model.property_head.y_mean)
+        model.property_head.y_std.copy_((centred.pow(2).sum(0) / (~known.isnan()).sum(0).clamp(min=2)).sqrt().clamp(min=1e-6))
     if init_state is not None:
         model.load_state_dict(init_state)
         meta["init_from"] = {"path": str(Path(tc.init_from).resolve()), "sha256": file_sha256(Path(tc.init_from))}

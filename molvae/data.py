@@ -59,6 +59,7 @@ class MoleculeSet:
     rows: np.ndarray
     vocab: Vocab
     rejects: pd.DataFrame
+    props: np.ndarray | None = None  # (n, P) float32 RDKit properties, for a jointly trained property head
 
     def __len__(self) -> int:
         return len(self.smiles)
@@ -66,14 +67,17 @@ class MoleculeSet:
     def collate(self, idx: np.ndarray) -> dict[str, torch.Tensor]:
         """The batch at positions `idx`: ``tokens`` (B, T) int64 trimmed to the longest, ``lengths`` (B,)."""
         lens = self.lengths[idx]
-        return {"tokens": torch.from_numpy(self.tokens[idx, : int(lens.max())].astype(np.int64)),
-                "lengths": torch.from_numpy(lens.astype(np.int64))}
+        batch = {"tokens": torch.from_numpy(self.tokens[idx, : int(lens.max())].astype(np.int64)),
+                 "lengths": torch.from_numpy(lens.astype(np.int64))}
+        if self.props is not None:
+            batch["props"] = torch.from_numpy(self.props[idx])
+        return batch
 
     def subset(self, idx: np.ndarray) -> "MoleculeSet":
         """The molecules at positions `idx` (rejects are not carried over)."""
         return MoleculeSet(
             self.tokens[idx], self.lengths[idx], [self.smiles[i] for i in idx], self.rows[idx],
-            self.vocab, rejects_frame(),
+            self.vocab, rejects_frame(), None if self.props is None else self.props[idx],
         )
 
 
@@ -395,6 +399,26 @@ def cache_file(settings: dict, cache_dir: str | os.PathLike | None, prefix: str 
         return None
     key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:32]
     return Path(cache_dir or default_cache_dir()) / f"{prefix}{key}.npz"
+
+
+def molecule_properties(smiles: Sequence[str], names: Sequence[str], cache_dir: str | os.PathLike | None = None,
+                        workers: int | None = None, progress: bool = False) -> np.ndarray:
+    """RDKit properties `names` of canonical SMILES as an (n, P) float32 array, cached by the
+    molecules, the names and the RDKit version (all of MOSES takes minutes to score)."""
+    from rdkit import __version__ as rdkit_version
+
+    from molvae import properties as props
+
+    digest = hashlib.sha256("\n".join(smiles).encode()).hexdigest()
+    cache = cache_file({"smiles": digest, "names": list(names), "rdkit": rdkit_version, "what": "props-1"}, cache_dir,
+                       prefix="props-")
+    if cache is not None and cache.is_file():
+        with np.load(cache) as z:
+            return z["props"]
+    values = props.compute(list(smiles), list(names), workers=workers, progress=progress).to_numpy(np.float32)
+    if cache is not None:
+        save_npz_atomic(cache, props=values)
+    return values
 
 
 def save_npz_atomic(path: Path, compress: bool = False, **arrays: np.ndarray) -> None:

@@ -6,6 +6,7 @@ B = batch, T = sequence length (tokens including ``<eos>``), V = vocabulary size
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -28,6 +29,9 @@ class ModelConfig:
     decoder_layers: int = field(default=2, metadata={"help": "decoder GRU layers"})
     dropout: float = field(default=0.1, metadata={"help": "dropout between GRU layers and before the output layer"})
     max_len: int = field(default=80, metadata={"help": "longest SELFIES (tokens) trained on and generated"})
+    property_head: str = field(default="", metadata={"help": (
+        "RDKit properties (comma-separated, e.g. qed,logp,sa) predicted from z by a head trained jointly "
+        "with the VAE (Gomez-Bombarelli et al. 2018); empty: no head")})
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,30 @@ class Decoder(nn.Module):
         return self.out(self.drop(y)), state
 
 
+class LatentPredictor(nn.Module):
+    """MLP z (D) -> properties (P), trained on standardized targets; :meth:`predict` undoes it."""
+
+    def __init__(self, latent_dim: int, names: Sequence[str], hidden: int = 128):
+        super().__init__()
+        self.names, self.hidden = list(names), hidden
+        self.metrics: dict[str, dict[str, float]] = {}  # held-out R² and MAE per property, from fitting
+        self.net = nn.Sequential(nn.Linear(latent_dim, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(),
+                                 nn.Linear(hidden, len(self.names)))
+        self.register_buffer("y_mean", torch.zeros(len(self.names)))
+        self.register_buffer("y_std", torch.ones(len(self.names)))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """Standardized predictions (B, P); differentiable in z (for gradient-based search)."""
+        return self.net(z)
+
+    def predict(self, z: torch.Tensor) -> torch.Tensor:
+        """Predictions in the properties' own units (B, P)."""
+        return self.net(z) * self.y_std + self.y_mean
+
+    def describe(self) -> dict:
+        return {"names": self.names, "hidden": self.hidden, "metrics": self.metrics}
+
+
 class VAE(nn.Module):
     """Encoder + reparameterization + decoder, with the loss terms and sampling."""
 
@@ -125,6 +153,8 @@ class VAE(nn.Module):
         self.cfg, self.vocab_size, self.ids = cfg, vocab_size, ids
         self.encoder = Encoder(cfg, vocab_size, ids.pad)
         self.decoder = Decoder(cfg, vocab_size, ids.pad)
+        names = [n.strip() for n in cfg.property_head.split(",") if n.strip()]
+        self.property_head = LatentPredictor(cfg.latent_dim, names) if names else None
 
     @staticmethod
     def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -144,6 +174,8 @@ class VAE(nn.Module):
         word_dropout_rate: float = 0.0,
         free_bits: float = 0.0,
         sample_z: bool = True,
+        props: torch.Tensor | None = None,
+        property_weight: float = 1.0,
     ) -> dict[str, torch.Tensor]:
         """Negative ELBO terms for a batch (the training step goes through ``forward`` so that DDP sees it).
 
@@ -167,7 +199,17 @@ class VAE(nn.Module):
         kl_term = kl_dims.clamp(min=free_bits).sum() if free_bits > 0 else kl
         with torch.no_grad():
             token_acc = ((logits.argmax(-1) == targets) & mask).sum() / mask.sum()
-        return {"loss": recon + beta * kl_term, "recon": recon, "kl": kl, "kl_per_dim": kl_dims, "token_acc": token_acc}
+        out = {"loss": recon + beta * kl_term, "recon": recon, "kl": kl, "kl_per_dim": kl_dims, "token_acc": token_acc}
+        if self.property_head is not None and props is not None:
+            # the head reads the posterior mean; targets standardized, rows with a missing value masked
+            head = self.property_head
+            target = (props.float() - head.y_mean) / head.y_std
+            known = ~torch.isnan(target)
+            err = (head(mu.float()) - torch.nan_to_num(target)) ** 2
+            prop_mse = (err * known).sum() / known.sum().clamp(min=1)
+            out["loss"] = out["loss"] + property_weight * prop_mse
+            out["prop_mse"] = prop_mse
+        return out
 
     def loss(self, *args, **kwargs) -> dict[str, torch.Tensor]:
         """The same as calling the module: the negative ELBO terms of :meth:`forward`."""

@@ -17,33 +17,10 @@ from torch import nn
 
 from molvae import properties as props
 from molvae.errors import MolvaeError
+from molvae.model import LatentPredictor
 
 if TYPE_CHECKING:
     from molvae.api import MolVAE
-
-
-class LatentPredictor(nn.Module):
-    """MLP z (D) -> properties (P), trained on standardized targets; :meth:`predict` undoes it."""
-
-    def __init__(self, latent_dim: int, names: Sequence[str], hidden: int = 128):
-        super().__init__()
-        self.names, self.hidden = list(names), hidden
-        self.metrics: dict[str, dict[str, float]] = {}  # held-out R² and MAE per property, from fitting
-        self.net = nn.Sequential(nn.Linear(latent_dim, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(),
-                                 nn.Linear(hidden, len(self.names)))
-        self.register_buffer("y_mean", torch.zeros(len(self.names)))
-        self.register_buffer("y_std", torch.ones(len(self.names)))
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        """Standardized predictions (B, P); differentiable in z (for gradient-based search)."""
-        return self.net(z)
-
-    def predict(self, z: torch.Tensor) -> torch.Tensor:
-        """Predictions in the properties' own units (B, P)."""
-        return self.net(z) * self.y_std + self.y_mean
-
-    def describe(self) -> dict:
-        return {"names": self.names, "hidden": self.hidden, "metrics": self.metrics}
 
 
 def r2_score(y: np.ndarray, pred: np.ndarray) -> float:

@@ -59,6 +59,8 @@ class TrainConfig:
         "auto, fp32, bf16 or fp16 (CUDA only, with loss scaling): auto is bf16 on CPUs with native bf16 "
         "(AVX512-BF16/AMX), where it is about 1.7x faster, and fp32 elsewhere (GPUs included)")})
     compile: bool = field(default=False, metadata={"help": "torch.compile the training step"})
+    property_weight: float = field(default=1.0, metadata={"help": (
+        "weight of the property head's loss (mean squared error on standardized properties), if the model has one")})
     init_from: str | None = field(default=None, metadata={"help": (
         "fine-tune: start from this checkpoint's weights, vocabulary and model sizes (training state, "
         "schedule and optimizer start fresh; molecules with tokens outside its vocabulary are rejected)")})

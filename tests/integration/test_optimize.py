@@ -143,3 +143,27 @@ def test_gradient_search_uses_the_property_predictor(tiny_model, moses_300):
     finally:
         tiny_model.predictor = None
     assert 0 < len(table) <= 15
+
+
+def test_property_head_trained_jointly(moses_300, tmp_path):
+    """model.property_head: the head is trained with the VAE, its loss logged, and the loaded model
+    exposes it as its predictor; an unknown property is a clear error before any work."""
+    from conftest import tiny_config
+    from molvae.api import MolVAE, train
+    from molvae.predictors import predict
+
+    cfg = tiny_config(moses_300, epochs=8, property_weight=5.0)
+    cfg.model.property_head = "qed,mw"
+    train(cfg, tmp_path / "head", progress=False)
+    log = pd.read_csv(tmp_path / "head" / "log.csv")
+    assert log.train_prop_mse.notna().all() and log.val_prop_mse.iloc[-1] < log.val_prop_mse.iloc[0]
+    vae = MolVAE.load(tmp_path / "head" / "best.pt", device="cpu")
+    assert vae.predictor is vae.model.property_head and vae.predictor.names == ["qed", "mw"]
+    assert 150 < float(vae.predictor.y_mean[1]) < 450  # standardized by the training molecules' MW
+    pred = predict(vae, [ASPIRIN])
+    assert pred.notna().all(axis=None)
+    again = MolVAE.load(vae.save(tmp_path / "copy.pt"), device="cpu")
+    pd.testing.assert_frame_equal(predict(again, [ASPIRIN]), pred)
+    cfg.model.property_head = "qed,potency"
+    with pytest.raises(ConfigError, match="potency"):
+        train(cfg, tmp_path / "bad", progress=False)
