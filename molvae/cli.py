@@ -397,7 +397,7 @@ def cmd_optimize(args) -> int:
             setattr(search, name, value)
     search.__post_init__()
     if search.start and objective.start != search.start:
-        objective = type(objective)(objective.terms, objective.constraints, search.start)
+        objective = type(objective)(objective.terms, objective.constraints, search.start, objective.reference)
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     resolved = {"search": dataclasses.asdict(search), "objective": [dataclasses.asdict(t) for t in objective.terms],

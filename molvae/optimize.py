@@ -125,19 +125,22 @@ def _smarts(text: str) -> Chem.Mol:
 
 @dataclass
 class Objective:
-    """Weighted sum of terms under constraints; `start` (a SMILES) is the similarity reference."""
+    """Weighted sum of terms under constraints. Similarity (term or constraint) is measured to
+    `reference`, by default the `start` molecule (a rediscovery task sets a target instead)."""
 
     terms: list[Term]
     constraints: Constraints = field(default_factory=Constraints)
     start: str | None = None
+    reference: str | None = None
 
     def __post_init__(self):
         if not self.terms:
             raise ConfigError("the objective needs at least one term")
-        needs_start = self.constraints.similarity_min is not None or any(t.property == "similarity" for t in self.terms)
-        if needs_start and not self.start:
-            raise ConfigError("a similarity term or constraint needs a start molecule")
-        self._start_fp = props.fingerprint(props.canonical(self.start)) if self.start else None
+        ref = self.reference or self.start
+        needs_ref = self.constraints.similarity_min is not None or any(t.property == "similarity" for t in self.terms)
+        if needs_ref and not ref:
+            raise ConfigError("a similarity term or constraint needs a start molecule (or a reference)")
+        self._start_fp = props.fingerprint(props.canonical(ref)) if ref else None
         names = {t.property for t in self.terms} | {"qed", "logp", "sa", "mw"}
         self._names = sorted(n for n in names if n != "similarity")
 
@@ -153,7 +156,7 @@ class Objective:
             constraints = Constraints(**spec.get("constraints", {}))
         except TypeError as exc:
             raise ConfigError(f"[constraints]: {exc}") from None
-        return cls(terms, constraints, spec.get("search", {}).get("start"))
+        return cls(terms, constraints, spec.get("search", {}).get("start"), obj.get("reference"))
 
     def evaluate(self, mol: Chem.Mol) -> tuple[float, str, dict[str, float]]:
         """(score, violation ('' when feasible), property values) for a parsed molecule."""

@@ -7,7 +7,9 @@ Tasks (unconstrained, starting from the prior):
 - ``qed``:            maximize QED;
 - ``plogp``:          maximize penalized logP (JT-VAE's normalized form);
 - ``plogp_limited``:  the same, molecules over 38 heavy atoms infeasible (the usual length limit);
-- ``mpo``:            QED + a logP window [2, 3] + SA below 3 (weights 1, 0.5, 0.2), a small MPO.
+- ``mpo``:            QED + a logP window [2, 3] + SA below 3 (weights 1, 0.5, 0.2), a small MPO;
+- ``rediscovery``:    Tanimoto similarity to celecoxib (GuacaMol's rediscovery task, Morgan r=2 here);
+- ``similarity_mpo``: similarity to aripiprazole of at least 0.5 plus half the QED.
 
 Methods: cmaes, bo, gradient (latent space) and the two baselines: ``random`` (prior samples,
 decoded) and ``screen`` (best-of-N of a random sample of N MOSES-train molecules). Reported per task
@@ -40,12 +42,18 @@ from molvae.data import read_smiles, resolve_data_path
 from molvae.optimize import Constraints, Objective, Oracle, SearchConfig, Term, optimize
 from molvae.plots import score_vs_calls
 
+CELECOXIB = "Cc1ccc(-c2cc(C(F)(F)F)nn2-c2ccc(S(N)(=O)=O)cc2)cc1"
+ARIPIPRAZOLE = "O=C1CCc2ccc(OCCCCN3CCN(c4cccc(Cl)c4Cl)CC3)cc2N1"
 TASKS = {
     "qed": lambda: Objective([Term("qed")]),
     "plogp": lambda: Objective([Term("penalized_logp")]),
     "plogp_limited": lambda: Objective([Term("penalized_logp")], Constraints(max_heavy_atoms=38)),
     "mpo": lambda: Objective([Term("qed"), Term("logp", goal="window", low=2.0, high=3.0, weight=0.5),
                               Term("sa", goal="window", low=1.0, high=3.0, weight=0.2)]),
+    # GuacaMol-style goals (Brown et al. 2019), RDKit only, searched from the prior:
+    "rediscovery": lambda: Objective([Term("similarity")], reference=CELECOXIB),
+    "similarity_mpo": lambda: Objective([Term("similarity", goal="window", low=0.5, high=1.0), Term("qed", weight=0.5)],
+                                        reference=ARIPIPRAZOLE),
 }
 METHODS = ("random", "screen", "cmaes", "bo", "gradient")
 

@@ -167,3 +167,11 @@ def test_property_head_trained_jointly(moses_300, tmp_path):
     cfg.model.property_head = "qed,potency"
     with pytest.raises(ConfigError, match="potency"):
         train(cfg, tmp_path / "bad", progress=False)
+
+
+def test_reference_for_similarity_differs_from_start():
+    obj = Objective([Term("similarity")], reference=ASPIRIN)  # rediscovery: search from the prior
+    assert obj.evaluate(P.as_mol(ASPIRIN))[0] == 1.0
+    assert obj.evaluate(P.as_mol("CCO"))[0] < 0.2
+    spec_obj, _ = spec_objects({"objective": {"terms": [{"property": "similarity"}], "reference": ASPIRIN}})
+    assert spec_obj.reference == ASPIRIN
