@@ -29,8 +29,8 @@ from molvae.annealing import kl_weight, word_dropout_rate
 from molvae.chem import SELFIES_VERSION, decode_many, default_constraints
 from molvae.checkpoint import load_checkpoint, save_checkpoint
 from molvae.config import RunConfig
-from molvae.data import (PARALLEL_MIN_ROWS, MoleculeSet, spawn_is_safe, bucketed_batches, file_sha256, load_molecules, prepare,
-                         resolve_data_path, sequential_batches, split_indices)
+from molvae.data import (PARALLEL_MIN_ROWS, MoleculeSet, bucketed_batches, file_sha256, load_molecules, prepare,
+                         resolve_data_path, sequential_batches, spawn_is_safe, split_indices)
 from molvae.errors import CheckpointError, InputFileError, MolvaeError
 from molvae.latent import active_units, collapse_diagnostics, collapse_warning, kl_per_dimension
 from molvae.model import VAE, ModelConfig, SpecialIds
@@ -516,10 +516,8 @@ def train(config: RunConfig, out_dir: str | os.PathLike, resume: str | os.PathLi
     }
     model = build_model(config.model, vocab)
     if model.property_head is not None and init_state is None and resume is None:
-        known = torch.from_numpy(np.array(train_set.props, dtype=np.float32))
-        model.property_head.y_mean.copy_(torch.nanmean(known, dim=0))
-        centred = torch.nan_to_num(known - model.property_head.y_mean)
-        model.property_head.y_std.copy_((centred.pow(2).sum(0) / (~known.isnan()).sum(0).clamp(min=2)).sqrt().clamp(min=1e-6))
+        model.property_head.y_mean.copy_(torch.from_numpy(np.nanmean(train_set.props, axis=0)))
+        model.property_head.y_std.copy_(torch.from_numpy(np.nanstd(train_set.props, axis=0)).clamp(min=1e-6))
     if init_state is not None:
         model.load_state_dict(init_state)
         meta["init_from"] = {"path": str(Path(tc.init_from).resolve()), "sha256": file_sha256(Path(tc.init_from))}

@@ -318,9 +318,9 @@ def cmd_score(args) -> int:
     if len(scored):
         print(scored[["neg_elbo", "nll", "nll_per_token", "recon_log_prob"]].describe().T[["mean", "std", "min", "max"]].round(3).to_string())
     if summary["rejected"]:
-        from molvae.space import _reason_kind
+        from molvae.space import reason_kind
 
-        print("rejected rows by reason:\n" + df[df.reason != ""].reason.map(_reason_kind).value_counts().to_string())
+        print("rejected rows by reason:\n" + df[df.reason != ""].reason.map(reason_kind).value_counts().to_string())
     return 0
 
 
@@ -330,15 +330,17 @@ def cmd_map(args) -> int:
 
     smiles = _read_input(args)
     vae = _load_model(args)
-    mu = vae.encode(smiles.tolist(), errors="nan")
-    ok = ~np.isnan(mu).any(axis=1)
-    canon = vae.prepare(smiles[ok].tolist()).smiles
+    mols = vae.prepare(smiles.tolist())
+    mu = vae._encode_prepared(mols, len(smiles), 1024)[0][mols.rows]
+    canon = mols.smiles
     values = props.compute(canon, [args.color], workers=1)[args.color].to_numpy() if args.color != "none" else None
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
-    latent_map(mu[ok], out, values=values, label=args.color, method=args.method,
-               title=f"{args.method.upper()} of {int(ok.sum())} molecules from {Path(str(args.input)).name}")
-    xy = project_2d(mu[ok], args.method)
+    xy = project_2d(mu, args.method)
+    latent_map(mu, out, values=values, label=args.color, method=args.method, xy=xy,
+               title=f"{args.method.upper()} of {len(mols)} molecules from {Path(str(args.input)).name}")
+    ok = np.zeros(len(smiles), dtype=bool)
+    ok[mols.rows] = True
     coords = pd.DataFrame({"row": smiles.index[ok], "smiles": canon, "x": xy[:, 0], "y": xy[:, 1]})
     if values is not None:
         coords[args.color] = values
@@ -391,13 +393,10 @@ def cmd_optimize(args) -> int:
         if args.start:
             spec["search"] = {"start": args.start}
         objective, search = spec_objects(spec)
-    for name in ("method", "budget", "seed", "start", "batch_size"):
-        value = getattr(args, name)
-        if value is not None:
-            setattr(search, name, value)
-    search.__post_init__()
+    overrides = {k: getattr(args, k) for k in ("method", "budget", "seed", "start", "batch_size") if getattr(args, k) is not None}
+    search = dataclasses.replace(search, **overrides)
     if search.start and objective.start != search.start:
-        objective = type(objective)(objective.terms, objective.constraints, search.start, objective.reference)
+        objective = dataclasses.replace(objective, start=search.start)
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     resolved = {"search": dataclasses.asdict(search), "objective": [dataclasses.asdict(t) for t in objective.terms],

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
@@ -472,4 +472,4 @@ def summary(table: pd.DataFrame, k: int = 3) -> dict[str, Any]:
 
 
 __all__ = ["Term", "Constraints", "Objective", "Oracle", "SearchConfig", "optimize", "load_spec", "spec_objects",
-           "summary", "asdict"]
+           "summary"]

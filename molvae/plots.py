@@ -94,10 +94,11 @@ def project_2d(z: np.ndarray, method: str = "pca", seed: int = 0) -> np.ndarray:
 
 
 def latent_map(z: np.ndarray, path: str | Path, values: Sequence[float] | None = None, label: str = "",
-               method: str = "pca", title: str = "") -> Path:
-    """Scatter of latent points projected to 2-D, coloured by `values` (e.g. a property)."""
+               method: str = "pca", title: str = "", xy: np.ndarray | None = None) -> Path:
+    """Scatter of latent points projected to 2-D, coloured by `values` (e.g. a property); pass `xy`
+    when the projection is already computed (UMAP is slow)."""
     plt = _pyplot()
-    xy = project_2d(z, method)
+    xy = project_2d(z, method) if xy is None else xy
     fig, ax = plt.subplots(figsize=(5.5, 4.5))
     kwargs = {"s": 6, "alpha": 0.7, "linewidths": 0}
     if values is None:

@@ -223,12 +223,11 @@ def compute(smiles: Sequence[str | None], names: str | Sequence[str] | None = No
 
     names = resolve(names)
     smiles = [s or "" for s in smiles]
-    builtin = all(REGISTRY[n] is _BUILTIN.get(n) for n in names)
-    if builtin:
-        rows = map_chunks(partial(_compute_chunk, names=names), smiles, workers, "properties", progress)
-    else:
-        rows = map_chunks(partial(_compute_chunk, names=names, fns=[REGISTRY[n] for n in names]), smiles, 1,
-                          "properties", progress)
+    if all(REGISTRY[n] is _BUILTIN.get(n) for n in names):
+        fn = partial(_compute_chunk, names=names)  # workers look the functions up themselves
+    else:  # a user's function may not be importable in a worker: this process only
+        fn, workers = partial(_compute_chunk, names=names, fns=[REGISTRY[n] for n in names]), 1
+    rows = map_chunks(fn, smiles, workers, "properties", progress)
     return pd.DataFrame(rows, columns=names, dtype=float) if rows else pd.DataFrame(columns=names, dtype=float)
 
 

@@ -133,10 +133,10 @@ def encode_to_file(vae: "MolVAE", smiles: Sequence[str], path: str | os.PathLike
     rejects = rejects_frame(rejected)
     rejects.to_csv(rejects_path(path), index=False)
     return {"rows": len(smiles), "encoded": len(smiles) - len(rejects), "rejected": len(rejects),
-            "reasons": dict(Counter(_reason_kind(r) for r in rejects.reason))}
+            "reasons": dict(Counter(reason_kind(r) for r in rejects.reason))}
 
 
-def _reason_kind(reason: str) -> str:
+def reason_kind(reason: str) -> str:
     """The kind of a rejection reason (its text before the first colon, numbers as N), for summaries."""
     return re.sub(r"\d+", "N", reason.split(":", 1)[0].strip())
 

@@ -33,7 +33,7 @@ from molvae import properties as props
 from molvae.api import MolVAE
 from molvae.data import read_smiles, resolve_data_path
 from molvae.plots import latent_map, molecule_grid, property_distributions
-from molvae.space import _reason_kind, auroc, explore, interpolate, score
+from molvae.space import reason_kind, auroc, explore, interpolate, score
 
 NCI = Path(rdkit.__file__).parent / "Data" / "NCI" / "first_5K.smi"
 DRUGS = {"aspirin": "CC(=O)Oc1ccccc1C(=O)O", "paracetamol": "CC(=O)Nc1ccc(O)cc1",
@@ -49,7 +49,7 @@ def anomaly(vae: MolVAE, n: int, k: int, out: Path) -> dict:
     table.to_csv(out / "anomaly_scores.csv", index=False, float_format="%.5g")
     ok_a, ok_b = a[a.reason == ""], b[b.reason == ""]
     result = {"moses_test": len(a), "moses_test_scored": len(ok_a), "nci": len(b), "nci_scored": len(ok_b),
-              "nci_rejected_by_reason": Counter(_reason_kind(r) for r in b.reason[b.reason != ""]), "k": k}
+              "nci_rejected_by_reason": Counter(reason_kind(r) for r in b.reason[b.reason != ""]), "k": k}
     for col in ("nll", "nll_per_token", "neg_elbo"):
         result[f"auroc_{col}"] = auroc(ok_b[col], ok_a[col])
     result["auroc_recon_log_prob"] = auroc(-ok_b.recon_log_prob, -ok_a.recon_log_prob)
