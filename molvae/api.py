@@ -539,3 +539,8 @@ def train(config: RunConfig, out_dir: str | os.PathLike, resume: str | os.PathLi
         if dist.is_initialized():
             dist.destroy_process_group()
     return out_dir / "best.pt"
+
+
+# ``molvae.train`` is both the training-loop module and, for users, this function: importing the
+# module (which this file does) binds the package attribute to the module, so bind it back here.
+sys.modules["molvae"].train = train

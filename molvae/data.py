@@ -84,18 +84,19 @@ class MoleculeSet:
 # ----------------------------------------------------------------------------- reading files
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
-MOSES_SETS = ("train", "test", "test_scaffolds")
+MOSES_SETS = ("train", "test", "test_scaffolds", "example")
+_SET_FILES = {"example": "example.csv"}  # 2,000 random MOSES-train molecules, for notebooks and tutorials
 
 
 def resolve_data_path(spec: str | os.PathLike) -> Path:
     """A user path, or one of the shipped MOSES sets by name (``moses:train``, ``moses:test``,
-    ``moses:test_scaffolds``)."""
+    ``moses:test_scaffolds``, and ``moses:example``: 2,000 training molecules for tutorials)."""
     name = str(spec)
     if name.startswith("moses:"):
         split = name.split(":", 1)[1]
         if split not in MOSES_SETS:
             raise InputFileError(f"unknown MOSES set {name!r}; choose moses:{', moses:'.join(MOSES_SETS)}")
-        path = DATA_DIR / f"{split}.csv.gz"
+        path = DATA_DIR / _SET_FILES.get(split, f"{split}.csv.gz")
         if not path.is_file():
             raise InputFileError(
                 f"{name} lives in the repository's data/ folder ({path}), which this install cannot see; "

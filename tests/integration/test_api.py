@@ -137,3 +137,11 @@ def test_best_checkpoint_is_chosen_by_the_training_objective(tiny_run):
     np.testing.assert_allclose(log.val_objective, log.val_recon + beta * log.val_kl, rtol=1e-4)
     best_epoch = load_checkpoint(tiny_run / "best.pt")["meta"]["history"][-1]["epoch"]
     assert best_epoch == log.epoch[log.val_objective.idxmin()]
+
+
+def test_package_level_train_is_the_function_whatever_was_imported_first():
+    import molvae
+    import molvae.api  # noqa: F401  (imports the training-loop module molvae.train)
+    from molvae import MolVAE, train  # noqa: F401
+
+    assert callable(train) and train is molvae.api.train and molvae.train is train
