@@ -473,7 +473,8 @@ def train(config: RunConfig, out_dir: str | os.PathLike, resume: str | os.PathLi
     if world > 1 and not rank0:
         dist.barrier()
     load = dict(column=dc.smiles_column, max_len=config.model.max_len, constraints=constraints,
-                cache_dir=dc.cache_dir, workers=dc.workers or None, progress=progress and rank0)
+                cache_dir=dc.cache_dir, workers=dc.workers or None, progress=progress and rank0,
+                largest_fragment=dc.largest_fragment)
     # Without a vocabulary first: a resumed run then hits the cache entry its first session made.
     molecules = load_molecules(train_path, limit=dc.limit or None, seed=tc.seed, **load)
     if resume_vocab is not None and molecules.vocab != resume_vocab:

@@ -61,18 +61,39 @@ def canonical_smiles(smiles: str) -> str | None:
     return Chem.MolToSmiles(mol)
 
 
-def prepare_smiles(smiles: str) -> tuple[str, str]:
+def largest_fragment(smiles: str) -> str:
+    """The largest fragment (most heavy atoms, then highest weight, then canonical order) of a
+    multi-fragment SMILES such as a salt ``CCN.Cl``; any other input is returned unchanged."""
+    if not isinstance(smiles, str) or "." not in smiles:
+        return smiles
+    mol = mol_from_smiles(smiles)
+    if mol is None:
+        return smiles
+    from rdkit.Chem import Descriptors
+
+    frags = Chem.GetMolFrags(mol, asMols=True)
+    best = max(frags, key=lambda m: (m.GetNumHeavyAtoms(), Descriptors.MolWt(m), Chem.MolToSmiles(m)))
+    return Chem.MolToSmiles(best)
+
+
+def prepare_smiles(smiles: str, keep_largest_fragment: bool = False) -> tuple[str, str]:
     """Canonicalize a SMILES and encode it to SELFIES under the current constraints.
 
     Returns ``(canonical_smiles, selfies)``. Raises :class:`MoleculeRejected` with the reason
-    when the input is empty, does not parse, or SELFIES cannot encode it (e.g. an atom that
-    breaks the bond constraints).
+    when the input is empty, does not parse, has several fragments (a salt or mixture; with
+    `keep_largest_fragment` the largest is used instead), or SELFIES cannot encode it (e.g. an
+    atom that breaks the bond constraints).
     """
     if not isinstance(smiles, str) or not smiles.strip():
         raise MoleculeRejected("empty SMILES")
     canon = canonical_smiles(smiles)
     if canon is None:
         raise MoleculeRejected("RDKit cannot parse the SMILES")
+    if "." in canon:
+        if not keep_largest_fragment:
+            raise MoleculeRejected(f"{canon.count('.') + 1} fragments (a salt or mixture); "
+                                   "keep the largest with --largest-fragment")
+        canon = canonical_smiles(largest_fragment(canon))
     try:
         encoded = sf.encoder(canon)
     except sf.EncoderError as exc:
@@ -82,7 +103,8 @@ def prepare_smiles(smiles: str) -> tuple[str, str]:
     return canon, encoded
 
 
-def encode_many(smiles: list[str], constraints: Mapping[str, int] | None = None) -> list[tuple[str | None, list[str] | str]]:
+def encode_many(smiles: list[str], constraints: Mapping[str, int] | None = None,
+                keep_largest_fragment: bool = False) -> list[tuple[str | None, list[str] | str]]:
     """Canonicalize and tokenize many SMILES under `constraints` (a process-pool worker).
 
     Each result is ``(canonical, tokens)`` or ``(None, reason)``.
@@ -91,7 +113,7 @@ def encode_many(smiles: list[str], constraints: Mapping[str, int] | None = None)
     with selfies_constraints(constraints):
         for s in smiles:
             try:
-                canon, encoded = prepare_smiles(s)
+                canon, encoded = prepare_smiles(s, keep_largest_fragment)
                 out.append((canon, split_selfies(encoded)))
             except MoleculeRejected as exc:
                 out.append((None, str(exc)))

@@ -5,7 +5,9 @@
     molvae reconstruct IN.csv -m best.pt -o out.csv encode and decode molecules
     molvae evaluate samples.csv                     the MOSES metrics of generated molecules
 
-Errors a user can cause print one line and exit with status 2; no traceback.
+Exit status: 0 success; 2 a user error (bad input file, flag, config or checkpoint; a path that cannot
+be read or written), printed as one line without a traceback; 1 an internal error (a bug), printed
+with its traceback; 130 interrupted.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import dataclasses
 import json
 import sys
 import time
+import traceback
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +25,9 @@ import pandas as pd
 
 from molvae import __version__
 from molvae.errors import MolvaeError
+
+EXIT_USER_ERROR = 2
+EXIT_INTERNAL_ERROR = 1
 
 # CLI flag names that differ from the config field name.
 FLAG_NAMES = {("data", "train"): "data", ("data", "val"): "val-data"}
@@ -73,6 +79,9 @@ def _add_input_flags(p: argparse.ArgumentParser, limit: int = 0) -> None:
     p.add_argument("--smiles-column", help="SMILES column name (default: detect)")
     p.add_argument("--limit", type=int, default=limit, help=(
         f"only the first N rows (default: {limit:,}; 0 = all)" if limit else "only the first N rows (default: all)"))
+    p.add_argument("--largest-fragment", action="store_true", help=(
+        "keep the largest fragment of salts and mixtures (CCN.Cl -> CCN; the output's input column then holds "
+        "that fragment) instead of rejecting them"))
 
 
 def _provenance(out: Path, args: argparse.Namespace, extra: dict) -> None:
@@ -144,12 +153,8 @@ def _print_property_summary(path: Path, names: str) -> None:
 
 
 def cmd_reconstruct(args) -> int:
-    from molvae.data import read_smiles, resolve_data_path
-
+    smiles = _read_input(args)
     vae = _load_model(args)
-    smiles = read_smiles(resolve_data_path(args.input), args.smiles_column)
-    if args.limit:
-        smiles = smiles.iloc[: args.limit]
     df = vae.reconstruct(smiles.tolist(), greedy=not args.sample, batch_size=args.batch_size)
     df.insert(0, "row", smiles.index)
     out = Path(args.output)
@@ -160,7 +165,17 @@ def cmd_reconstruct(args) -> int:
                "exact_match": round(float(encodable.exact.mean()) if len(encodable) else 0.0, 4)}
     _provenance(out, args, {"input": str(args.input), "summary": summary})
     print(f"wrote {out}: " + ", ".join(f"{k}={v}" for k, v in summary.items()))
+    _print_reject_reasons(df.reason)
     return 0
+
+
+def _print_reject_reasons(reasons: pd.Series) -> None:
+    """How many rows were rejected for each kind of reason (nothing when none were)."""
+    from molvae.space import reason_kind
+
+    reasons = reasons[reasons.fillna("") != ""]
+    if len(reasons):
+        print("rejected rows by reason:\n" + reasons.map(reason_kind).value_counts().to_string())
 
 
 def cmd_diagnose(args) -> int:
@@ -235,6 +250,10 @@ def _read_input(args):
     smiles = read_smiles(resolve_data_path(args.input), args.smiles_column)
     if getattr(args, "limit", 0):
         smiles = smiles.iloc[: args.limit]
+    if getattr(args, "largest_fragment", False):
+        from molvae.chem import largest_fragment
+
+        smiles = smiles.map(largest_fragment)
     return smiles
 
 
@@ -254,8 +273,9 @@ def cmd_encode(args) -> int:
                              progress=not args.quiet)
     _provenance(out, args, {"input": str(args.input), "logvar": args.logvar, "summary": summary})
     print(f"wrote {out}: {summary['encoded']} of {summary['rows']} rows encoded"
-          + (f"; {summary['rejected']} rejected (see {rejects_path(out)}): "
-             + ", ".join(f"{k} {v}" for k, v in summary["reasons"].items()) if summary["rejected"] else ""))
+          + (f"; {summary['rejected']} rejected (see {rejects_path(out)})" if summary["rejected"] else ""))
+    if summary["rejected"]:
+        print("rejected rows by reason:\n" + pd.Series(summary["reasons"]).to_string())
     return 0
 
 
@@ -317,10 +337,7 @@ def cmd_score(args) -> int:
     print(f"wrote {out}: " + ", ".join(f"{k}={v}" for k, v in summary.items()))
     if len(scored):
         print(scored[["neg_elbo", "nll", "nll_per_token", "recon_log_prob"]].describe().T[["mean", "std", "min", "max"]].round(3).to_string())
-    if summary["rejected"]:
-        from molvae.space import reason_kind
-
-        print("rejected rows by reason:\n" + df[df.reason != ""].reason.map(reason_kind).value_counts().to_string())
+    _print_reject_reasons(df.reason)
     return 0
 
 
@@ -375,6 +392,7 @@ def cmd_properties(args) -> int:
     _provenance(out, args, {"input": str(args.input), "properties": names, "reference": args.reference, "summary": summary})
     print(f"wrote {out}: " + ", ".join(f"{k}={v}" for k, v in summary.items())
           + (f" (see {_with_suffix(out, '.rejects.csv')})" if summary["rejected"] else ""))
+    _print_reject_reasons(rejects.reason)
     return 0
 
 
@@ -635,10 +653,19 @@ def main(argv: list[str] | None = None) -> int:
         return verbs[args.verb](args)
     except MolvaeError as exc:
         print(f"molvae {args.verb}: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USER_ERROR
+    except OSError as exc:  # a path the user gave cannot be read or written (permissions, full disk, ...)
+        where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
+        print(f"molvae {args.verb}: error:{where}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print(f"molvae {args.verb}: interrupted", file=sys.stderr)
         return 130
+    except Exception:  # a bug in molvae, not a user mistake: keep the traceback for the report
+        traceback.print_exc()
+        print(f"molvae {args.verb}: internal error (a bug in molvae {__version__}, not in your input); "
+              "please report it with the traceback above", file=sys.stderr)
+        return EXIT_INTERNAL_ERROR
 
 
 if __name__ == "__main__":

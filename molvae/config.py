@@ -41,6 +41,8 @@ class DataConfig:
     max_val: int = field(default=10_000, metadata={"help": "at most this many validation molecules"})
     cache_dir: str | None = field(default=None, metadata={"help": "preprocessing cache (default: $MOLVAE_CACHE or ~/.cache/molvae; '' = off)"})
     workers: int = field(default=0, metadata={"help": "preprocessing processes (0 = all cores)"})
+    largest_fragment: bool = field(default=False, metadata={"help": (
+        "keep the largest fragment of salts and mixtures (e.g. CCN.Cl -> CCN) instead of rejecting them")})
 
 
 SECTIONS: dict[str, type] = {"data": DataConfig, "model": ModelConfig, "anneal": AnnealConfig, "train": TrainConfig}

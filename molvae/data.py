@@ -30,7 +30,7 @@ from molvae.errors import InputFileError, MoleculeRejected
 from molvae.vocab import Vocab
 
 # Bump when preprocessing changes what it produces, so old caches are not reused.
-PREPROCESS_VERSION = 2
+PREPROCESS_VERSION = 3  # 3: salts and mixtures are rejected (or reduced to their largest fragment)
 SMILES_COLUMN_NAMES = ("smiles", "canonical_smiles", "smi", "smiles_string", "mol", "molecule")
 PARALLEL_MIN_ROWS = 20_000
 REJECT_COLUMNS = ["row", "input", "reason"]
@@ -124,7 +124,9 @@ def read_smiles(path: str | os.PathLike, column: str | None = None) -> pd.Series
             table = _read_delimited(path, sep="\t" if kind == ".tsv" else ",")
         else:
             table = _read_whitespace(path)
-    except (UnicodeDecodeError, OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+    except pd.errors.EmptyDataError:
+        raise InputFileError(f"{path} is empty: no header and no data rows") from None
+    except (UnicodeDecodeError, OSError, pd.errors.ParserError) as exc:
         raise InputFileError(f"cannot read {path}: {exc}") from None
     if table.empty:
         raise InputFileError(f"{path} has no data rows")
@@ -283,8 +285,11 @@ def prepare(
     constraints: Mapping[str, int] | None = None,
     workers: int | None = None,
     progress: bool = True,
+    largest_fragment: bool = False,
 ) -> MoleculeSet:
     """Preprocess SMILES strings into a :class:`MoleculeSet`.
+
+    Salts and mixtures are rejected, or reduced to their largest fragment with `largest_fragment`.
 
     With ``vocab=None`` the vocabulary is built from the kept molecules; otherwise molecules
     with tokens outside `vocab` are rejected. Molecules longer than `max_len` SELFIES tokens are
@@ -294,7 +299,8 @@ def prepare(
     row_ids = list(smiles.index) if isinstance(smiles, pd.Series) else list(range(len(smiles)))
     smiles = [str(s) if s is not None else "" for s in smiles]
     constraints = dict(constraints) if constraints is not None else None
-    results = map_chunks(partial(encode_many, constraints=constraints), smiles, workers, "preprocess", progress)
+    results = map_chunks(partial(encode_many, constraints=constraints, keep_largest_fragment=largest_fragment),
+                         smiles, workers, "preprocess", progress)
 
     kept_rows, kept_smiles, kept_tokens, rejects = [], [], [], []
     for pos, (canon, toks) in enumerate(results):
@@ -333,6 +339,7 @@ def load_molecules(
     cache_dir: str | os.PathLike | None = None,
     workers: int | None = None,
     progress: bool = True,
+    largest_fragment: bool = False,
 ) -> MoleculeSet:
     """Read and preprocess a SMILES file, using the on-disk cache when it holds this exact input.
 
@@ -343,7 +350,7 @@ def load_molecules(
     path = Path(path)
     if not path.is_file():
         raise InputFileError(f"input file not found: {path}")
-    cache = _cache_path(path, column, max_len, vocab, constraints, cache_dir, limit, seed)
+    cache = _cache_path(path, column, max_len, vocab, constraints, cache_dir, limit, seed, largest_fragment)
     if cache is not None and cache.is_file():
         try:
             return _load_cache(cache)
@@ -354,7 +361,7 @@ def load_molecules(
         pick = np.sort(np.random.default_rng(seed).choice(len(smiles), size=limit, replace=False))
         smiles = smiles.iloc[pick]
     molecules = prepare(smiles, max_len=max_len, vocab=vocab, constraints=constraints,
-                        workers=workers, progress=progress)
+                        workers=workers, progress=progress, largest_fragment=largest_fragment)
     if cache is not None:
         _save_cache(cache, molecules)
     return molecules
@@ -438,13 +445,15 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _cache_path(path, column, max_len, vocab, constraints, cache_dir, limit, seed) -> Path | None:
+def _cache_path(path, column, max_len, vocab, constraints, cache_dir, limit, seed, largest_fragment=False) -> Path | None:
     settings = {
         "file": file_sha256(path), "column": column, "max_len": max_len,
         "limit": limit or None, "seed": seed if limit else None,
         "vocab": vocab.tokens if vocab is not None else None,
         "constraints": constraints, "selfies": SELFIES_VERSION, "version": PREPROCESS_VERSION,
     }
+    if largest_fragment:
+        settings["largest_fragment"] = True
     return cache_file(settings, cache_dir)
 
 
