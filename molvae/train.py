@@ -369,9 +369,12 @@ class Trainer:
         self.rank_molecules += len(batch["lengths"])
 
     def _diverged(self, loss: torch.Tensor) -> None:
+        last = self.out_dir / "last.pt"
+        kept = (f"; the last good checkpoint, {last}, is kept: change a setting and continue with --resume {last}"
+                if last.is_file() else "")
         raise TrainingDiverged(
             f"non-finite loss or gradient (loss {loss.detach().item()}) at epoch {self.epoch + 1}, step {self.step}: "
-            "lower --lr, set --grad-clip, use --precision fp32, or check the data"
+            "lower --lr, set --grad-clip, use --precision fp32, or check the data" + kept
         )
 
     def _record(self, val_batches, collate, seconds: float, n_mols: int, data_s: float, epoch: float) -> None:

@@ -89,6 +89,20 @@ def test_non_finite_loss_stops_with_a_clear_error(tmp_path):
         trainer.fit(batches, collate, [])
 
 
+def test_a_run_that_diverges_keeps_its_last_good_checkpoint(tmp_path):
+    def late_nan(model, batch, t):
+        out = loss_fn(model, batch, t)
+        return {**out, "loss": out["loss"] * (float("nan") if t >= 1.5 else 1.0)}  # from the middle of epoch 2
+
+    trainer = make(tmp_path, checkpoint_minutes=1e-9)  # a checkpoint after every step
+    trainer.loss_fn = late_nan
+    with pytest.raises(TrainingDiverged, match="last good checkpoint.*is kept"):
+        trainer.fit(batches, collate, [np.arange(64)])
+    payload = load_checkpoint(tmp_path / "last.pt")
+    assert payload["training"]["step"] == 12  # 8 steps of epoch 1 and 4 good ones of epoch 2
+    assert all(torch.isfinite(v).all() for v in payload["state_dict"].values())
+
+
 def test_without_validation_data_best_follows_training_loss(tmp_path):
     make(tmp_path, epochs=2).fit(batches, collate, [])
     assert (tmp_path / "best.pt").is_file()
