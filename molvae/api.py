@@ -29,9 +29,9 @@ from molvae.annealing import kl_weight, word_dropout_rate
 from molvae.chem import SELFIES_VERSION, decode_many, default_constraints
 from molvae.checkpoint import load_checkpoint, save_checkpoint
 from molvae.config import RunConfig
-from molvae.data import (PARALLEL_MIN_ROWS, MoleculeSet, bucketed_batches, file_sha256, load_molecules, prepare,
-                         resolve_data_path, sequential_batches, spawn_is_safe, split_indices)
-from molvae.errors import CheckpointError, InputFileError, MolvaeError
+from molvae.data import (AUGMENT_MODES, PARALLEL_MIN_ROWS, MoleculeSet, add_spellings, bucketed_batches, file_sha256,
+                         load_molecules, prepare, resolve_data_path, sequential_batches, spawn_is_safe, split_indices)
+from molvae.errors import CheckpointError, ConfigError, InputFileError, MolvaeError
 from molvae.latent import active_units, collapse_diagnostics, collapse_warning, kl_per_dimension
 from molvae.model import VAE, ModelConfig, SpecialIds
 from molvae.train import Trainer, autocast, distributed_rank, init_distributed, resolve_device, resolve_precision
@@ -209,18 +209,41 @@ class MolVAE:
                 "mol_per_s": round(rows / max(seconds, 1e-9), 1)}
 
     def encode(self, smiles: Sequence[str], return_logvar: bool = False, errors: str = "raise",
-               batch_size: int = 1024) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+               batch_size: int = 1024, spellings: int = 0, seed: int = 0) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """Posterior means (n, latent_dim) for SMILES strings (and log-variances if asked).
 
         ``errors="raise"`` raises :class:`MolvaeError` naming the rows that cannot be encoded;
-        ``errors="nan"`` gives those rows NaN instead.
+        ``errors="nan"`` gives those rows NaN instead. With `spellings` > 0 each mean is the average
+        over the canonical SMILES and that many random spellings of the molecule (randomized
+        SMILES, reproducible by `seed`): a steadier embedding, most useful for models trained with
+        ``data.augment``; a spelling the model cannot read counts as the canonical one. The
+        log-variances are always the canonical spelling's.
         """
         mols = self.prepare(smiles)
         if errors == "raise" and len(mols.rejects):
             shown = "; ".join(f"row {r.row} ({r.input!r}): {r.reason}" for r in mols.rejects.head(5).itertuples())
             raise MolvaeError(f"{len(mols.rejects)} molecule(s) cannot be encoded: {shown}")
         mu, logvar = self._encode_prepared(mols, len(smiles), batch_size)
+        if spellings > 0 and len(mols):
+            mu[mols.rows] = self._spelled_mean(mols, spellings, seed, batch_size)
         return (mu, logvar) if return_logvar else mu
+
+    def _spelled_mean(self, mols: MoleculeSet, spellings: int, seed: int, batch_size: int) -> np.ndarray:
+        """(len(mols), D): posterior means averaged over each molecule's canonical and random spellings."""
+        from molvae.chem import spell_many
+        from molvae.data import spelling_matrix
+
+        spelled = spell_many(mols.smiles, spellings, seed, self.constraints)
+        tokens, lengths = spelling_matrix(mols, spelled, self.config.max_len)
+        n, s, w = tokens.shape
+        flat_tokens, flat_lengths = tokens.reshape(n * s, w), lengths.reshape(n * s)
+        out = np.empty((n * s, self.config.latent_dim), dtype=np.float32)
+        for idx in sequential_batches(n * s, batch_size):
+            t = torch.from_numpy(flat_tokens[idx].astype(np.int64)).to(self.device)
+            with self._autocast():
+                m, _ = self.model.encode(t, torch.from_numpy(flat_lengths[idx]))
+            out[idx] = m.float().cpu().numpy()
+        return out.reshape(n, s, -1).mean(axis=1)
 
     def _encode_prepared(self, mols: MoleculeSet, n: int, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
         """Posterior (mu, logvar), each (n, latent_dim), NaN in rows that `mols` does not hold."""
@@ -249,12 +272,16 @@ class MolVAE:
             out += self.tokens_to_smiles(ids)[1]
         return out
 
-    def reconstruct(self, smiles: Sequence[str], greedy: bool = True, batch_size: int = 1024) -> pd.DataFrame:
-        """Encode (posterior mean) then decode each SMILES. One row per input, in order, with
-        ``input, canonical, reconstructed, exact, reason`` (reason is set where a row was rejected)."""
+    def reconstruct(self, smiles: Sequence[str], greedy: bool = True, batch_size: int = 1024,
+                    spellings: int = 0, seed: int = 0) -> pd.DataFrame:
+        """Encode (posterior mean; averaged over `spellings` random spellings too, see :meth:`encode`)
+        then decode each SMILES. One row per input, in order, with ``input, canonical,
+        reconstructed, exact, reason`` (reason is set where a row was rejected)."""
         smiles = list(smiles)
         mols = self.prepare(smiles)
         mu, _ = self._encode_prepared(mols, len(smiles), batch_size)
+        if spellings > 0 and len(mols):
+            mu[mols.rows] = self._spelled_mean(mols, spellings, seed, batch_size)
         recon: list[str | None] = [None] * len(smiles)
         if len(mols):
             for row, out in zip(mols.rows, self.decode(mu[mols.rows], greedy=greedy, batch_size=batch_size)):
@@ -380,7 +407,8 @@ def _vae_loss_fn(config: RunConfig):
         beta = kl_weight(t, anneal)
         out = model(batch["tokens"], batch["lengths"], beta=beta,
                     word_dropout_rate=word_dropout_rate(t, anneal), free_bits=anneal.free_bits,
-                    props=batch.get("props"), property_weight=config.train.property_weight)
+                    props=batch.get("props"), property_weight=config.train.property_weight,
+                    enc_tokens=batch.get("enc_tokens"), enc_lengths=batch.get("enc_lengths"))
         out["beta"] = torch.tensor(beta)
         return out
 
@@ -483,6 +511,12 @@ def train(config: RunConfig, out_dir: str | os.PathLike, resume: str | os.PathLi
         dist.barrier()
     if rank0:
         molecules.rejects.to_csv(out_dir / "rejects.csv", index=False)
+    if dc.augment not in AUGMENT_MODES:
+        raise ConfigError(f"data.augment must be one of {', '.join(AUGMENT_MODES)}, got {dc.augment!r}")
+    if dc.augment != "none":
+        add_spellings(molecules, dc.augment_spellings, max_len=config.model.max_len, seed=tc.seed,
+                      constraints=constraints, cache_dir=dc.cache_dir, workers=dc.workers or None,
+                      progress=progress and rank0)
     if dc.val:
         train_set = molecules
         val_set = load_molecules(resolve_data_path(dc.val), vocab=molecules.vocab, **load)
@@ -530,12 +564,20 @@ def train(config: RunConfig, out_dir: str | os.PathLike, resume: str | os.PathLi
         (out_dir / "kl_per_dim.csv").unlink(missing_ok=True)  # a fresh run in an old folder
 
     def batches(epoch: int) -> list[np.ndarray]:
-        return bucketed_batches(train_set.lengths, tc.batch_size, seed=tc.seed * 100_003 + epoch)
+        order = bucketed_batches(train_set.lengths, tc.batch_size, seed=tc.seed * 100_003 + epoch)
+        if dc.augment == "none":
+            return order
+        # each molecule's spelling for this epoch, folded into the index (see MoleculeSet.collate_spelled)
+        n_spell = train_set.spellings.shape[1]
+        which = np.random.default_rng(tc.seed * 7_919 + epoch).integers(0, n_spell, size=len(train_set))
+        return [b + len(train_set) * which[b] for b in order]
+
+    collate = train_set.collate if dc.augment == "none" else partial(train_set.collate_spelled, mode=dc.augment)
 
     val_order = np.argsort(val_set.lengths, kind="stable")
     val_batches = [val_order[b] for b in sequential_batches(len(val_set), 1024)]
     try:
-        trainer.fit(batches, train_set.collate, val_batches, val_set.collate)
+        trainer.fit(batches, collate, val_batches, val_set.collate)
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()

@@ -10,6 +10,7 @@ the functions here set them for the duration of the call (:func:`selfies_constra
 from __future__ import annotations
 
 import contextlib
+import zlib
 from importlib.metadata import version
 from typing import Iterator, Mapping
 
@@ -117,6 +118,33 @@ def encode_many(smiles: list[str], constraints: Mapping[str, int] | None = None,
                 out.append((canon, split_selfies(encoded)))
             except MoleculeRejected as exc:
                 out.append((None, str(exc)))
+    return out
+
+
+def random_spellings(smiles: str, n: int, seed: int = 0) -> list[str]:
+    """`n` SMILES of the same molecule with random atom orders (RDKit ``doRandom``), reproducible:
+    the random stream is seeded by `seed` and the molecule's own SMILES, not by call order."""
+    mol = mol_from_smiles(smiles)
+    if mol is None or n <= 0:
+        return []
+    stream = (seed * 1_000_003 + zlib.crc32(smiles.encode())) % (2**31 - 1)
+    return list(Chem.MolToRandomSmilesVect(mol, n, randomSeed=stream))
+
+
+def spell_many(smiles: list[str], n: int, seed: int = 0,
+               constraints: Mapping[str, int] | None = None) -> list[list[list[str]]]:
+    """For each canonical SMILES, the SELFIES tokens of `n` random spellings (a process-pool worker);
+    a spelling SELFIES cannot encode is left out, so a molecule may get fewer than `n`."""
+    out = []
+    with selfies_constraints(constraints):
+        for s in smiles:
+            spelled = []
+            for variant in random_spellings(s, n, seed):
+                try:
+                    spelled.append(split_selfies(sf.encoder(variant)))
+                except sf.EncoderError:
+                    continue
+            out.append(spelled)
     return out
 
 

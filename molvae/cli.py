@@ -155,7 +155,7 @@ def _print_property_summary(path: Path, names: str) -> None:
 def cmd_reconstruct(args) -> int:
     smiles = _read_input(args)
     vae = _load_model(args)
-    df = vae.reconstruct(smiles.tolist(), greedy=not args.sample, batch_size=args.batch_size)
+    df = vae.reconstruct(smiles.tolist(), greedy=not args.sample, batch_size=args.batch_size, spellings=args.spellings)
     df.insert(0, "row", smiles.index)
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -270,7 +270,7 @@ def cmd_encode(args) -> int:
     smiles = _read_input(args)
     vae = _load_model(args)
     summary = encode_to_file(vae, smiles.tolist(), out, logvar=args.logvar, batch_size=args.batch_size,
-                             progress=not args.quiet)
+                             progress=not args.quiet, spellings=args.spellings)
     _provenance(out, args, {"input": str(args.input), "logvar": args.logvar, "summary": summary})
     print(f"wrote {out}: {summary['encoded']} of {summary['rows']} rows encoded"
           + (f"; {summary['rejected']} rejected (see {rejects_path(out)})" if summary["rejected"] else ""))
@@ -504,6 +504,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, str]]:
     _add_model_flags(p)
     p.add_argument("-o", "--output", default="reconstructions.csv", help="output CSV (default: reconstructions.csv)")
     p.add_argument("--sample", action="store_true", help="sample tokens instead of greedy decoding")
+    p.add_argument("--spellings", type=int, default=0, help=(
+        "encode each molecule as the average over this many random SMILES spellings too (default: 0)"))
     p.add_argument("--batch-size", type=_positive(int), default=1024, help="molecules per batch (default: 1024)")
 
     p = sub.add_parser("diagnose", help="posterior-collapse diagnostics of a model, with plots", description=(
@@ -542,6 +544,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, str]]:
     _add_model_flags(p)
     p.add_argument("-o", "--output", default="embeddings.csv", help="output file (default: embeddings.csv)")
     p.add_argument("--logvar", action="store_true", help="also write the posterior log-variances")
+    p.add_argument("--spellings", type=int, default=0, help=(
+        "average each embedding over this many random SMILES spellings of the molecule too (default: 0, canonical only)"))
     p.add_argument("--batch-size", type=_positive(int), default=1024, help="molecules per batch (default: 1024)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 

@@ -43,6 +43,10 @@ class DataConfig:
     workers: int = field(default=0, metadata={"help": "preprocessing processes (0 = all cores)"})
     largest_fragment: bool = field(default=False, metadata={"help": (
         "keep the largest fragment of salts and mixtures (e.g. CCN.Cl -> CCN) instead of rejecting them")})
+    augment: str = field(default="none", metadata={"help": (
+        "randomized-SMILES augmentation: each epoch every molecule is read in one of its spellings (random atom "
+        "orders, or the canonical one) by the encoder only (input), the decoder only (target), or both; none = off")})
+    augment_spellings: int = field(default=4, metadata={"help": "random spellings precomputed (and cached) per molecule"})
 
 
 SECTIONS: dict[str, type] = {"data": DataConfig, "model": ModelConfig, "anneal": AnnealConfig, "train": TrainConfig}

@@ -26,7 +26,7 @@ import torch
 from tqdm.auto import tqdm
 
 from molvae.chem import SELFIES_VERSION, canonical_many, canonical_smiles, encode_many
-from molvae.errors import InputFileError, MoleculeRejected
+from molvae.errors import ConfigError, InputFileError, MoleculeRejected
 from molvae.vocab import Vocab
 
 # Bump when preprocessing changes what it produces, so old caches are not reused.
@@ -60,6 +60,10 @@ class MoleculeSet:
     vocab: Vocab
     rejects: pd.DataFrame
     props: np.ndarray | None = None  # (n, P) float32 RDKit properties, for a jointly trained property head
+    # (n, S, W) token ids of S spellings of each molecule, the canonical one first, and their (n, S)
+    # lengths: the randomized-SMILES augmentation (see :func:`add_spellings`)
+    spellings: np.ndarray | None = None
+    spelling_lengths: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.smiles)
@@ -73,12 +77,98 @@ class MoleculeSet:
             batch["props"] = torch.from_numpy(self.props[idx])
         return batch
 
+    def collate_spelled(self, idx: np.ndarray, mode: str) -> dict[str, torch.Tensor]:
+        """An augmented batch. `idx` holds ``position + len(self) * spelling`` (spelling 0 is the
+        canonical one); `mode` says which side reads the chosen spelling: ``input`` (the encoder; the
+        decoder still writes the canonical SELFIES), ``target`` (the decoder; the encoder reads the
+        canonical one) or ``both``."""
+        pos, which = idx % len(self), idx // len(self)
+        lens = self.spelling_lengths[pos, which]
+        spelled = torch.from_numpy(self.spellings[pos, which, : int(lens.max())].astype(np.int64))
+        canon = self.collate(pos)
+        if mode == "both":
+            return {**canon, "tokens": spelled, "lengths": torch.from_numpy(lens.astype(np.int64))}
+        if mode == "input":
+            return {**canon, "enc_tokens": spelled, "enc_lengths": torch.from_numpy(lens.astype(np.int64))}
+        if mode == "target":
+            return {**canon, "tokens": spelled, "lengths": torch.from_numpy(lens.astype(np.int64)),
+                    "enc_tokens": canon["tokens"], "enc_lengths": canon["lengths"]}
+        raise ConfigError(f"unknown augmentation {mode!r}; choose {', '.join(AUGMENT_MODES)}")
+
     def subset(self, idx: np.ndarray) -> "MoleculeSet":
         """The molecules at positions `idx` (rejects are not carried over)."""
         return MoleculeSet(
             self.tokens[idx], self.lengths[idx], [self.smiles[i] for i in idx], self.rows[idx],
             self.vocab, rejects_frame(), None if self.props is None else self.props[idx],
+            None if self.spellings is None else self.spellings[idx],
+            None if self.spelling_lengths is None else self.spelling_lengths[idx],
         )
+
+
+AUGMENT_MODES = ("none", "input", "target", "both")
+SPELLINGS_VERSION = 1
+
+
+def spelling_matrix(ms: MoleculeSet, spelled: Sequence[Sequence[Sequence[str]]], max_len: int) -> tuple[np.ndarray, np.ndarray]:
+    """(n, S, W) ids and (n, S) lengths: each molecule's canonical tokens, then its spellings; a
+    spelling with a token outside the vocabulary, or over `max_len`, is replaced by the canonical one."""
+    n_spell = 1 + max((len(x) for x in spelled), default=0)
+    ids_of: list[list[list[int] | None]] = []
+    longest = ms.tokens.shape[1] - 1
+    for toks in spelled:
+        row = []
+        for t in toks:
+            try:
+                ids = ms.vocab.ids(t)
+            except MoleculeRejected:
+                ids = None
+            if ids is not None and len(ids) > max_len:
+                ids = None
+            if ids is not None:
+                longest = max(longest, len(ids))
+            row.append(ids)
+        ids_of.append(row)
+    width = longest + 1
+    tokens = np.full((len(ms), n_spell, width), ms.vocab.pad, dtype=ms.tokens.dtype)
+    lengths = np.repeat(ms.lengths[:, None], n_spell, axis=1).astype(np.int64)
+    tokens[:, :, : ms.tokens.shape[1]] = ms.tokens[:, None, :]  # every slot starts as the canonical spelling
+    for i, row in enumerate(ids_of):
+        for j, ids in enumerate(row, start=1):
+            if ids is None:
+                continue
+            tokens[i, j, :] = ms.vocab.pad
+            tokens[i, j, : len(ids)] = ids
+            tokens[i, j, len(ids)] = ms.vocab.eos
+            lengths[i, j] = len(ids) + 1
+    return tokens, lengths
+
+
+def add_spellings(ms: MoleculeSet, n: int, *, max_len: int, seed: int = 0, constraints: Mapping[str, int] | None = None,
+                  cache_dir: str | os.PathLike | None = None, workers: int | None = None, progress: bool = True) -> MoleculeSet:
+    """Give `ms` ``n`` random spellings of each molecule (randomized SMILES -> SELFIES; RDKit
+    ``doRandom``) besides its canonical one, for augmented training. Cached like preprocessing, keyed
+    by the molecules, the vocabulary, `n`, `seed`, the constraints and the SELFIES version."""
+    from molvae.chem import spell_many
+
+    settings = {"what": "spellings", "version": SPELLINGS_VERSION, "n": n, "seed": seed, "max_len": max_len,
+                "molecules": hashlib.sha256(_pack_strings(ms.smiles).tobytes()).hexdigest(),
+                "vocab": ms.vocab.tokens, "constraints": dict(constraints) if constraints is not None else None,
+                "selfies": SELFIES_VERSION}
+    cache = cache_file(settings, cache_dir, prefix="spellings-")
+    if cache is not None and cache.is_file():
+        try:
+            with np.load(cache, allow_pickle=False) as z:
+                ms.spellings, ms.spelling_lengths = z["tokens"], z["lengths"]
+            return ms
+        except (OSError, ValueError, KeyError):
+            pass  # rebuilt below
+    constraints = dict(constraints) if constraints is not None else None
+    spelled = map_chunks(partial(spell_many, n=n, seed=seed, constraints=constraints), ms.smiles, workers,
+                         "spellings", progress)
+    ms.spellings, ms.spelling_lengths = spelling_matrix(ms, spelled, max_len)
+    if cache is not None:
+        save_npz_atomic(cache, tokens=ms.spellings, lengths=ms.spelling_lengths)
+    return ms
 
 
 # ----------------------------------------------------------------------------- reading files

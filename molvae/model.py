@@ -176,16 +176,22 @@ class VAE(nn.Module):
         sample_z: bool = True,
         props: torch.Tensor | None = None,
         property_weight: float = 1.0,
+        enc_tokens: torch.Tensor | None = None,
+        enc_lengths: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """Negative ELBO terms for a batch (the training step goes through ``forward`` so that DDP sees it).
 
         tokens (B, T) ids ending in ``<eos>`` then padding; lengths (B,) including ``<eos>``.
         Returns per-molecule means over the batch: ``loss`` = recon + beta * KL (KL floored at
         `free_bits` nats per dimension when > 0), ``recon`` (summed token cross-entropy, nats),
-        ``kl`` (nats), ``kl_per_dim`` (D,), and ``token_acc``.
+        ``kl`` (nats), ``kl_per_dim`` (D,), and ``token_acc``. With `enc_tokens` / `enc_lengths` the
+        encoder reads those (another spelling of the same molecules) while the decoder writes `tokens`.
         """
         targets = tokens[:, : int(lengths.max())].long()
-        mu, logvar = self.encoder(targets, lengths)
+        if enc_tokens is None:
+            mu, logvar = self.encoder(targets, lengths)
+        else:
+            mu, logvar = self.encoder(enc_tokens[:, : int(enc_lengths.max())].long(), enc_lengths)
         z = self.reparameterize(mu, logvar) if sample_z else mu
         inputs = word_dropout(self.decoder_inputs(targets), word_dropout_rate if self.training else 0.0, self.ids)
         logits, _ = self.decoder(inputs, z)

@@ -103,14 +103,16 @@ class _EmbeddingWriter:
 
 
 def encode_to_file(vae: "MolVAE", smiles: Sequence[str], path: str | os.PathLike, logvar: bool = False,
-                   chunk: int = 50_000, batch_size: int = 1024, progress: bool = True) -> dict:
+                   chunk: int = 50_000, batch_size: int = 1024, progress: bool = True, spellings: int = 0,
+                   seed: int = 0) -> dict:
     """Posterior means (and log-variances with `logvar`) of every SMILES, written in chunks so that
     memory stays bounded by `chunk` rows whatever the input size.
 
     CSV and Parquet hold ``row, smiles`` (the input row and canonical SMILES) then ``z_0..``
     (``logvar_0..``) for each encoded row; NPY holds an (n_input, D) float32 array whose row i is
     input row i (NaN where it could not be encoded). Rows that cannot be encoded are listed with
-    their reason in ``OUT.rejects.csv``. Returns a summary: rows, encoded, rejected, reasons.
+    their reason in ``OUT.rejects.csv``. `spellings` > 0 averages each mean over that many random
+    spellings too (see :meth:`MolVAE.encode`). Returns a summary: rows, encoded, rejected, reasons.
     """
     path = Path(path)
     smiles = list(smiles)
@@ -122,6 +124,8 @@ def encode_to_file(vae: "MolVAE", smiles: Sequence[str], path: str | os.PathLike
                 part = smiles[start : start + chunk]
                 mols = vae.prepare(part)
                 mu, lv = vae._encode_prepared(mols, len(part), batch_size)
+                if spellings > 0 and len(mols):
+                    mu[mols.rows] = vae._spelled_mean(mols, spellings, seed, batch_size)
                 values = np.concatenate([mu, lv], axis=1) if logvar else mu
                 writer.write(start + mols.rows, list(mols.smiles), values[mols.rows])
                 rejected += [(start + int(r.row), r.input, r.reason) for r in mols.rejects.itertuples()]
