@@ -564,12 +564,15 @@ def train(config: RunConfig, out_dir: str | os.PathLike, resume: str | os.PathLi
         (out_dir / "kl_per_dim.csv").unlink(missing_ok=True)  # a fresh run in an old folder
 
     def batches(epoch: int) -> list[np.ndarray]:
-        order = bucketed_batches(train_set.lengths, tc.batch_size, seed=tc.seed * 100_003 + epoch)
         if dc.augment == "none":
-            return order
-        # each molecule's spelling for this epoch, folded into the index (see MoleculeSet.collate_spelled)
+            return bucketed_batches(train_set.lengths, tc.batch_size, seed=tc.seed * 100_003 + epoch)
+        # each molecule's spelling for this epoch, folded into the index (see MoleculeSet.collate_spelled);
+        # batches are bucketed by the longer of the two spellings a molecule is read and written in,
+        # so that random spellings do not add padding
         n_spell = train_set.spellings.shape[1]
         which = np.random.default_rng(tc.seed * 7_919 + epoch).integers(0, n_spell, size=len(train_set))
+        spelled = train_set.spelling_lengths[np.arange(len(train_set)), which]
+        order = bucketed_batches(np.maximum(train_set.lengths, spelled), tc.batch_size, seed=tc.seed * 100_003 + epoch)
         return [b + len(train_set) * which[b] for b in order]
 
     collate = train_set.collate if dc.augment == "none" else partial(train_set.collate_spelled, mode=dc.augment)
