@@ -34,7 +34,7 @@ from molvae.data import (AUGMENT_MODES, PARALLEL_MIN_ROWS, MoleculeSet, add_spel
 from molvae.errors import CheckpointError, ConfigError, InputFileError, MolvaeError
 from molvae.latent import active_units, collapse_diagnostics, collapse_warning, kl_per_dimension
 from molvae.model import VAE, ModelConfig, SpecialIds
-from molvae.train import Trainer, autocast, distributed_rank, init_distributed, resolve_device, resolve_precision
+from molvae.trainer import Trainer, autocast, distributed_rank, init_distributed, resolve_device, resolve_precision
 from molvae.vocab import Vocab
 
 PRETRAINED = Path(__file__).resolve().parent / "pretrained" / "default.pt"
@@ -586,7 +586,3 @@ def train(config: RunConfig, out_dir: str | os.PathLike, resume: str | os.PathLi
             dist.destroy_process_group()
     return out_dir / "best.pt"
 
-
-# ``molvae.train`` is both the training-loop module and, for users, this function: importing the
-# module (which this file does) binds the package attribute to the module, so bind it back here.
-sys.modules["molvae"].train = train

@@ -111,7 +111,7 @@ def cmd_train(args, dests) -> int:
 
     overrides = {dests[d]: v for d, v in vars(args).items() if d in dests and v is not None}
     config = load_config(args.config, overrides)
-    from molvae.train import distributed_rank
+    from molvae.trainer import distributed_rank
 
     rank, world, _ = distributed_rank()
     out = Path(args.out or f"runs/{time.strftime('%Y%m%d-%H%M%S')}")
@@ -213,7 +213,7 @@ def cmd_diagnose(args) -> int:
 def cmd_evaluate(args) -> int:
     from molvae.data import canonical_set, file_sha256, read_smiles, resolve_data_path
     from molvae.metrics import evaluate, load_reference
-    from molvae.train import resolve_device
+    from molvae.trainer import resolve_device
 
     samples_path = resolve_data_path(args.samples)
     samples = read_smiles(samples_path, args.smiles_column)

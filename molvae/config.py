@@ -26,7 +26,7 @@ from typing import Any
 from molvae.annealing import AnnealConfig
 from molvae.errors import ConfigError
 from molvae.model import ModelConfig
-from molvae.train import PRECISIONS, TrainConfig
+from molvae.trainer import PRECISIONS, TrainConfig
 
 
 @dataclass

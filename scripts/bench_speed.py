@@ -14,7 +14,7 @@ Rows (each in its own process, with the same data and the same number of torch t
 - ``molvae full MOSES`` molvae's default model training on all 1.58M MOSES molecules (peak memory)
 
 Training: molecules/s over ``--train-seconds`` of training on a seeded sample of MOSES-train
-(molvae through ``molvae.train`` with a time limit; the peer through its trainer's epoch loop).
+(molvae through ``molvae.trainer`` with a time limit; the peer through its trainer's epoch loop).
 Sampling: prior draws/s to canonical SMILES (RDKit) from the model just trained, all draws kept.
 Encoding: SMILES/s to latent means for MOSES-test molecules (molvae's includes RDKit
 canonicalization and SELFIES encoding; the peer reads SMILES characters as they are).
@@ -185,7 +185,7 @@ def measure(name: str, job: dict) -> dict:
 def machine(device: str, threads: int) -> dict:
     import torch
 
-    from molvae.train import cpu_has_native_bf16
+    from molvae.trainer import cpu_has_native_bf16
 
     info = {"python": platform.python_version(), "torch": torch.__version__, "cpu": platform.processor() or platform.machine(),
             "cores": os.cpu_count(), "threads": threads, "cpu_native_bf16": cpu_has_native_bf16()}

@@ -140,8 +140,10 @@ def test_best_checkpoint_is_chosen_by_the_training_objective(tiny_run):
 
 
 def test_package_level_train_is_the_function_whatever_was_imported_first():
-    import molvae
-    import molvae.api  # noqa: F401  (imports the training-loop module molvae.train)
-    from molvae import MolVAE, train  # noqa: F401
+    import subprocess
+    import sys
 
-    assert callable(train) and train is molvae.api.train and molvae.train is train
+    for first in ("from molvae import load_config, train", "from molvae import MolVAE, train",
+                  "import molvae.api; from molvae import train", "import molvae.trainer; from molvae import train"):
+        code = f"{first}\nimport molvae.api\nassert train is molvae.api.train, train"
+        subprocess.run([sys.executable, "-c", code], check=True)
