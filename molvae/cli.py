@@ -174,8 +174,13 @@ def _print_reject_reasons(reasons: pd.Series) -> None:
     from molvae.space import reason_kind
 
     reasons = reasons[reasons.fillna("") != ""]
-    if len(reasons):
-        print("rejected rows by reason:\n" + reasons.map(reason_kind).value_counts().to_string())
+    _print_reject_counts(reasons.map(reason_kind).value_counts().to_dict())
+
+
+def _print_reject_counts(counts: dict[str, int]) -> None:
+    if counts:
+        width = max(map(len, counts))
+        print("rejected rows by reason:\n" + "\n".join(f"  {k:<{width}}  {v}" for k, v in counts.items()))
 
 
 def cmd_diagnose(args) -> int:
@@ -274,8 +279,7 @@ def cmd_encode(args) -> int:
     _provenance(out, args, {"input": str(args.input), "logvar": args.logvar, "summary": summary})
     print(f"wrote {out}: {summary['encoded']} of {summary['rows']} rows encoded"
           + (f"; {summary['rejected']} rejected (see {rejects_path(out)})" if summary["rejected"] else ""))
-    if summary["rejected"]:
-        print("rejected rows by reason:\n" + pd.Series(summary["reasons"]).to_string())
+    _print_reject_counts(summary["reasons"])
     return 0
 
 

@@ -471,5 +471,20 @@ def summary(table: pd.DataFrame, k: int = 3) -> dict[str, Any]:
     return out
 
 
+def top_k_auc(table: pd.DataFrame, budget: int, k: int = 10) -> float:
+    """PMO's score: the area under the curve of the mean of the `k` best feasible scores so far,
+    per oracle call, divided by `budget` (a search that stopped early keeps its last value)."""
+    best: list[float] = []
+    curve = []
+    for score, feasible in zip(table.score, table.feasible):
+        if feasible:
+            best = sorted(best + [score], reverse=True)[:k]
+        curve.append(np.mean(best) if best else np.nan)
+    curve = np.nan_to_num(np.asarray(curve, float), nan=0.0)
+    if len(curve) < budget:
+        curve = np.concatenate([curve, np.full(budget - len(curve), curve[-1] if len(curve) else 0.0)])
+    return float(curve[:budget].mean())
+
+
 __all__ = ["Term", "Constraints", "Objective", "Oracle", "SearchConfig", "optimize", "load_spec", "spec_objects",
-           "summary"]
+           "summary", "top_k_auc"]

@@ -58,7 +58,7 @@ def run_variant(mode: str, args, out: Path, train_set: set[str]) -> dict:
     from molvae.api import MolVAE, diagnose
     from molvae.data import read_smiles, resolve_data_path
     from molvae.metrics import evaluate, load_reference
-    from molvae.optimize import Objective, SearchConfig, Term, optimize, summary
+    from molvae.optimize import Objective, SearchConfig, Term, optimize, summary, top_k_auc
 
     run = out / mode
     budget = ["--epochs", str(args.epochs)] if args.epochs else ["--epochs", "1000", "--time-limit-minutes", str(args.minutes)]
@@ -83,9 +83,7 @@ def run_variant(mode: str, args, out: Path, train_set: set[str]) -> dict:
                                          "Filters", "Novelty") if k in metrics})
     table = optimize(vae, Objective([Term("qed")]), SearchConfig(method="cmaes", budget=args.qed_budget, seed=0))
     best = summary(table)
-    ordered = table.score.where(table.feasible).fillna(-np.inf).to_numpy()
-    top10 = [np.mean(np.sort(ordered[: i + 1])[::-1][:10]) for i in range(len(ordered))]
-    row.update(qed_top1=best["top1"], qed_top3=best["top3"], qed_auc_top10=float(np.mean(np.maximum(top10, 0))))
+    row.update(qed_top1=best["top1"], qed_top3=best["top3"], qed_auc_top10=top_k_auc(table, args.qed_budget))
     print(json.dumps(row, default=float), flush=True)
     return row
 

@@ -39,7 +39,7 @@ import pandas as pd
 
 from molvae.api import MolVAE
 from molvae.data import read_smiles, resolve_data_path
-from molvae.optimize import Constraints, Objective, Oracle, SearchConfig, Term, optimize
+from molvae.optimize import Constraints, Objective, Oracle, SearchConfig, Term, optimize, top_k_auc
 from molvae.plots import score_vs_calls
 
 CELECOXIB = "Cc1ccc(-c2cc(C(F)(F)F)nn2-c2ccc(S(N)(=O)=O)cc2)cc1"
@@ -68,20 +68,6 @@ def screen(objective: Objective, budget: int, seed: int, pool: list[str]) -> pd.
             break
         oracle(picks[start : start + 100])
     return oracle.table()
-
-
-def top10_auc(table: pd.DataFrame, budget: int) -> float:
-    """PMO: area under the curve of the mean of the 10 best feasible scores so far, per call, / budget."""
-    best: list[float] = []
-    curve = []
-    for score, feasible in zip(table.score, table.feasible):
-        if feasible:
-            best = sorted(best + [score], reverse=True)[:10]
-        curve.append(np.mean(best) if best else np.nan)
-    curve = np.nan_to_num(np.asarray(curve, float), nan=0.0)
-    if len(curve) < budget:  # stopped early: its last value holds
-        curve = np.concatenate([curve, np.full(budget - len(curve), curve[-1] if len(curve) else 0.0)])
-    return float(curve[:budget].mean())
 
 
 def constrained(vae: MolVAE, n: int, budget: int, methods: list[str], seed: int) -> list[dict]:
@@ -144,7 +130,7 @@ def main() -> None:
                 feasible = table[table.feasible].score.sort_values(ascending=False).tolist() if len(table) else []
                 row = {"task": task, "method": method, "seed": seed, "calls": len(table),
                        "top1": feasible[0] if feasible else np.nan, "top2": feasible[1] if len(feasible) > 1 else np.nan,
-                       "top3": feasible[2] if len(feasible) > 2 else np.nan, "auc_top10": top10_auc(table, args.budget),
+                       "top3": feasible[2] if len(feasible) > 2 else np.nan, "auc_top10": top_k_auc(table, args.budget),
                        "best_smiles": table[table.feasible].nlargest(1, "score").smiles.iloc[0] if feasible else "",
                        "seconds": round(time.perf_counter() - start, 1)}
                 rows.append(row)
