@@ -415,7 +415,10 @@ def cmd_optimize(args) -> int:
         if args.start:
             spec["search"] = {"start": args.start}
         objective, search = spec_objects(spec)
-    overrides = {k: getattr(args, k) for k in ("method", "budget", "seed", "start", "batch_size") if getattr(args, k) is not None}
+    overrides = {k: getattr(args, k) for k in ("method", "budget", "seed", "start", "batch_size", "start_count")
+                 if getattr(args, k) is not None}
+    if args.start_from is not None:
+        overrides["start_molecules"] = args.start_from
     search = dataclasses.replace(search, **overrides)
     if search.start and objective.start != search.start:
         objective = dataclasses.replace(objective, start=search.start)
@@ -439,6 +442,8 @@ def cmd_optimize(args) -> int:
     (out / "summary.json").write_text(json.dumps(info, indent=2, default=float) + "\n")
     score_vs_calls({search.method: table}, out / "score_vs_calls.png",
                    title=f"{search.method}, {len(table)} oracle calls")
+    if search.start_molecules is not None and len(table):
+        print(f"{int((table.step == 0).sum())} start molecules scored first (round 0 of proposals.csv)")
     print(f"{result['calls']} oracle calls ({result['feasible']} feasible) in {result['seconds']} s; best:")
     for i, row in enumerate(result["top"], 1):
         print(f"  {i}. {row['score']:.4f}  {row['smiles']}  (call {row['call']})")
@@ -623,6 +628,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, str]]:
     p.add_argument("--minimize", help="property to minimize (without a spec)")
     p.add_argument("--similarity-min", type=float, help="constraint: Tanimoto to the start molecule at least this")
     p.add_argument("--start", help="SMILES to start from (default: the prior)")
+    p.add_argument("--start-from", metavar="FILE", help="start from these molecules (CSV/SMI, or moses:train): "
+                   "--start-count of them are scored first, within the budget, and seed the search")
+    p.add_argument("--start-count", type=_positive(int), help="molecules of --start-from to score (default: 100)")
     p.add_argument("--method", choices=["random", "cmaes", "bo", "gradient"], help="optimizer (default: cmaes)")
     p.add_argument("--budget", type=_positive(int), help="oracle calls (default: 500)")
     p.add_argument("--batch-size", type=_positive(int), help="proposals per round (default: 20)")

@@ -238,6 +238,8 @@ class SearchConfig:
     seed: int = 0
     batch_size: int = 20
     start: str | None = None       # SMILES to start from (default: the prior)
+    start_molecules: str | list[str] | None = None  # or: molecules (SMILES, a file, moses:...) scored first
+    start_count: int = 100         # how many of start_molecules to score (a random sample when more)
     sigma: float = 0.5             # initial spread around the start (prior: 1.0 is used)
     prior_weight: float = 0.1      # gradient: lambda of the prior penalty
     trust_region: bool = True      # bo: TuRBO-style box
@@ -247,20 +249,23 @@ class SearchConfig:
             raise ConfigError(f"unknown optimizer {self.method!r}; choose one of {', '.join(METHODS)}")
         if self.batch_size < 1:
             raise ConfigError(f"batch_size must be at least 1, got {self.batch_size}")
+        if self.start_count < 1:
+            raise ConfigError(f"start_count must be at least 1, got {self.start_count}")
+        if self.start and self.start_molecules is not None:
+            raise ConfigError("give start (one molecule) or start_molecules (several), not both; "
+                              "[objective] reference sets what similarity is measured to")
 
 
 def optimize(vae: "MolVAE", objective: Objective, config: SearchConfig, progress: bool = False) -> pd.DataFrame:
     """Run one optimizer until its oracle budget is spent (or the search stalls); returns every
-    evaluated molecule in call order (see :meth:`Oracle.table`) with a ``method`` column."""
+    evaluated molecule in call order (see :meth:`Oracle.table`) with a ``method`` column.
+
+    The search starts from the prior, from one molecule (``config.start``) or from several
+    (``config.start_molecules``: the oracle scores ``start_count`` of them first, within the
+    budget, and the optimizer takes their codes and scores as its first observations)."""
     oracle = Oracle(objective, config.budget)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    dim = vae.config.latent_dim
-    if config.start:
-        z0 = vae.encode([config.start])[0].astype(np.float64)
-        sigma = config.sigma
-    else:
-        z0, sigma = np.zeros(dim), 1.0
 
     def ask(z: np.ndarray, step: int) -> np.ndarray:
         smiles = vae.decode(np.asarray(z, dtype=np.float32), greedy=True)
@@ -280,10 +285,18 @@ def optimize(vae: "MolVAE", objective: Objective, config: SearchConfig, progress
             raise BudgetExhausted
 
     try:
+        init = None  # (codes, scores) of start molecules the oracle has scored
+        if config.start_molecules is not None:
+            init = _score_start_molecules(vae, oracle, config, rng)
+            z0, sigma = init[0][int(np.argmax(init[1]))], config.sigma
+        elif config.start:
+            z0, sigma = vae.encode([config.start])[0].astype(np.float64), config.sigma
+        else:
+            z0, sigma = np.zeros(vae.config.latent_dim), 1.0
         extra = {}
         if config.method == "gradient":
             extra["surrogate"] = surrogate_objective(objective, getattr(vae, "predictor", None))
-        runners[config.method](ask, oracle, z0, sigma, rng, config, stop, **extra)
+        runners[config.method](ask, oracle, z0, sigma, rng, config, stop, init=init, **extra)
     except BudgetExhausted:
         pass
     table = oracle.table()
@@ -291,29 +304,61 @@ def optimize(vae: "MolVAE", objective: Objective, config: SearchConfig, progress
     return table
 
 
+def _score_start_molecules(vae: "MolVAE", oracle: Oracle, config: SearchConfig,
+                           rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Score `config.start_count` of the start molecules (a seeded random sample when there are more)
+    with the oracle, as calls of round 0, and encode them: the (codes, scores) a search starts from.
+    Molecules that do not parse or that the model cannot encode are left out (a parsed one still
+    costs its call)."""
+    pool = config.start_molecules
+    if isinstance(pool, str):
+        from molvae.data import read_smiles, resolve_data_path
+
+        pool = read_smiles(resolve_data_path(pool)).tolist()
+    pool = list(pool)
+    if not pool:
+        raise ConfigError("start_molecules is empty")
+    if len(pool) > config.start_count:
+        pool = [pool[i] for i in rng.choice(len(pool), size=config.start_count, replace=False)]
+    y = oracle(pool, 0)
+    z = vae.encode(pool, errors="nan").astype(np.float64)
+    ok = ~np.isnan(y) & ~np.isnan(z).any(axis=1)
+    if not ok.any():
+        if oracle.left <= 0:
+            raise BudgetExhausted
+        raise ConfigError(f"none of the {len(pool)} start molecules could be both scored and encoded by this model")
+    return z[ok], y[ok]
+
+
 def _fill(y: np.ndarray, oracle: Oracle) -> np.ndarray:
     """Optimizer targets: NaN (no molecule) becomes the infeasibility penalty."""
     return np.where(np.isnan(y), oracle.penalty(), y)
 
 
-def _random(ask, oracle, z0, sigma, rng, cfg, stop, max_rounds: int = 10_000):
-    for step in range(max_rounds):
+def _random(ask, oracle, z0, sigma, rng, cfg, stop, init=None, max_rounds: int = 10_000):
+    """Gaussian draws around the start (or from the prior); with start molecules, around the codes of
+    the best `batch_size` of them in turn."""
+    centres = z0[None] if init is None else init[0][np.argsort(-init[1])[: cfg.batch_size]]
+    for step in range(1, max_rounds):
         stop()
-        ask(z0 + sigma * rng.standard_normal((cfg.batch_size, len(z0))), step)
+        picks = centres[np.arange(cfg.batch_size) % len(centres)]
+        ask(picks + sigma * rng.standard_normal(picks.shape), step)
 
 
-def _cmaes(ask, oracle, z0, sigma, rng, cfg, stop, max_rounds: int = 10_000):
+def _cmaes(ask, oracle, z0, sigma, rng, cfg, stop, init=None, max_rounds: int = 10_000):
     import cma
 
     es = cma.CMAEvolutionStrategy(z0, sigma, {"popsize": cfg.batch_size, "seed": int(cfg.seed) + 1, "verbose": -9})
-    for step in range(max_rounds):
+    for step in range(1, max_rounds):
         stop()
         z = np.asarray(es.ask())
         y = _fill(ask(z, step), oracle)
         es.tell(list(z), list(-y))  # cma minimizes
 
 
-def _bo(ask, oracle, z0, sigma, rng, cfg, stop, max_rounds: int = 10_000):
+def _bo(ask, oracle, z0, sigma, rng, cfg, stop, init=None, max_rounds: int = 10_000, max_points: int = 500):
+    """TuRBO-style BO: a GP on (at most `max_points` of) the points seen, nearest the trust region's
+    centre first; q = batch_size candidates chosen jointly by qLogEI inside the region."""
     from botorch.acquisition.logei import qLogExpectedImprovement
     from botorch.fit import fit_gpytorch_mll
     from botorch.models import SingleTaskGP
@@ -322,37 +367,44 @@ def _bo(ask, oracle, z0, sigma, rng, cfg, stop, max_rounds: int = 10_000):
     from gpytorch.mlls import ExactMarginalLogLikelihood
 
     dim = len(z0)
-    half = 3.0 * sigma  # the search box: z0 +- 3 sigma per dimension, mapped to the unit cube
-    lo = z0 - half
+    if init is None:  # the search box: z0 +- 3 sigma per dimension, mapped to the unit cube
+        centre, half = z0, np.full(dim, 3.0 * sigma)
+    else:  # the prior's box, widened to hold every start code
+        centre, half = np.zeros(dim), np.maximum(3.0, np.abs(init[0]).max(axis=0) + 0.5)
+    lo = centre - half
 
     def to_z(u: np.ndarray) -> np.ndarray:
         return lo + 2 * half * u
 
-    u = np.clip(0.5 + rng.standard_normal((max(cfg.batch_size, 10), dim)) / 6.0, 0, 1)
-    X, Y = [], []
-    y = ask(to_z(u), 0)
-    X.append(u)
-    Y.append(_fill(y, oracle))
+    if init is None:
+        u = np.clip((z0 - lo) / (2 * half) + rng.standard_normal((max(cfg.batch_size, 10), dim)) / 6.0, 0, 1)
+        X, Y = [u], [_fill(ask(to_z(u), 0), oracle)]
+    else:
+        X, Y = [np.clip((init[0] - lo) / (2 * half), 0, 1)], [init[1]]
     length, successes, failures = 0.8, 0, 0
     for step in range(1, max_rounds):
         stop()
         x = torch.tensor(np.concatenate(X), dtype=torch.float64)
         yy = torch.tensor(np.concatenate(Y), dtype=torch.float64).unsqueeze(-1)
-        model = SingleTaskGP(x, yy, outcome_transform=Standardize(m=1))
+        best = x[int(yy.argmax())]
+        if len(x) > max_points:  # a local GP, as TuRBO fits: the points nearest the centre
+            keep = torch.argsort((x - best).abs().max(dim=1).values)[:max_points]
+            x, yy_fit = x[keep], yy[keep]
+        else:
+            yy_fit = yy
+        model = SingleTaskGP(x, yy_fit, outcome_transform=Standardize(m=1))
         try:
-            fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
+            fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model),
+                             optimizer_kwargs={"options": {"maxiter": 50}})
         except Exception:  # a failed fit keeps the initial hyper-parameters
             pass
-        best = int(yy.argmax())
         if cfg.trust_region:
-            centre = x[best]
-            bounds = torch.stack([(centre - length / 2).clamp(0, 1), (centre + length / 2).clamp(0, 1)])
+            bounds = torch.stack([(best - length / 2).clamp(0, 1), (best + length / 2).clamp(0, 1)])
         else:
             bounds = torch.stack([torch.zeros(dim), torch.ones(dim)]).double()
         acq = qLogExpectedImprovement(model, best_f=yy.max())
-        # sequential greedy batch selection: q small searches in D dimensions instead of one in q*D
-        cand, _ = optimize_acqf(acq, bounds=bounds, q=min(cfg.batch_size, max(oracle.left, 1)), sequential=True,
-                                num_restarts=2, raw_samples=64, options={"maxiter": 30, "seed": int(cfg.seed) + step})
+        cand, _ = optimize_acqf(acq, bounds=bounds, q=min(cfg.batch_size, max(oracle.left, 1)), num_restarts=4,
+                                raw_samples=256, options={"maxiter": 100, "seed": int(cfg.seed) + step})
         u = cand.detach().numpy()
         y = _fill(ask(to_z(u), step), oracle)
         X.append(u)
@@ -398,15 +450,23 @@ def surrogate_objective(objective: Objective, predictor) -> Callable[[torch.Tens
     return f
 
 
-def _gradient(ask, oracle, z0, sigma, rng, cfg, stop, max_rounds: int = 10_000, steps: int = 50, surrogate=None):
+def _gradient(ask, oracle, z0, sigma, rng, cfg, stop, init=None, max_rounds: int = 10_000, steps: int = 50,
+              surrogate=None):
     """LIMO-style search. With a property predictor on z (`surrogate`), climb the predicted objective and
     let a small MLP fitted to the oracle's answers correct it (residuals); without one, the MLP is the
-    whole surrogate. Either way a prior penalty keeps z where the decoder is reliable."""
+    whole surrogate. Either way a prior penalty keeps z where the decoder is reliable. Each climb starts
+    from the best points found, nudged; the nudge doubles (up to sigma) after a round whose proposals
+    were mostly molecules already seen, and halves back after a round of mostly new ones."""
     dim = len(z0)
-    Z = [z0 + sigma * rng.standard_normal((max(cfg.batch_size, 10), dim))]
-    Y = [_fill(ask(Z[0], 0), oracle)]
+    if init is None:
+        Z = [z0 + sigma * rng.standard_normal((max(cfg.batch_size, 10), dim))]
+        Y = [_fill(ask(Z[0], 0), oracle)]
+    else:
+        Z, Y = [init[0]], [init[1]]
+    nudge = 0.1 * sigma
     for step in range(1, max_rounds):
         stop()
+        calls_before = oracle.calls
         z_all = torch.tensor(np.concatenate(Z), dtype=torch.float32)
         y_all = torch.tensor(np.concatenate(Y), dtype=torch.float32)
         with torch.no_grad():
@@ -423,7 +483,7 @@ def _gradient(ask, oracle, z0, sigma, rng, cfg, stop, max_rounds: int = 10_000, 
             opt.step()
         # start from the best points found, each nudged, and climb the surrogate under the prior penalty
         top = z_all[torch.argsort(y_all, descending=True)[: cfg.batch_size]]
-        z = (top + 0.1 * sigma * torch.randn(top.shape)).requires_grad_(True)
+        z = (top + nudge * torch.randn(top.shape)).requires_grad_(True)
         climb = torch.optim.Adam([z], lr=0.05)
         for _ in range(steps):
             climb.zero_grad()
@@ -435,6 +495,8 @@ def _gradient(ask, oracle, z0, sigma, rng, cfg, stop, max_rounds: int = 10_000, 
         y = _fill(ask(proposals, step), oracle)
         Z.append(proposals)
         Y.append(y)
+        new_molecules = oracle.calls - calls_before
+        nudge = min(2 * nudge, sigma) if new_molecules < len(proposals) / 2 else max(nudge / 2, 0.1 * sigma)
 
 
 def load_spec(path) -> tuple[Objective, SearchConfig]:

@@ -1,7 +1,9 @@
 """Latent-space optimization on the tiny model: budgets, constraints, objectives, the verb."""
 
 import json
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 import pytest
@@ -12,6 +14,7 @@ from molvae.errors import ConfigError
 from molvae.optimize import Constraints, Objective, Oracle, SearchConfig, Term, optimize, spec_objects, summary
 
 ASPIRIN = "CC(=O)Oc1ccccc1C(=O)O"
+DATA = Path(__file__).parents[1] / "data"
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +37,43 @@ def test_each_optimizer_improves_on_its_start_within_the_budget(shipped, method)
     assert table.score.max() > start_qed + 0.05
     assert table.best_so_far.is_monotonic_increasing
     assert summary(table)["top1"] == pytest.approx(table.score.max())
+
+
+@pytest.mark.parametrize("method", ["random", "cmaes", "gradient", "bo"])
+def test_search_from_start_molecules(shipped, moses_300, method, monkeypatch):
+    from molvae.data import read_smiles
+
+    pool = read_smiles(moses_300).tolist()
+    cfg = SearchConfig(method=method, budget=20, batch_size=5, start_molecules=pool, start_count=15, seed=1, sigma=0.1)
+    asked_points = []
+    decode = shipped.decode
+    monkeypatch.setattr(shipped, "decode", lambda z, **kw: asked_points.append(z) or decode(z, **kw))
+    table = optimize(shipped, Objective([Term("qed")]), cfg)
+    assert len(table) == 20 and table.call.tolist() == list(range(1, 21))  # the start molecules are in the budget
+    # round 0 is the start molecules and nothing else (no random first batch: their codes and scores
+    # are the optimizer's first observations)
+    first = table[table.step == 0]
+    assert (table.step > 0).sum() == 5 and len(first) == 15 and first.smiles.isin({P.canonical(s) for s in pool}).all()
+    if method in ("random", "cmaes"):  # the first proposals lie beside the best start molecules' codes
+        codes = shipped.encode(first.nlargest(5, "score").smiles.tolist())
+        asked = asked_points[0]  # round 1 (round 0 decoded nothing: the start molecules were scored as they are)
+        dist = np.linalg.norm(asked[:, None, :] - codes[None], axis=-1).min(axis=1)
+        prior_dist = np.linalg.norm(np.random.default_rng(0).standard_normal((5, 64))[:, None] - codes[None], axis=-1)
+        assert dist.max() < 0.2 * 8 * 1.5 and prior_dist.min() > 4  # sigma * sqrt(64), with room
+
+
+def test_start_molecules_that_cannot_be_used(shipped):
+    # unparsable rows cost nothing; a molecule the model cannot encode still costs its call
+    table = optimize(shipped, Objective([Term("qed")]),
+                     SearchConfig(method="cmaes", budget=12, batch_size=4, start_count=10,
+                                  start_molecules=["not a molecule", "[U]", ASPIRIN, "CCN(CC)C(=O)c1ccccc1"]))
+    start = table[table.step == 0]
+    assert sorted(start.smiles) == sorted([P.canonical(s) for s in ("[U]", ASPIRIN, "CCN(CC)C(=O)c1ccccc1")])
+    assert len(table) == 12
+    with pytest.raises(ConfigError, match="none of the 2 start molecules"):
+        optimize(shipped, Objective([Term("qed")]), SearchConfig(start_molecules=["[U]", "xyz"], budget=5))
+    with pytest.raises(ConfigError, match="not both"):
+        SearchConfig(start=ASPIRIN, start_molecules=[ASPIRIN])
 
 
 def test_budget_is_honoured_exactly_and_repeats_are_free():
@@ -100,6 +140,17 @@ def test_optimize_verb(tiny_run, tmp_path, capsys):
     assert "oracle calls" in capsys.readouterr().out
     assert main(["optimize", "-m", str(tiny_run / "best.pt")]) == 2
     assert "give a spec file" in capsys.readouterr().err
+    # start from the molecules of a file: the first --start-count calls score them
+    out2 = tmp_path / "opt2"
+    assert main(["optimize", "--maximize", "qed", "--start-from", str(DATA / "moses_300.csv"), "--start-count", "6",
+                 "--budget", "9", "-m", str(tiny_run / "best.pt"), "--device", "cpu", "--train", "none",
+                 "-o", str(out2), "-q"]) == 0
+    table = pd.read_csv(out2 / "proposals.csv")
+    assert (table.step == 0).sum() == 6 and len(table) <= 9
+    assert "6 start molecules" in capsys.readouterr().out
+    assert main(["optimize", "--maximize", "qed", "--start", ASPIRIN, "--start-from", "x.csv",
+                 "-m", str(tiny_run / "best.pt")]) == 2
+    assert "not both" in capsys.readouterr().err
 
 
 def test_predictor_fits_saves_and_loads(tiny_run, tmp_path, moses_300, capsys):
