@@ -7,7 +7,8 @@ benchmark), stops exactly at its budget and records every proposal. The optimize
 VAE's latent space and decode each point greedily:
 
 - ``random``   draws around the start (or from the prior): the baseline every method must beat;
-- ``cmaes``    CMA-ES (the ``cma`` package), a robust black-box evolution strategy;
+- ``cmaes``    CMA-ES (the ``cma`` package), a robust black-box evolution strategy, restarted from the
+               next-best start molecule once a run has converged;
 - ``bo``       Bayesian optimization with BoTorch: a GP on the latent points, batches chosen by
                qLogEI inside a trust region that grows on success and shrinks on failure (TuRBO);
 - ``gradient`` LIMO-style: gradient ascent on a surrogate of the score with a prior penalty
@@ -242,6 +243,7 @@ class SearchConfig:
     start_count: int = 100         # how many of start_molecules to score (a random sample when more)
     sigma: float = 0.5             # initial spread around the start (prior: 1.0 is used)
     prior_weight: float = 0.1      # gradient: lambda of the prior penalty
+    climb_radius: float = 1.0      # gradient: how far (latent units) one round's climb may move a point
     trust_region: bool = True      # bo: TuRBO-style box
 
     def __post_init__(self):
@@ -249,6 +251,8 @@ class SearchConfig:
             raise ConfigError(f"unknown optimizer {self.method!r}; choose one of {', '.join(METHODS)}")
         if self.batch_size < 1:
             raise ConfigError(f"batch_size must be at least 1, got {self.batch_size}")
+        if self.climb_radius <= 0:
+            raise ConfigError(f"climb_radius must be positive, got {self.climb_radius}")
         if self.start_count < 1:
             raise ConfigError(f"start_count must be at least 1, got {self.start_count}")
         if self.start and self.start_molecules is not None:
@@ -345,15 +349,26 @@ def _random(ask, oracle, z0, sigma, rng, cfg, stop, init=None, max_rounds: int =
         ask(picks + sigma * rng.standard_normal(picks.shape), step)
 
 
-def _cmaes(ask, oracle, z0, sigma, rng, cfg, stop, init=None, max_rounds: int = 10_000):
+def _cmaes(ask, oracle, z0, sigma, rng, cfg, stop, init=None, max_rounds: int = 10_000, patience: int = 10):
+    """CMA-ES. A run that has converged (CMA-ES stops, or `patience` rounds in a row bring no molecule
+    not seen before) is followed by a fresh one centred on the next-best start molecule's code (from
+    one start or the prior: the same centre with a new seed), so the budget is spent, not left over."""
     import cma
 
-    es = cma.CMAEvolutionStrategy(z0, sigma, {"popsize": cfg.batch_size, "seed": int(cfg.seed) + 1, "verbose": -9})
-    for step in range(1, max_rounds):
-        stop()
-        z = np.asarray(es.ask())
-        y = _fill(ask(z, step), oracle)
-        es.tell(list(z), list(-y))  # cma minimizes
+    centres = [z0] if init is None else list(init[0][np.argsort(-init[1], kind="stable")])
+    step = 0
+    for restart in range(max_rounds):
+        es = cma.CMAEvolutionStrategy(centres[restart % len(centres)], sigma,
+                                      {"popsize": cfg.batch_size, "seed": int(cfg.seed) + 1 + restart, "verbose": -9})
+        idle = 0
+        while not es.stop() and idle < patience and step < max_rounds:
+            step += 1
+            stop()
+            calls = oracle.calls
+            z = np.asarray(es.ask())
+            y = _fill(ask(z, step), oracle)
+            es.tell(list(z), list(-y))  # cma minimizes
+            idle = idle + 1 if oracle.calls == calls else 0
 
 
 def _bo(ask, oracle, z0, sigma, rng, cfg, stop, init=None, max_rounds: int = 10_000, max_points: int = 500):
@@ -451,12 +466,13 @@ def surrogate_objective(objective: Objective, predictor) -> Callable[[torch.Tens
 
 
 def _gradient(ask, oracle, z0, sigma, rng, cfg, stop, init=None, max_rounds: int = 10_000, steps: int = 50,
-              surrogate=None):
+              surrogate=None, step_size: float = 0.05):
     """LIMO-style search. With a property predictor on z (`surrogate`), climb the predicted objective and
     let a small MLP fitted to the oracle's answers correct it (residuals); without one, the MLP is the
     whole surrogate. Either way a prior penalty keeps z where the decoder is reliable. Each climb starts
-    from the best points found, nudged; the nudge doubles (up to sigma) after a round whose proposals
-    were mostly molecules already seen, and halves back after a round of mostly new ones."""
+    from the best points found, nudged, and moves each at most `climb_radius` from where it began (a
+    trust region: the surrogate is fitted to few points). The nudge doubles (up to sigma) after a
+    round whose proposals were mostly molecules already seen, and halves back after mostly new ones."""
     dim = len(z0)
     if init is None:
         Z = [z0 + sigma * rng.standard_normal((max(cfg.batch_size, 10), dim))]
@@ -484,13 +500,17 @@ def _gradient(ask, oracle, z0, sigma, rng, cfg, stop, init=None, max_rounds: int
         # start from the best points found, each nudged, and climb the surrogate under the prior penalty
         top = z_all[torch.argsort(y_all, descending=True)[: cfg.batch_size]]
         z = (top + nudge * torch.randn(top.shape)).requires_grad_(True)
-        climb = torch.optim.Adam([z], lr=0.05)
+        origin = z.detach().clone()
+        climb = torch.optim.Adam([z], lr=step_size)
         for _ in range(steps):
             climb.zero_grad()
             predicted = net(z).squeeze(-1) * sd + mean + (surrogate(z) if surrogate is not None else 0.0)
             objective = predicted - cfg.prior_weight * 0.5 * (z ** 2).sum(-1)
             (-objective.sum()).backward()
             climb.step()
+            with torch.no_grad():  # stay within climb_radius of the start: the surrogate is only trusted near its data
+                shift = z - origin
+                z.copy_(origin + shift * (cfg.climb_radius / shift.norm(dim=1, keepdim=True).clamp(min=cfg.climb_radius)))
         proposals = z.detach().numpy()
         y = _fill(ask(proposals, step), oracle)
         Z.append(proposals)
