@@ -109,6 +109,27 @@ def constrained(vae: MolVAE, n: int, budget: int, methods: list[str], seed: int,
     return rows
 
 
+def report(rows: pd.DataFrame) -> str:
+    """Markdown table: per task, method and start, the mean top-1/2/3 and the top-3 and AUC mean ± sd
+    over seeds; the best mean of each task in bold."""
+    rows = rows.copy()
+    rows["start"] = rows.get("start", pd.Series("prior", index=rows.index)).fillna("prior")
+    rows.loc[rows.method == "screen", "start"] = "-"
+    g = rows.groupby(["task", "method", "start"], sort=False)
+    stats = g[["top1", "top2", "top3", "auc_top10"]].mean().join(g[["top3", "auc_top10"]].std().add_suffix("_sd"))
+    stats["seeds"] = g.size()
+    lines = ["| task | method | start | top-1 | top-2 | top-3 | AUC top-10 | seeds |", "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+    def sd(x: float) -> str:
+        return f" ± {x:.4f}" if x == x else ""
+
+    for (task, method, start), r in stats.iterrows():
+        best = stats.loc[task]
+        cell = {c: (f"**{r[c]:.4f}**" if r[c] >= best[c].max() else f"{r[c]:.4f}") for c in ("top1", "top2", "top3", "auc_top10")}
+        lines.append(f"| {task} | {method} | {start} | {cell['top1']} | {cell['top2']} | {cell['top3']}{sd(r.top3_sd)} "
+                     f"| {cell['auc_top10']}{sd(r.auc_top10_sd)} | {int(r.seeds)} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-m", "--model", help="checkpoint (default: the shipped model)")
@@ -123,7 +144,12 @@ def main() -> None:
     ap.add_argument("--start-screen", type=int, default=0,
                     help="latent methods start from this many scored MOSES-train molecules (default: the prior)")
     ap.add_argument("--out", default="runs/bench_optimize")
+    ap.add_argument("--report", nargs="+", metavar="CSV",
+                    help="only print the markdown table of these result files (rows of earlier runs, concatenated)")
     args = ap.parse_args()
+    if args.report:
+        print(report(pd.concat([pd.read_csv(f) for f in args.report], ignore_index=True)))
+        return
     warnings.filterwarnings("ignore")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
