@@ -371,8 +371,7 @@ def _cmaes(ask, oracle, z0, sigma, rng, cfg, stop, init=None, max_rounds: int = 
             idle = idle + 1 if oracle.calls == calls else 0
 
 
-def _bo(ask, oracle, z0, sigma, rng, cfg, stop, init=None, max_rounds: int = 10_000, max_points: int = 500,
-        tr_scale: float | None = None):
+def _bo(ask, oracle, z0, sigma, rng, cfg, stop, init=None, max_rounds: int = 10_000, max_points: int = 500):
     """TuRBO-style BO: a GP on (at most `max_points` of) the points seen, nearest the trust region's
     centre first; q = batch_size candidates chosen jointly by qLogEI inside the region."""
     from botorch.acquisition.logei import qLogExpectedImprovement
@@ -397,9 +396,7 @@ def _bo(ask, oracle, z0, sigma, rng, cfg, stop, init=None, max_rounds: int = 10_
         X, Y = [u], [_fill(ask(to_z(u), 0), oracle)]
     else:
         X, Y = [np.clip((init[0] - lo) / (2 * half), 0, 1)], [init[1]]
-    # side of the trust region in the unit cube: 0.8 (TuRBO's default), or tr_scale * 2 sigma in z
-    length0 = 0.8 if tr_scale is None else torch.tensor(tr_scale * sigma / half, dtype=torch.float64)
-    length, successes, failures = length0, 0, 0
+    length, successes, failures = 0.8, 0, 0  # the trust region's side in the unit cube (TuRBO's default)
     for step in range(1, max_rounds):
         stop()
         x = torch.tensor(np.concatenate(X), dtype=torch.float64)
@@ -432,15 +429,11 @@ def _bo(ask, oracle, z0, sigma, rng, cfg, stop, init=None, max_rounds: int = 10_
         else:
             successes, failures = 0, failures + 1
         if successes >= 3:
-            length, successes = length * 2 if _scalar(length / length0) < 2 else length, 0
+            length, successes = min(2 * length, 1.6), 0
         elif failures >= max(3, dim // cfg.batch_size):
             length, failures = length / 2, 0
-        if _scalar(length / length0) < 0.0125:  # restart the trust region
-            length = length0
-
-
-def _scalar(x) -> float:
-    return float(x.max()) if torch.is_tensor(x) else float(x)
+        if length < 0.01:  # restart the trust region
+            length = 0.8
 
 
 def surrogate_objective(objective: Objective, predictor) -> Callable[[torch.Tensor], torch.Tensor] | None:
@@ -473,7 +466,7 @@ def surrogate_objective(objective: Objective, predictor) -> Callable[[torch.Tens
 
 
 def _gradient(ask, oracle, z0, sigma, rng, cfg, stop, init=None, max_rounds: int = 10_000, steps: int = 50,
-              surrogate=None, step_size: float = 0.05):
+              surrogate=None):
     """LIMO-style search. With a property predictor on z (`surrogate`), climb the predicted objective and
     let a small MLP fitted to the oracle's answers correct it (residuals); without one, the MLP is the
     whole surrogate. Either way a prior penalty keeps z where the decoder is reliable. Each climb starts
@@ -508,7 +501,7 @@ def _gradient(ask, oracle, z0, sigma, rng, cfg, stop, init=None, max_rounds: int
         top = z_all[torch.argsort(y_all, descending=True)[: cfg.batch_size]]
         z = (top + nudge * torch.randn(top.shape)).requires_grad_(True)
         origin = z.detach().clone()
-        climb = torch.optim.Adam([z], lr=step_size)
+        climb = torch.optim.Adam([z], lr=0.05)
         for _ in range(steps):
             climb.zero_grad()
             predicted = net(z).squeeze(-1) * sd + mean + (surrogate(z) if surrogate is not None else 0.0)

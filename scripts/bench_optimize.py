@@ -109,9 +109,24 @@ def constrained(vae: MolVAE, n: int, budget: int, methods: list[str], seed: int,
     return rows
 
 
+TASK_NAMES = {"qed": "QED", "mpo": "MPO", "plogp": "penalized logP", "plogp_limited": "penalized logP, ≤ 38 heavy atoms",
+              "rediscovery": "rediscovery (celecoxib)", "similarity_mpo": "similarity to aripiprazole ≥ 0.5 + QED/2"}
+METHOD_NAMES = {"screen": "screen (baseline)", "cmaes": "CMA-ES", "gradient": "gradient", "bo": "BO"}
+
+
+def method_name(method: str, start: str) -> str:
+    if method == "random":  # from the prior: the baseline; from start molecules: a local random search
+        return "random (baseline)" if start == "prior" else "local random (around the starts)"
+    return METHOD_NAMES[method]
+
+
+def _sd(x: float) -> str:
+    return f" ± {x:.4f}" if x == x else ""  # nothing for a single seed
+
+
 def report(rows: pd.DataFrame) -> str:
-    """Markdown table: per task, method and start, the mean top-1/2/3 and the top-3 and AUC mean ± sd
-    over seeds; the best mean of each task in bold."""
+    """Markdown table (as in docs/optimize.md): per task, method and start, the mean top-1/2/3 and the
+    top-3 and AUC mean ± sd over seeds; the best mean of each task in bold."""
     rows = rows.copy()
     rows["start"] = rows.get("start", pd.Series("prior", index=rows.index)).fillna("prior")
     rows.loc[rows.method == "screen", "start"] = "-"
@@ -119,14 +134,11 @@ def report(rows: pd.DataFrame) -> str:
     stats = g[["top1", "top2", "top3", "auc_top10"]].mean().join(g[["top3", "auc_top10"]].std().add_suffix("_sd"))
     stats["seeds"] = g.size()
     lines = ["| task | method | start | top-1 | top-2 | top-3 | AUC top-10 | seeds |", "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |"]
-    def sd(x: float) -> str:
-        return f" ± {x:.4f}" if x == x else ""
-
     for (task, method, start), r in stats.iterrows():
         best = stats.loc[task]
         cell = {c: (f"**{r[c]:.4f}**" if r[c] >= best[c].max() else f"{r[c]:.4f}") for c in ("top1", "top2", "top3", "auc_top10")}
-        lines.append(f"| {task} | {method} | {start} | {cell['top1']} | {cell['top2']} | {cell['top3']}{sd(r.top3_sd)} "
-                     f"| {cell['auc_top10']}{sd(r.auc_top10_sd)} | {int(r.seeds)} |")
+        lines.append(f"| {TASK_NAMES.get(task, task)} | {method_name(method, start)} | {start} | {cell['top1']} | {cell['top2']} "
+                     f"| {cell['top3']}{_sd(r.top3_sd)} | {cell['auc_top10']}{_sd(r.auc_top10_sd)} | {int(r.seeds)} |")
     return "\n".join(lines)
 
 
