@@ -1,0 +1,209 @@
+"""Which recipe gives prior samples from the data's distribution, and what does it cost in reconstruction?
+
+    python scripts/study_quality.py --out ~/molvae-runs/quality          # every variant, resumable
+    python scripts/study_quality.py --out ~/molvae-runs/quality --only ft_beta1.8 --rescore
+    python scripts/study_quality.py --out ~/molvae-runs/quality --report  # table + Pareto figure only
+
+Each variant trains for the same number of molecules (``--limit`` molecules x ``--epochs``) on the
+same seeded MOSES-train subset, either from scratch or fine-tuned from the shipped model's weights
+(``--init-from``, KL weight constant from the first step). Every variant is then scored at the end
+of its budget (last.pt) on:
+
+- 10,000 prior samples (stochastic decoding, temperature 1): FCD/Test, SNN/Test, Scaf/Test,
+  Filters, novelty, unique@10k, mean SA; and the *same draws* decoded under relaxed SELFIES
+  valence constraints with the molecules RDKit refuses discarded (``relaxed_*`` columns, with the
+  discarded fraction), which tests whether dropping SELFIES' silent repairs helps;
+- exact greedy reconstruction of 1,000 MOSES-test molecules, KL and active units on them;
+- training molecules/s (from the run's log).
+
+KL weights are in molvae's form: the token cross-entropy is summed over a molecule's tokens, so the
+MOSES VAE's recipe (mean over tokens, KL weight 0.05) is beta = 0.05 x ~36 tokens ~ 1.8 here.
+
+Writes OUT/study.csv (a row per variant, appended as each finishes: a stopped study keeps its
+rows and resumes with the next variant), OUT/study.json (command, settings) and OUT/pareto.png
+(FCD/Test against exact reconstruction).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+SHIPPED = "shipped"  # variant name of the shipped model, scored as is
+
+# name -> (start, flags). start "ft" fine-tunes the shipped weights, "scratch" starts afresh.
+VARIANTS: dict[str, tuple[str, list[str]]] = {
+    SHIPPED: ("none", []),
+    "ft_beta0.15": ("ft", ["--beta", "0.15", "--free-bits", "0"]),
+    "ft_beta0.6": ("ft", ["--beta", "0.6", "--free-bits", "0"]),
+    "ft_beta1.8": ("ft", ["--beta", "1.8", "--free-bits", "0"]),
+    "ft_beta1.8_fb0.25": ("ft", ["--beta", "1.8", "--free-bits", "0.25"]),
+    "scratch_beta0.15": ("scratch", ["--beta", "0.15"]),
+    "scratch_beta1.8": ("scratch", ["--beta", "1.8"]),
+    "scratch_beta1.8_nofb": ("scratch", ["--beta", "1.8", "--free-bits", "0"]),
+    "scratch_beta1.8_dec3x512": ("scratch", ["--beta", "1.8", "--decoder-hidden", "512", "--decoder-layers", "3"]),
+    "scratch_beta1.8_z128": ("scratch", ["--beta", "1.8", "--latent-dim", "128"]),
+    "scratch_beta1.8_wd0": ("scratch", ["--beta", "1.8", "--word-dropout", "0"]),
+}
+
+
+def relaxed_constraints(base: dict[str, int], extra: int) -> dict[str, int]:
+    """SELFIES bond capacities raised by `extra` per atom kind, so that slips survive decoding as
+    over-valent atoms that RDKit then refuses (instead of being silently repaired)."""
+    return {atom: cap + extra for atom, cap in base.items()}
+
+
+def train_variant(name: str, start: str, flags: list[str], args, run: Path) -> None:
+    budget = ["--epochs", str(args.epochs), "--limit", str(args.limit), "--threads", str(args.threads)]
+    if start == "ft":
+        init = ["--init-from", args.shipped, "--schedule", "constant", "--lr", str(args.ft_lr)]
+    else:
+        init = ["--warmup-epochs", str(args.warmup_epochs)]
+    resume = ["--resume", str(run / "last.pt")] if (run / "last.pt").is_file() else []
+    cmd = [sys.executable, "-m", "molvae", "train", "--data", "moses:train", "-o", str(run), "-q",
+           "--checkpoint-minutes", "3", *budget, *init, *args.train_args.split(), *flags, *resume]
+    print(" ".join(cmd), flush=True)
+    subprocess.run(cmd, check=True)
+    (run / "done").touch()
+
+
+def score(vae, args, refs, train_set, test) -> dict[str, float]:
+    """The study's figures for one model (see the module docstring)."""
+    from molvae.api import diagnose
+    from molvae.chem import decode_many
+    from molvae.metrics import evaluate
+    from molvae.properties import compute
+
+    figures, _, _ = diagnose(vae, test)
+    row = {"recon_exact": figures["recon_exact"], "kl": figures["kl"], "active_units": figures["active_units"],
+           "active_fraction": figures["active_fraction"]}
+    start = time.perf_counter()
+    draws = vae.sample(args.n, seed=args.seed, valid_only=False, batch_size=1000)
+    row["sample_seconds"] = time.perf_counter() - start
+    smiles = [s for s in draws.smiles if s]
+    result = evaluate(smiles, refs, train_set, ks=(10_000,), workers=args.workers, progress=False)
+    row.update({k: result[k] for k in ("valid", "unique@10k", "FCD/Test", "SNN/Test", "Scaf/Test", "Filters", "Novelty")})
+    row["valid"] = float(draws.valid.mean())
+    row["mean_sa"] = float(np.nanmean(compute(smiles, ["sa"], workers=args.workers)["sa"]))
+    for extra in args.relax:
+        relaxed = decode_many(draws.selfies.tolist(), relaxed_constraints(vae.constraints, extra))
+        kept = [s for s in relaxed if s]
+        res = evaluate(kept, refs, train_set, ks=(10_000,), workers=args.workers, progress=False)
+        tag = f"relaxed{extra}_"
+        row[tag + "discarded"] = 1 - len(kept) / len(relaxed)
+        row.update({tag + k: res[k] for k in ("FCD/Test", "SNN/Test", "Scaf/Test", "Filters", "Novelty")})
+    return row
+
+
+def pareto(table: pd.DataFrame, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 5))
+    for kind, marker in (("none", "*"), ("ft", "o"), ("scratch", "s")):
+        part = table[table.start == kind]
+        ax.scatter(part.recon_exact, part["FCD/Test"], marker=marker, s=60,
+                   label={"none": "shipped", "ft": "fine-tuned from shipped", "scratch": "from scratch"}[kind])
+        for _, r in part.iterrows():
+            ax.annotate(r.variant, (r.recon_exact, r["FCD/Test"]), fontsize=7, xytext=(4, 2), textcoords="offset points")
+    front = table.sort_values("recon_exact", ascending=False)
+    best, keep = np.inf, []
+    for _, r in front.iterrows():  # non-dominated: no other variant has both higher reconstruction and lower FCD
+        if r["FCD/Test"] < best:
+            best = r["FCD/Test"]
+            keep.append(r)
+    if keep:
+        f = pd.DataFrame(keep)
+        ax.plot(f.recon_exact, f["FCD/Test"], "k--", lw=0.8, label="Pareto front")
+    ax.set_xlabel("exact reconstruction (1,000 MOSES-test molecules)")
+    ax.set_ylabel("FCD/Test (10,000 prior samples; lower is better)")
+    ax.set_yscale("log")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default=str(Path.home() / "molvae-runs" / "quality"))
+    ap.add_argument("--limit", type=int, default=100_000, help="MOSES-train molecules (seeded subset)")
+    ap.add_argument("--epochs", type=int, default=1, help="passes over them: the budget of every variant")
+    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads for training and scoring")
+    ap.add_argument("--workers", type=int, default=1, help="processes for the RDKit side of scoring")
+    ap.add_argument("--warmup-epochs", type=float, default=0.3, help="KL warm-up of the from-scratch variants")
+    ap.add_argument("--ft-lr", type=float, default=5e-4, help="learning rate of the fine-tuned variants")
+    ap.add_argument("--shipped", default="molvae/pretrained/default.pt", help="the weights fine-tuned from")
+    ap.add_argument("-n", type=int, default=10_000, help="prior samples scored per variant")
+    ap.add_argument("--test", type=int, default=1000, help="MOSES-test molecules reconstructed")
+    ap.add_argument("--relax", type=int, nargs="*", default=[1], help="extra bond capacities for the relaxed decoding")
+    ap.add_argument("--seed", type=int, default=0, help="sampling seed")
+    ap.add_argument("--only", nargs="*", help="only these variants (in this order)")
+    ap.add_argument("--rescore", action="store_true", help="score again variants already in study.csv")
+    ap.add_argument("--report", action="store_true", help="only redraw the table and figure from study.csv")
+    ap.add_argument("--train-args", default="", help="extra flags for every molvae train (quoted)")
+    args = ap.parse_args()
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    out = Path(args.out).expanduser()
+    out.mkdir(parents=True, exist_ok=True)
+    table_path = out / "study.csv"
+    table = pd.read_csv(table_path) if table_path.is_file() else pd.DataFrame()
+    names = args.only or list(VARIANTS)
+    if not args.report:
+        from molvae.api import MolVAE
+        from molvae.data import canonical_set, read_smiles, resolve_data_path
+        from molvae.metrics import load_reference
+
+        refs = {"Test": load_reference("moses:test", workers=args.workers, progress=False)}
+        train_set = canonical_set(resolve_data_path("moses:train"), workers=args.workers, progress=False)
+        test = read_smiles(resolve_data_path("moses:test")).iloc[: args.test].tolist()
+        info = {"command": "python " + " ".join(sys.argv), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "settings": vars(args)}
+        (out / "study.json").write_text(json.dumps(info, indent=2) + "\n")
+        for name in names:
+            if name not in VARIANTS:
+                raise SystemExit(f"unknown variant {name!r}; known: {', '.join(VARIANTS)}")
+            if not args.rescore and len(table) and name in set(table.variant):
+                continue
+            start, flags = VARIANTS[name]
+            run = out / name
+            if start != "none" and not (run / "done").is_file():
+                print(f"== {name}: training", flush=True)
+                train_variant(name, start, flags, args, run)
+            print(f"== {name}: scoring", flush=True)
+            vae = MolVAE.load(args.shipped if start == "none" else run / "last.pt", device="cpu")
+            row = {"variant": name, "start": start, "flags": " ".join(flags)}
+            if start != "none":
+                log = pd.read_csv(run / "log.csv")
+                row.update({"epochs": float(log.epoch.iloc[-1]), "train_mol_per_s": float(log.train_mol_per_s.mean())})
+            started = time.perf_counter()
+            row.update(score(vae, args, refs, train_set, test))
+            row["score_seconds"] = time.perf_counter() - started
+            table = pd.concat([table[table.variant != name] if len(table) else table, pd.DataFrame([row])],
+                              ignore_index=True)
+            table.to_csv(table_path, index=False)
+            print(pd.DataFrame([row]).round(4).T.to_string(), flush=True)
+    if len(table):
+        pareto(table, out / "pareto.png")
+        cols = ["variant", "FCD/Test", "Filters", "SNN/Test", "Scaf/Test", "Novelty", "recon_exact", "active_fraction", "kl"]
+        cols += [c for c in table.columns if c.startswith("relaxed") and ("FCD" in c or "Filters" in c or "discarded" in c)]
+        with pd.option_context("display.width", 250, "display.max_columns", 40):
+            print(table[[c for c in cols if c in table.columns]].round(3).to_string(index=False))
+        print(f"wrote {table_path} and {out / 'pareto.png'}")
+
+
+if __name__ == "__main__":
+    main()
