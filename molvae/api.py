@@ -71,7 +71,8 @@ class MolVAE:
         self._dtype = resolve_precision(name, self.device)
         self._precision = name
 
-    def _autocast(self):
+    def autocast(self):
+        """The context in which the network runs at this model's inference precision."""
         return autocast(self.device, self._dtype)
 
     # -------------------------------------------------------------- files
@@ -223,10 +224,27 @@ class MolVAE:
         if errors == "raise" and len(mols.rejects):
             shown = "; ".join(f"row {r.row} ({r.input!r}): {r.reason}" for r in mols.rejects.head(5).itertuples())
             raise MolvaeError(f"{len(mols.rejects)} molecule(s) cannot be encoded: {shown}")
-        mu, logvar = self._encode_prepared(mols, len(smiles), batch_size)
-        if spellings > 0 and len(mols):
-            mu[mols.rows] = self._spelled_mean(mols, spellings, seed, batch_size)
+        mu, logvar = self.encode_set(mols, spellings=spellings, seed=seed, batch_size=batch_size)
+        mu, logvar = mols.scatter(mu, len(smiles)), mols.scatter(logvar, len(smiles))
         return (mu, logvar) if return_logvar else mu
+
+    def encode_set(self, mols: MoleculeSet, spellings: int = 0, seed: int = 0,
+                   batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior (mu, logvar) of prepared molecules, each (len(mols), latent_dim) float32, in the
+        order of `mols` (``mols.scatter`` puts them back in input-row order).
+
+        With `spellings` > 0 each mean is averaged over the canonical and that many random spellings
+        of the molecule (reproducible by `seed`); the log-variances stay the canonical spelling's."""
+        d = self.config.latent_dim
+        mu, logvar = np.empty((len(mols), d), np.float32), np.empty((len(mols), d), np.float32)
+        for idx in sequential_batches(len(mols), batch_size):
+            b = mols.collate(idx)
+            with self.autocast():
+                m, lv = self.model.encode(b["tokens"].to(self.device), b["lengths"])
+            mu[idx], logvar[idx] = m.float().cpu().numpy(), lv.float().cpu().numpy()
+        if spellings > 0 and len(mols):
+            mu = self._spelled_mean(mols, spellings, seed, batch_size)
+        return mu, logvar
 
     def _spelled_mean(self, mols: MoleculeSet, spellings: int, seed: int, batch_size: int) -> np.ndarray:
         """(len(mols), D): posterior means averaged over each molecule's canonical and random spellings."""
@@ -240,22 +258,10 @@ class MolVAE:
         out = np.empty((n * s, self.config.latent_dim), dtype=np.float32)
         for idx in sequential_batches(n * s, batch_size):
             t = torch.from_numpy(flat_tokens[idx].astype(np.int64)).to(self.device)
-            with self._autocast():
+            with self.autocast():
                 m, _ = self.model.encode(t, torch.from_numpy(flat_lengths[idx]))
             out[idx] = m.float().cpu().numpy()
         return out.reshape(n, s, -1).mean(axis=1)
-
-    def _encode_prepared(self, mols: MoleculeSet, n: int, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
-        """Posterior (mu, logvar), each (n, latent_dim), NaN in rows that `mols` does not hold."""
-        mu = np.full((n, self.config.latent_dim), np.nan, dtype=np.float32)
-        logvar = mu.copy()
-        for idx in sequential_batches(len(mols), batch_size):
-            b = mols.collate(idx)
-            with self._autocast():
-                m, lv = self.model.encode(b["tokens"].to(self.device), b["lengths"])
-            mu[mols.rows[idx]] = m.float().cpu().numpy()
-            logvar[mols.rows[idx]] = lv.float().cpu().numpy()
-        return mu, logvar
 
     def decode(self, z: np.ndarray | torch.Tensor, greedy: bool = True, temperature: float = 1.0,
                batch_size: int = 1024, seed: int | None = None) -> list[str | None]:
@@ -266,7 +272,7 @@ class MolVAE:
             gen.manual_seed(seed)
         out: list[str | None] = []
         for start in range(0, len(z), batch_size):
-            with self._autocast():
+            with self.autocast():
                 ids = self.model.generate(z[start : start + batch_size], temperature=temperature, greedy=greedy,
                                           generator=gen)
             out += self.tokens_to_smiles(ids)[1]
@@ -279,12 +285,10 @@ class MolVAE:
         reconstructed, exact, reason`` (reason is set where a row was rejected)."""
         smiles = list(smiles)
         mols = self.prepare(smiles)
-        mu, _ = self._encode_prepared(mols, len(smiles), batch_size)
-        if spellings > 0 and len(mols):
-            mu[mols.rows] = self._spelled_mean(mols, spellings, seed, batch_size)
+        mu, _ = self.encode_set(mols, spellings=spellings, seed=seed, batch_size=batch_size)
         recon: list[str | None] = [None] * len(smiles)
         if len(mols):
-            for row, out in zip(mols.rows, self.decode(mu[mols.rows], greedy=greedy, batch_size=batch_size)):
+            for row, out in zip(mols.rows, self.decode(mu, greedy=greedy, batch_size=batch_size)):
                 recon[row] = out
         canonical = [""] * len(smiles)
         for row, canon in zip(mols.rows, mols.smiles):
@@ -304,8 +308,7 @@ def diagnose(vae: "MolVAE", smiles: Sequence[str], batch_size: int = 1024) -> tu
     mols = vae.prepare(smiles)
     if len(mols) == 0:
         raise MolvaeError("none of the molecules can be encoded by this model; see their reasons with molvae reconstruct")
-    mu, logvar = vae._encode_prepared(mols, len(smiles), batch_size)
-    mu, logvar = mu[mols.rows], logvar[mols.rows]
+    mu, logvar = vae.encode_set(mols, batch_size=batch_size)
     figures = collapse_diagnostics(mu, logvar)
     decoded = vae.decode(mu, greedy=True, batch_size=batch_size)
     figures["recon_exact"] = float(np.mean([d == c for d, c in zip(decoded, mols.smiles)]))
@@ -346,7 +349,7 @@ class SampleStream:
         vae = self.vae
         for size in sizes:
             z = vae.model.sample_prior(size, generator=gen)
-            with vae._autocast():
+            with vae.autocast():
                 ids = vae.model.generate(z, temperature=self.temperature, greedy=self.greedy, generator=gen)
             yield [vae.vocab.decode(row) for row in ids.cpu().numpy()]
 

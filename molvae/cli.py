@@ -352,7 +352,7 @@ def cmd_map(args) -> int:
     smiles = _read_input(args)
     vae = _load_model(args)
     mols = vae.prepare(smiles.tolist())
-    mu = vae._encode_prepared(mols, len(smiles), 1024)[0][mols.rows]
+    mu = vae.encode_set(mols)[0]
     canon = mols.smiles
     values = props.compute(canon, [args.color], workers=1)[args.color].to_numpy() if args.color != "none" else None
     out = Path(args.output)

@@ -95,6 +95,13 @@ class MoleculeSet:
                     "enc_tokens": canon["tokens"], "enc_lengths": canon["lengths"]}
         raise ConfigError(f"unknown augmentation {mode!r}; choose {', '.join(AUGMENT_MODES)}")
 
+    def scatter(self, values: np.ndarray, n_rows: int) -> np.ndarray:
+        """Per-molecule `values` (len(self), ...) placed at their input rows of an (n_rows, ...) float
+        array, NaN in the rows that were rejected."""
+        out = np.full((n_rows, *values.shape[1:]), np.nan, dtype=np.result_type(values.dtype, np.float32))
+        out[self.rows] = values
+        return out
+
     def subset(self, idx: np.ndarray) -> "MoleculeSet":
         """The molecules at positions `idx` (rejects are not carried over)."""
         return MoleculeSet(

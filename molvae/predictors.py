@@ -41,8 +41,7 @@ def fit_predictor(vae: "MolVAE", smiles: Sequence[str], names: str | Sequence[st
     mols = vae.prepare(smiles, progress=progress)
     if len(mols) < 20:
         raise MolvaeError(f"only {len(mols)} molecules could be encoded; a predictor needs at least 20")
-    mu, _ = vae._encode_prepared(mols, len(smiles), 1024)
-    z = mu[mols.rows]
+    z, _ = vae.encode_set(mols)
     y = props.compute(mols.smiles, names, progress=progress).to_numpy()
     keep = ~np.isnan(y).any(axis=1)
     z, y = z[keep], y[keep]

@@ -123,11 +123,9 @@ def encode_to_file(vae: "MolVAE", smiles: Sequence[str], path: str | os.PathLike
             for start in range(0, len(smiles), chunk):
                 part = smiles[start : start + chunk]
                 mols = vae.prepare(part)
-                mu, lv = vae._encode_prepared(mols, len(part), batch_size)
-                if spellings > 0 and len(mols):
-                    mu[mols.rows] = vae._spelled_mean(mols, spellings, seed, batch_size)
+                mu, lv = vae.encode_set(mols, spellings=spellings, seed=seed, batch_size=batch_size)
                 values = np.concatenate([mu, lv], axis=1) if logvar else mu
-                writer.write(start + mols.rows, list(mols.smiles), values[mols.rows])
+                writer.write(start + mols.rows, list(mols.smiles), values)
                 rejected += [(start + int(r.row), r.input, r.reason) for r in mols.rejects.itertuples()]
                 bar.update(len(part))
         writer.close()
@@ -256,7 +254,7 @@ def score(vae: "MolVAE", smiles: Sequence[str], k: int = 32, batch_size: int = 2
         for idx in sequential_batches(len(mols), batch_size):
             b = mols.collate(idx)
             toks, lens = b["tokens"].to(vae.device), b["lengths"]
-            with torch.no_grad(), vae._autocast():
+            with torch.no_grad(), vae.autocast():
                 mu, logvar = (t.float() for t in model.encode(toks, lens))
                 std = torch.exp(0.5 * logvar)
                 rows = len(idx)
