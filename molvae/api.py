@@ -29,12 +29,15 @@ from molvae.annealing import kl_weight, word_dropout_rate
 from molvae.chem import SELFIES_VERSION, decode_many, default_constraints
 from molvae.checkpoint import load_checkpoint, save_checkpoint
 from molvae.config import RunConfig
-from molvae.data import (AUGMENT_MODES, PARALLEL_MIN_ROWS, MoleculeSet, add_spellings, bucketed_batches, file_sha256,
-                         load_molecules, prepare, resolve_data_path, sequential_batches, spawn_is_safe, split_indices)
+from molvae.cache import file_sha256
+from molvae.data import (add_spellings, AUGMENT_MODES, bucketed_batches, load_molecules, MoleculeSet, prepare, sequential_batches, split_indices)
+from molvae.io import resolve_data_path
+from molvae.parallel import PARALLEL_MIN_ROWS, spawn_is_safe
 from molvae.errors import CheckpointError, ConfigError, InputFileError, MolvaeError
 from molvae.latent import active_units, collapse_diagnostics, collapse_warning, kl_per_dimension
 from molvae.model import VAE, ModelConfig, SpecialIds
-from molvae.trainer import Trainer, autocast, distributed_rank, init_distributed, resolve_device, resolve_precision
+from molvae.device import autocast, distributed_rank, init_distributed, resolve_device, resolve_precision
+from molvae.trainer import Trainer
 from molvae.vocab import Vocab
 
 PRETRAINED = Path(__file__).resolve().parent / "pretrained" / "default.pt"
@@ -534,7 +537,7 @@ def train(config: RunConfig, out_dir: str | os.PathLike, resume: str | os.PathLi
     head_names = [n.strip() for n in config.model.property_head.split(",") if n.strip()]
     if head_names:
         from molvae import properties as props
-        from molvae.data import molecule_properties
+        from molvae.properties import molecule_properties
 
         props.resolve(head_names)  # unknown names: a ConfigError before any work
         for part in (train_set, val_set):

@@ -86,7 +86,7 @@ def _add_input_flags(p: argparse.ArgumentParser, limit: int = 0) -> None:
 
 def _provenance(out: Path, args: argparse.Namespace, extra: dict) -> None:
     """Write ``OUT.meta.json`` beside an output CSV: what made it."""
-    from molvae.data import file_sha256
+    from molvae.cache import file_sha256
 
     info = {"command": " ".join(sys.argv), "molvae": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     model = getattr(args, "model", None)
@@ -111,7 +111,7 @@ def cmd_train(args, dests) -> int:
 
     overrides = {dests[d]: v for d, v in vars(args).items() if d in dests and v is not None}
     config = load_config(args.config, overrides)
-    from molvae.trainer import distributed_rank
+    from molvae.device import distributed_rank
 
     rank, world, _ = distributed_rank()
     out = Path(args.out or f"runs/{time.strftime('%Y%m%d-%H%M%S')}")
@@ -185,7 +185,7 @@ def _print_reject_counts(counts: dict[str, int]) -> None:
 
 def cmd_diagnose(args) -> int:
     from molvae.api import diagnose
-    from molvae.data import read_smiles, resolve_data_path
+    from molvae.io import read_smiles, resolve_data_path
     from molvae.latent import collapse_warning
     from molvae.plots import kl_per_dimension_bar, training_curves
 
@@ -216,9 +216,11 @@ def cmd_diagnose(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from molvae.data import canonical_set, file_sha256, read_smiles, resolve_data_path
+    from molvae.cache import file_sha256
+    from molvae.data import canonical_set
+    from molvae.io import read_smiles, resolve_data_path
     from molvae.metrics import evaluate, load_reference
-    from molvae.trainer import resolve_device
+    from molvae.device import resolve_device
 
     samples_path = resolve_data_path(args.samples)
     samples = read_smiles(samples_path, args.smiles_column)
@@ -250,7 +252,7 @@ def cmd_evaluate(args) -> int:
 
 
 def _read_input(args):
-    from molvae.data import read_smiles, resolve_data_path
+    from molvae.io import read_smiles, resolve_data_path
 
     smiles = read_smiles(resolve_data_path(args.input), args.smiles_column)
     if getattr(args, "limit", 0):
@@ -431,7 +433,8 @@ def cmd_optimize(args) -> int:
     start = time.perf_counter()
     table = optimize(vae, objective, search)
     if args.train.lower() != "none" and len(table):
-        from molvae.data import canonical_set, resolve_data_path
+        from molvae.data import canonical_set
+        from molvae.io import resolve_data_path
 
         train = canonical_set(resolve_data_path(args.train), progress=not args.quiet)
         table["novel"] = ~table.smiles.isin(train)

@@ -26,7 +26,8 @@ from typing import Any
 from molvae.annealing import AnnealConfig
 from molvae.errors import ConfigError
 from molvae.model import ModelConfig
-from molvae.trainer import PRECISIONS, TrainConfig
+from molvae.device import PRECISIONS
+from molvae.trainer import TrainConfig
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Reading users' SMILES files, preprocessing them once (with an on-disk cache), and batching.
+"""Preprocessing SMILES once (with an on-disk cache) into a :class:`MoleculeSet`, and batching it.
 
 Preprocessing a file means, per row: RDKit canonicalization, SELFIES encoding, tokenization and
 a length limit. Rows that fail keep their input row number and reason in ``MoleculeSet.rejects``;
@@ -8,14 +8,9 @@ content and every setting that changes the result, so a second run starts in sec
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import io
-import json
-import multiprocessing as mp
 import os
-import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -23,16 +18,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
-from molvae.chem import SELFIES_VERSION, canonical_many, canonical_smiles, encode_many
+from molvae.cache import cache_file, file_sha256, pack_strings, save_npz_atomic, unpack_strings
+from molvae.chem import SELFIES_VERSION, canonical_many, encode_many
 from molvae.errors import ConfigError, InputFileError, MoleculeRejected
+from molvae.io import read_smiles
+from molvae.parallel import map_chunks
 from molvae.vocab import Vocab
 
 # Bump when preprocessing changes what it produces, so old caches are not reused.
 PREPROCESS_VERSION = 3  # 3: salts and mixtures are rejected (or reduced to their largest fragment)
-SMILES_COLUMN_NAMES = ("smiles", "canonical_smiles", "smi", "smiles_string", "mol", "molecule")
-PARALLEL_MIN_ROWS = 20_000
 REJECT_COLUMNS = ["row", "input", "reason"]
 
 
@@ -158,7 +153,7 @@ def add_spellings(ms: MoleculeSet, n: int, *, max_len: int, seed: int = 0, const
     from molvae.chem import spell_many
 
     settings = {"what": "spellings", "version": SPELLINGS_VERSION, "n": n, "seed": seed, "max_len": max_len,
-                "molecules": hashlib.sha256(_pack_strings(ms.smiles).tobytes()).hexdigest(),
+                "molecules": hashlib.sha256(pack_strings(ms.smiles).tobytes()).hexdigest(),
                 "vocab": ms.vocab.tokens, "constraints": dict(constraints) if constraints is not None else None,
                 "selfies": SELFIES_VERSION}
     cache = cache_file(settings, cache_dir, prefix="spellings-")
@@ -180,192 +175,8 @@ def add_spellings(ms: MoleculeSet, n: int, *, max_len: int, seed: int = 0, const
 
 # ----------------------------------------------------------------------------- reading files
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
-MOSES_SETS = ("train", "test", "test_scaffolds", "example")
-_SET_FILES = {"example": "example.csv"}  # 2,000 random MOSES-train molecules, for notebooks and tutorials
-
-
-def resolve_data_path(spec: str | os.PathLike) -> Path:
-    """A user path, or one of the shipped MOSES sets by name (``moses:train``, ``moses:test``,
-    ``moses:test_scaffolds``, and ``moses:example``: 2,000 training molecules for tutorials)."""
-    name = str(spec)
-    if name.startswith("moses:"):
-        split = name.split(":", 1)[1]
-        if split not in MOSES_SETS:
-            raise InputFileError(f"unknown MOSES set {name!r}; choose moses:{', moses:'.join(MOSES_SETS)}")
-        path = DATA_DIR / _SET_FILES.get(split, f"{split}.csv.gz")
-        if not path.is_file():
-            raise InputFileError(
-                f"{name} lives in the repository's data/ folder ({path}), which this install cannot see; "
-                "install molvae from a clone with `pip install -e .` or pass the file's path"
-            )
-        return path
-    return Path(spec)
-
-
-
-def read_smiles(path: str | os.PathLike, column: str | None = None) -> pd.Series:
-    """Read the SMILES column of a CSV/TSV/SMI/TXT file (optionally ``.gz``).
-
-    `column` picks a column by name (or 0-based position for headerless files); by default the
-    column is found by its name (``smiles``, ``SMILES``, ...) or, failing that, by which column
-    parses as SMILES. Returns a string Series indexed by data row (0-based, after any header).
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise InputFileError(f"input file not found: {path}")
-    suffixes = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
-    kind = suffixes[-1] if suffixes else ".txt"
-    try:
-        if kind in (".csv", ".tsv"):
-            table = _read_delimited(path, sep="\t" if kind == ".tsv" else ",")
-        else:
-            table = _read_whitespace(path)
-    except pd.errors.EmptyDataError:
-        raise InputFileError(f"{path} is empty: no header and no data rows") from None
-    except (UnicodeDecodeError, OSError, pd.errors.ParserError) as exc:
-        raise InputFileError(f"cannot read {path}: {exc}") from None
-    if table.empty:
-        raise InputFileError(f"{path} has no data rows")
-    name = _pick_column(table, column, path)
-    series = table[name].fillna("").astype(str).str.strip()
-    series.name = "smiles"
-    return series.reset_index(drop=True)
-
-
-def _open_text(path: Path) -> io.TextIOBase:
-    raw = gzip.open(path, "rb") if path.suffix.lower() == ".gz" else open(path, "rb")
-    return io.TextIOWrapper(raw, encoding="utf-8")
-
-
-def _leading_comment_lines(path: Path) -> int:
-    # '#' is a SMILES bond symbol, so only whole leading lines starting with '#' are comments.
-    n = 0
-    with _open_text(path) as fh:
-        for line in fh:
-            if not line.startswith("#"):
-                break
-            n += 1
-    return n
-
-
-def _read_delimited(path: Path, sep: str) -> pd.DataFrame:
-    skip = _leading_comment_lines(path)
-    first = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, skiprows=skip, nrows=1, header=None)
-    if first.empty:
-        return first
-    header_names = [str(v).strip() for v in first.iloc[0]]
-    has_header = any(h.lower() in SMILES_COLUMN_NAMES for h in header_names) or not any(
-        canonical_smiles(h) for h in header_names
-    )
-    # Blank lines are rows too (rejected as empty), so output row numbers match the file's rows.
-    table = pd.read_csv(
-        path, sep=sep, dtype=str, keep_default_na=False, skiprows=skip, header=0 if has_header else None,
-        skip_blank_lines=False,
-    )
-    if not has_header:
-        table.columns = [str(c) for c in table.columns]
-    return table
-
-
-def _read_whitespace(path: Path) -> pd.DataFrame:
-    with _open_text(path) as fh:
-        rows = [line.split() or [""] for line in fh if not line.startswith("#")]
-    if not rows:
-        return pd.DataFrame()
-    width = max(len(r) for r in rows)
-    table = pd.DataFrame([r + [""] * (width - len(r)) for r in rows], columns=[str(i) for i in range(width)])
-    header = list(table.iloc[0])
-    if any(h.lower() in SMILES_COLUMN_NAMES for h in header):
-        table = table.iloc[1:].reset_index(drop=True)
-        table.columns = [h or str(i) for i, h in enumerate(header)]
-    return table
-
-
-def _pick_column(table: pd.DataFrame, column: str | None, path: Path) -> str:
-    columns = [str(c) for c in table.columns]
-    if column is not None:
-        if column in columns:
-            return column
-        raise InputFileError(f"{path}: no column named {column!r}; columns are {columns}")
-    for c in columns:
-        if c.strip().lower() in SMILES_COLUMN_NAMES:
-            return c
-    head = table.head(50)
-    rates = {c: np.mean([canonical_smiles(str(v)) is not None for v in head[c]]) for c in columns}
-    best = max(rates, key=rates.get)
-    if rates[best] < 0.5:
-        raise InputFileError(
-            f"{path}: cannot find a SMILES column (columns: {columns}); name it with --smiles-column"
-        )
-    return best
-
 
 # ----------------------------------------------------------------------------- preprocessing
-
-
-def spawn_is_safe() -> bool:
-    """Whether worker processes can be started with the ``spawn`` method from this process.
-
-    A spawned worker re-imports the main script. A script without an
-    ``if __name__ == "__main__":`` guard would run again in every worker (and multiprocessing
-    refuses, respawning workers forever); a main module read from stdin cannot be re-imported at
-    all. In those cases molvae works in this process instead, after a one-line warning.
-    Interactive sessions, notebooks and ``python -m`` entry points are safe.
-    """
-    main = sys.modules.get("__main__")
-    path = getattr(main, "__file__", None)
-    if mp.parent_process() is not None:
-        return False  # never start workers from a worker
-    if path is None or getattr(main, "__spec__", None) is not None:
-        return True  # interactive, notebook, or python -m
-    source = Path(path)
-    if not source.is_file():
-        safe = False
-    else:
-        try:
-            text = source.read_text(errors="replace")
-        except OSError:
-            text = ""
-        safe = "__main__" in text
-    if not safe:
-        _warn_once(f"{path} has no `if __name__ == \"__main__\":` guard (or cannot be re-imported), so molvae "
-                   "runs in one process; add the guard to use all cores")
-    return safe
-
-
-_WARNED: set[str] = set()
-
-
-def _warn_once(message: str) -> None:
-    if message not in _WARNED:
-        _WARNED.add(message)
-        print(f"molvae: warning: {message}", file=sys.stderr)
-
-
-def map_chunks(fn: Callable[[list], list], items: Sequence, workers: int | None = None, desc: str = "",
-               progress: bool = True, chunk: int = 1000) -> list:
-    """``fn`` applied to chunks of `items`, results concatenated in order, with a progress bar.
-
-    Inputs of at least ``PARALLEL_MIN_ROWS`` items run in `workers` processes (default: all cores).
-    `fn` must be a module-level function (or a partial of one) that takes and returns a list.
-    """
-    items = list(items)
-    chunks = [items[i : i + chunk] for i in range(0, len(items), chunk)]
-    workers = workers or os.cpu_count() or 1
-    out: list = []
-    with tqdm(total=len(items), desc=desc, unit="mol", disable=not progress, leave=False) as bar:
-        if workers > 1 and len(items) >= PARALLEL_MIN_ROWS and spawn_is_safe():
-            # spawn, not fork: forking a process that holds torch threads can deadlock.
-            with mp.get_context("spawn").Pool(workers) as pool:
-                for part, piece in zip(pool.imap(fn, chunks), chunks):
-                    out.extend(part)
-                    bar.update(len(piece))
-        else:
-            for piece in chunks:
-                out.extend(fn(piece))
-                bar.update(len(piece))
-    return out
 
 
 def canonicalize(smiles: Sequence[str], workers: int | None = None, progress: bool = False) -> list[str | None]:
@@ -485,61 +296,11 @@ def canonical_set(
     cache = cache_file(settings, cache_dir)
     if cache is not None and cache.is_file():
         with np.load(cache, allow_pickle=False) as z:
-            return set(_unpack_strings(z["smiles"], int(z["n"])))
+            return set(unpack_strings(z["smiles"], int(z["n"])))
     canon = sorted({c for c in canonicalize(read_smiles(path, column).tolist(), workers, progress) if c})
     if cache is not None:
-        save_npz_atomic(cache, smiles=_pack_strings(canon), n=np.array(len(canon)))
+        save_npz_atomic(cache, smiles=pack_strings(canon), n=np.array(len(canon)))
     return set(canon)
-
-
-def default_cache_dir() -> Path:
-    """``$MOLVAE_CACHE`` or ``~/.cache/molvae``."""
-    return Path(os.environ.get("MOLVAE_CACHE") or Path.home() / ".cache" / "molvae")
-
-
-def cache_file(settings: dict, cache_dir: str | os.PathLike | None, prefix: str = "") -> Path | None:
-    """The cache file for a result fully determined by `settings` (plain data); ``None`` when
-    caching is off (``cache_dir=""``). ``cache_dir=None`` means :func:`default_cache_dir`."""
-    if cache_dir == "":
-        return None
-    key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:32]
-    return Path(cache_dir or default_cache_dir()) / f"{prefix}{key}.npz"
-
-
-def molecule_properties(smiles: Sequence[str], names: Sequence[str], cache_dir: str | os.PathLike | None = None,
-                        workers: int | None = None, progress: bool = False) -> np.ndarray:
-    """RDKit properties `names` of canonical SMILES as an (n, P) float32 array, cached by the
-    molecules, the names and the RDKit version (all of MOSES takes minutes to score)."""
-    from rdkit import __version__ as rdkit_version
-
-    from molvae import properties as props
-
-    digest = hashlib.sha256("\n".join(smiles).encode()).hexdigest()
-    cache = cache_file({"smiles": digest, "names": list(names), "rdkit": rdkit_version, "what": "props-1"}, cache_dir,
-                       prefix="props-")
-    if cache is not None and cache.is_file():
-        with np.load(cache) as z:
-            return z["props"]
-    values = props.compute(list(smiles), list(names), workers=workers, progress=progress).to_numpy(np.float32)
-    if cache is not None:
-        save_npz_atomic(cache, props=values)
-    return values
-
-
-def save_npz_atomic(path: Path, compress: bool = False, **arrays: np.ndarray) -> None:
-    """Write an ``.npz`` so that readers never see a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.npz")
-    (np.savez_compressed if compress else np.savez)(tmp, **arrays)
-    os.replace(tmp, path)
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _cache_path(path, column, max_len, vocab, constraints, cache_dir, limit, seed, largest_fragment=False) -> Path | None:
@@ -554,24 +315,13 @@ def _cache_path(path, column, max_len, vocab, constraints, cache_dir, limit, see
     return cache_file(settings, cache_dir)
 
 
-def _pack_strings(strings: Sequence[str]) -> np.ndarray:
-    # Newline separates the strings; one inside a string (a quoted multi-line CSV cell) becomes a space.
-    return np.frombuffer("\n".join(s.replace("\n", " ") for s in strings).encode("utf-8"), dtype=np.uint8)
-
-
-def _unpack_strings(packed: np.ndarray, n: int) -> list[str]:
-    if n == 0:
-        return []
-    return packed.tobytes().decode("utf-8").split("\n")
-
-
 def _save_cache(cache: Path, m: MoleculeSet) -> None:
     save_npz_atomic(
         cache, tokens=m.tokens, lengths=m.lengths, rows=m.rows,
-        smiles=_pack_strings(m.smiles), vocab=_pack_strings(m.vocab.tokens),
+        smiles=pack_strings(m.smiles), vocab=pack_strings(m.vocab.tokens),
         reject_rows=m.rejects["row"].to_numpy(np.int64),
-        reject_inputs=_pack_strings(m.rejects["input"].astype(str).tolist()),
-        reject_reasons=_pack_strings(m.rejects["reason"].astype(str).tolist()),
+        reject_inputs=pack_strings(m.rejects["input"].astype(str).tolist()),
+        reject_reasons=pack_strings(m.rejects["reason"].astype(str).tolist()),
         n=np.array([len(m.smiles), len(m.vocab.tokens), len(m.rejects)]),
     )
 
@@ -580,12 +330,12 @@ def _load_cache(cache: Path) -> MoleculeSet:
     with np.load(cache, allow_pickle=False) as z:
         n_mol, n_vocab, n_rej = (int(v) for v in z["n"])
         rejects = rejects_frame(list(zip(
-            z["reject_rows"].tolist(), _unpack_strings(z["reject_inputs"], n_rej),
-            _unpack_strings(z["reject_reasons"], n_rej),
+            z["reject_rows"].tolist(), unpack_strings(z["reject_inputs"], n_rej),
+            unpack_strings(z["reject_reasons"], n_rej),
         )))
         return MoleculeSet(
-            z["tokens"], z["lengths"], _unpack_strings(z["smiles"], n_mol), z["rows"],
-            Vocab(_unpack_strings(z["vocab"], n_vocab)), rejects,
+            z["tokens"], z["lengths"], unpack_strings(z["smiles"], n_mol), z["rows"],
+            Vocab(unpack_strings(z["vocab"], n_vocab)), rejects,
         )
 
 

@@ -43,8 +43,10 @@ from scipy.stats import wasserstein_distance
 from tqdm.auto import tqdm
 
 from molvae.chem import mol_from_smiles, quiet_rdkit
-from molvae.data import (DATA_DIR, cache_file, canonicalize, file_sha256, map_chunks, read_smiles,
-                         resolve_data_path, save_npz_atomic)
+from molvae.cache import cache_file, file_sha256, save_npz_atomic
+from molvae.data import canonicalize
+from molvae.io import DATA_DIR, read_smiles, resolve_data_path
+from molvae.parallel import map_chunks
 from molvae.errors import InputFileError
 from molvae.properties import logp, mol_weight, qed, sa_score
 

@@ -316,7 +316,7 @@ def _score_start_molecules(vae: "MolVAE", oracle: Oracle, config: SearchConfig,
     costs its call)."""
     pool = config.start_molecules
     if isinstance(pool, str):
-        from molvae.data import read_smiles, resolve_data_path
+        from molvae.io import read_smiles, resolve_data_path
 
         pool = read_smiles(resolve_data_path(pool)).tolist()
     pool = list(pool)

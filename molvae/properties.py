@@ -6,6 +6,7 @@ SMILES at once (in worker processes for large inputs); :func:`register` adds a u
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import math
 import os
@@ -13,14 +14,17 @@ import sys
 from functools import lru_cache, partial
 from typing import Callable, Sequence
 
+import numpy as np
 import pandas as pd
 from rdkit import Chem, RDConfig
 from rdkit import DataStructs
 from rdkit.Chem import Crippen, Descriptors, Lipinski, rdFingerprintGenerator, rdMolDescriptors
 from rdkit.Chem import QED as _QED
 
+from molvae.cache import cache_file, save_npz_atomic
 from molvae.chem import canonical_smiles, mol_from_smiles, quiet_rdkit
 from molvae.errors import ConfigError
+from molvae.parallel import map_chunks
 
 MolLike = Chem.Mol | str
 
@@ -219,7 +223,6 @@ def compute(smiles: Sequence[str | None], names: str | Sequence[str] | None = No
     """The properties `names` (default: qed, logp, sa, mw) of each SMILES, one row per input in order.
     Rows that do not parse (or ``None``/"") are NaN. Large inputs run in worker processes; properties
     registered by the user at run time are computed in this process."""
-    from molvae.data import map_chunks
 
     names = resolve(names)
     smiles = [s or "" for s in smiles]
@@ -232,3 +235,21 @@ def compute(smiles: Sequence[str | None], names: str | Sequence[str] | None = No
 
 
 _BUILTIN = dict(REGISTRY)
+
+
+def molecule_properties(smiles: Sequence[str], names: Sequence[str], cache_dir: str | os.PathLike | None = None,
+                        workers: int | None = None, progress: bool = False) -> np.ndarray:
+    """RDKit properties `names` of canonical SMILES as an (n, P) float32 array, cached by the
+    molecules, the names and the RDKit version (all of MOSES takes minutes to score)."""
+    from rdkit import __version__ as rdkit_version
+
+    digest = hashlib.sha256("\n".join(smiles).encode()).hexdigest()
+    cache = cache_file({"smiles": digest, "names": list(names), "rdkit": rdkit_version, "what": "props-1"}, cache_dir,
+                       prefix="props-")
+    if cache is not None and cache.is_file():
+        with np.load(cache) as z:
+            return z["props"]
+    values = compute(list(smiles), list(names), workers=workers, progress=progress).to_numpy(np.float32)
+    if cache is not None:
+        save_npz_atomic(cache, props=values)
+    return values

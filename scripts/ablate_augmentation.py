@@ -56,7 +56,7 @@ def smoothness(vae, smiles: list[str], k: int = 5, radius: float = 1.0, seed: in
 
 def run_variant(mode: str, args, out: Path, train_set: set[str]) -> dict:
     from molvae.api import MolVAE, diagnose
-    from molvae.data import read_smiles, resolve_data_path
+    from molvae.io import read_smiles, resolve_data_path
     from molvae.metrics import evaluate, load_reference
     from molvae.optimize import Objective, SearchConfig, Term, optimize, summary, top_k_auc
 
@@ -102,7 +102,8 @@ def main() -> None:
     ap.add_argument("--train-args", default="", help="extra flags for every molvae train (quoted)")
     ap.add_argument("--out", default="runs/ablate_augmentation")
     args = ap.parse_args()
-    from molvae.data import canonical_set, resolve_data_path
+    from molvae.data import canonical_set
+    from molvae.io import resolve_data_path
     from molvae.plots import bar_panels
 
     out = Path(args.out)

@@ -40,7 +40,8 @@ VARIANTS = {
 
 def run_variant(name: str, flags: list[str], args, out: Path) -> dict:
     from molvae.api import MolVAE, diagnose
-    from molvae.data import canonical_set, read_smiles, resolve_data_path
+    from molvae.data import canonical_set
+    from molvae.io import read_smiles, resolve_data_path
 
     run = out / name.replace(" ", "_").replace("+", "plus")
     budget = ["--epochs", str(args.epochs)] if args.epochs else ["--epochs", "1000", "--time-limit-minutes", str(args.minutes)]

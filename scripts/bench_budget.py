@@ -46,7 +46,7 @@ def train_peer(minutes: float, device: str, threads: int) -> dict:
     from torch import optim
     from tqdm import tqdm
 
-    from molvae.data import read_smiles, resolve_data_path
+    from molvae.io import read_smiles, resolve_data_path
     from moses_peer import import_moses_vae, molsets_checkout
 
     torch.set_num_threads(threads)

@@ -31,7 +31,7 @@ import rdkit
 
 from molvae import properties as props
 from molvae.api import MolVAE
-from molvae.data import read_smiles, resolve_data_path
+from molvae.io import read_smiles, resolve_data_path
 from molvae.plots import latent_map, molecule_grid, property_distributions
 from molvae.space import reason_kind, auroc, explore, interpolate, score
 

@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from molvae.api import MolVAE
-from molvae.data import read_smiles, resolve_data_path
+from molvae.io import read_smiles, resolve_data_path
 from molvae.optimize import Constraints, Objective, Oracle, SearchConfig, Term, optimize, top_k_auc
 from molvae.plots import score_vs_calls
 

@@ -103,7 +103,7 @@ def child_moses(job: dict) -> dict:
     from tqdm import tqdm
 
     from molvae.chem import canonical_many, quiet_rdkit
-    from molvae.data import read_smiles
+    from molvae.io import read_smiles
     from moses_peer import import_moses_vae, molsets_checkout
 
     VAE, VAETrainer, get_parser, _ = import_moses_vae(molsets_checkout(None))
@@ -185,7 +185,7 @@ def measure(name: str, job: dict) -> dict:
 def machine(device: str, threads: int) -> dict:
     import torch
 
-    from molvae.trainer import cpu_has_native_bf16
+    from molvae.device import cpu_has_native_bf16
 
     info = {"python": platform.python_version(), "torch": torch.__version__, "cpu": platform.processor() or platform.machine(),
             "cores": os.cpu_count(), "threads": threads, "cpu_native_bf16": cpu_has_native_bf16()}
@@ -223,7 +223,7 @@ def main() -> None:
         print(json.dumps(run_child(json.loads(args.child))))
         return
 
-    from molvae.data import read_smiles, resolve_data_path
+    from molvae.io import read_smiles, resolve_data_path
 
     workdir = Path(tempfile.mkdtemp(prefix="molvae-bench-"))
     train_csv, encode_txt = workdir / "train.csv", workdir / "encode.txt"

@@ -23,7 +23,7 @@ import pandas as pd
 from IPython.display import Image, display
 
 from molvae import MolVAE, plots, properties
-from molvae.data import read_smiles, resolve_data_path
+from molvae.io import read_smiles, resolve_data_path
 """
 
 QUICKSTART = [

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from molvae.data import read_smiles, resolve_data_path
+from molvae.io import read_smiles, resolve_data_path
 from molvae.metrics import reference_path, reference_stats
 
 

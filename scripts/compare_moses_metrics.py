@@ -23,7 +23,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from molvae.data import canonical_set, read_smiles, resolve_data_path
+from molvae.data import canonical_set
+from molvae.io import read_smiles, resolve_data_path
 from molvae.metrics import evaluate, load_reference
 from moses_peer import molsets_checkout
 

@@ -17,7 +17,7 @@ import types
 import zipfile
 from pathlib import Path
 
-from molvae.data import default_cache_dir
+from molvae.cache import default_cache_dir
 
 # Each patch: (file inside the wheel, old text, new text).
 PATCHES = [

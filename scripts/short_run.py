@@ -21,7 +21,8 @@ import torch
 from molvae.api import MolVAE, train
 from molvae.checkpoint import load_checkpoint
 from molvae.config import load_config
-from molvae.data import canonical_set, read_smiles, resolve_data_path
+from molvae.data import canonical_set
+from molvae.io import read_smiles, resolve_data_path
 
 
 def main() -> None:

@@ -164,7 +164,8 @@ def main() -> None:
     names = args.only or list(VARIANTS)
     if not args.report:
         from molvae.api import MolVAE
-        from molvae.data import canonical_set, read_smiles, resolve_data_path
+        from molvae.data import canonical_set
+        from molvae.io import read_smiles, resolve_data_path
         from molvae.metrics import load_reference
 
         refs = {"Test": load_reference("moses:test", workers=args.workers, progress=False)}

@@ -41,7 +41,7 @@ def test_each_optimizer_improves_on_its_start_within_the_budget(shipped, method)
 
 @pytest.mark.parametrize("method", ["random", "cmaes", "bo"])  # gradient: test_gradient_climb_stays_within_its_radius
 def test_search_from_start_molecules(shipped, moses_300, method, monkeypatch):
-    from molvae.data import read_smiles
+    from molvae.io import read_smiles
 
     pool = read_smiles(moses_300).tolist()
     cfg = SearchConfig(method=method, budget=20, batch_size=5, start_molecules=pool, start_count=15, seed=1, sigma=0.1)
@@ -68,7 +68,7 @@ def _record_decoded_points(vae, monkeypatch) -> list:
 
 
 def test_cmaes_restarts_from_the_next_best_start_once_converged(shipped, moses_300, monkeypatch):
-    from molvae.data import read_smiles
+    from molvae.io import read_smiles
 
     asked = _record_decoded_points(shipped, monkeypatch)
     pool = read_smiles(moses_300).tolist()[:6]
@@ -82,7 +82,7 @@ def test_cmaes_restarts_from_the_next_best_start_once_converged(shipped, moses_3
 
 
 def test_gradient_climb_stays_within_its_radius(shipped, moses_300, monkeypatch):
-    from molvae.data import read_smiles
+    from molvae.io import read_smiles
 
     asked = _record_decoded_points(shipped, monkeypatch)
     pool = read_smiles(moses_300).tolist()

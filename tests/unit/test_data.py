@@ -6,7 +6,8 @@ import pytest
 
 from conftest import RDKIT_CONTRIB, RDKIT_DATA
 from molvae import data
-from molvae.data import bucketed_batches, load_molecules, prepare, read_smiles, split_indices
+from molvae.data import bucketed_batches, load_molecules, prepare, split_indices
+from molvae.io import read_smiles
 from molvae.errors import InputFileError
 
 
@@ -82,7 +83,7 @@ def test_prepare_with_fixed_vocab_rejects_unknown_tokens():
 def test_parallel_matches_serial(monkeypatch, moses_300):
     smiles = read_smiles(moses_300).tolist() + ["bad"]
     serial = prepare(smiles, max_len=60, workers=1, progress=False)
-    monkeypatch.setattr(data, "PARALLEL_MIN_ROWS", 10)
+    monkeypatch.setattr("molvae.parallel.PARALLEL_MIN_ROWS", 10)
     parallel = prepare(smiles, max_len=60, workers=2, progress=False)
     assert parallel.smiles == serial.smiles and parallel.vocab == serial.vocab
     assert np.array_equal(parallel.tokens, serial.tokens)
@@ -157,7 +158,7 @@ def test_cache_survives_a_multiline_cell(tmp_path):
 
 SCRIPT = """
 from molvae.chem import canonical_many
-from molvae.data import map_chunks
+from molvae.parallel import map_chunks
 out = map_chunks(canonical_many, ["OCC"] * 30, workers=2, progress=False)
 print(len(out), out[0])
 """
@@ -172,7 +173,7 @@ def test_scripts_without_a_main_guard_run_in_one_process(tmp_path, monkeypatch, 
 
     body = SCRIPT if not guarded else "if __name__ == '__main__':\n" + "".join(f"    {ln}\n" for ln in SCRIPT.strip().splitlines())
     script = tmp_path / "user_script.py"
-    script.write_text("import molvae.data\nmolvae.data.PARALLEL_MIN_ROWS = 10\n" + body)
+    script.write_text("import molvae.parallel\nmolvae.parallel.PARALLEL_MIN_ROWS = 10\n" + body)
     run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.split() == ["30", "CCO"]

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from rdkit import Chem
 
 from molvae.chem import canonical_smiles, decode_many, encode_many, largest_fragment, prepare_smiles
-from molvae.data import prepare, read_smiles
+from molvae.data import prepare
+from molvae.io import read_smiles
 from molvae.errors import InputFileError, MoleculeRejected
 
 MOSES = pd.read_csv(Path(__file__).parents[1] / "data" / "moses_300.csv").iloc[:, 0].tolist()

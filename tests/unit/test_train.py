@@ -7,7 +7,8 @@ import torch
 
 from molvae.checkpoint import load_checkpoint
 from molvae.errors import CheckpointError, ConfigError, TrainingDiverged
-from molvae.trainer import Trainer, TrainConfig, cpu_has_native_bf16, resolve_precision
+from molvae.device import cpu_has_native_bf16, resolve_precision
+from molvae.trainer import TrainConfig, Trainer
 
 X = torch.randn(64, 3, generator=torch.Generator().manual_seed(0))
 Y = X @ torch.tensor([1.0, -2.0, 0.5]) + 0.3

@@ -1,0 +1,141 @@
+"""Reading users' SMILES files (CSV/TSV/SMI/TXT, optionally gzipped) and the shipped MOSES sets."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from molvae.chem import canonical_smiles
+from molvae.errors import InputFileError
+
+
+SMILES_COLUMN_NAMES = ("smiles", "canonical_smiles", "smi", "smiles_string", "mol", "molecule")
+
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+
+
+MOSES_SETS = ("train", "test", "test_scaffolds", "example")
+
+
+_SET_FILES = {"example": "example.csv"}  # 2,000 random MOSES-train molecules, for notebooks and tutorials
+
+
+def resolve_data_path(spec: str | os.PathLike) -> Path:
+    """A user path, or one of the shipped MOSES sets by name (``moses:train``, ``moses:test``,
+    ``moses:test_scaffolds``, and ``moses:example``: 2,000 training molecules for tutorials)."""
+    name = str(spec)
+    if name.startswith("moses:"):
+        split = name.split(":", 1)[1]
+        if split not in MOSES_SETS:
+            raise InputFileError(f"unknown MOSES set {name!r}; choose moses:{', moses:'.join(MOSES_SETS)}")
+        path = DATA_DIR / _SET_FILES.get(split, f"{split}.csv.gz")
+        if not path.is_file():
+            raise InputFileError(
+                f"{name} lives in the repository's data/ folder ({path}), which this install cannot see; "
+                "install molvae from a clone with `pip install -e .` or pass the file's path"
+            )
+        return path
+    return Path(spec)
+
+
+def read_smiles(path: str | os.PathLike, column: str | None = None) -> pd.Series:
+    """Read the SMILES column of a CSV/TSV/SMI/TXT file (optionally ``.gz``).
+
+    `column` picks a column by name (or 0-based position for headerless files); by default the
+    column is found by its name (``smiles``, ``SMILES``, ...) or, failing that, by which column
+    parses as SMILES. Returns a string Series indexed by data row (0-based, after any header).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(f"input file not found: {path}")
+    suffixes = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
+    kind = suffixes[-1] if suffixes else ".txt"
+    try:
+        if kind in (".csv", ".tsv"):
+            table = _read_delimited(path, sep="\t" if kind == ".tsv" else ",")
+        else:
+            table = _read_whitespace(path)
+    except pd.errors.EmptyDataError:
+        raise InputFileError(f"{path} is empty: no header and no data rows") from None
+    except (UnicodeDecodeError, OSError, pd.errors.ParserError) as exc:
+        raise InputFileError(f"cannot read {path}: {exc}") from None
+    if table.empty:
+        raise InputFileError(f"{path} has no data rows")
+    name = _pick_column(table, column, path)
+    series = table[name].fillna("").astype(str).str.strip()
+    series.name = "smiles"
+    return series.reset_index(drop=True)
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    raw = gzip.open(path, "rb") if path.suffix.lower() == ".gz" else open(path, "rb")
+    return io.TextIOWrapper(raw, encoding="utf-8")
+
+
+def _leading_comment_lines(path: Path) -> int:
+    # '#' is a SMILES bond symbol, so only whole leading lines starting with '#' are comments.
+    n = 0
+    with _open_text(path) as fh:
+        for line in fh:
+            if not line.startswith("#"):
+                break
+            n += 1
+    return n
+
+
+def _read_delimited(path: Path, sep: str) -> pd.DataFrame:
+    skip = _leading_comment_lines(path)
+    first = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, skiprows=skip, nrows=1, header=None)
+    if first.empty:
+        return first
+    header_names = [str(v).strip() for v in first.iloc[0]]
+    has_header = any(h.lower() in SMILES_COLUMN_NAMES for h in header_names) or not any(
+        canonical_smiles(h) for h in header_names
+    )
+    # Blank lines are rows too (rejected as empty), so output row numbers match the file's rows.
+    table = pd.read_csv(
+        path, sep=sep, dtype=str, keep_default_na=False, skiprows=skip, header=0 if has_header else None,
+        skip_blank_lines=False,
+    )
+    if not has_header:
+        table.columns = [str(c) for c in table.columns]
+    return table
+
+
+def _read_whitespace(path: Path) -> pd.DataFrame:
+    with _open_text(path) as fh:
+        rows = [line.split() or [""] for line in fh if not line.startswith("#")]
+    if not rows:
+        return pd.DataFrame()
+    width = max(len(r) for r in rows)
+    table = pd.DataFrame([r + [""] * (width - len(r)) for r in rows], columns=[str(i) for i in range(width)])
+    header = list(table.iloc[0])
+    if any(h.lower() in SMILES_COLUMN_NAMES for h in header):
+        table = table.iloc[1:].reset_index(drop=True)
+        table.columns = [h or str(i) for i, h in enumerate(header)]
+    return table
+
+
+def _pick_column(table: pd.DataFrame, column: str | None, path: Path) -> str:
+    columns = [str(c) for c in table.columns]
+    if column is not None:
+        if column in columns:
+            return column
+        raise InputFileError(f"{path}: no column named {column!r}; columns are {columns}")
+    for c in columns:
+        if c.strip().lower() in SMILES_COLUMN_NAMES:
+            return c
+    head = table.head(50)
+    rates = {c: np.mean([canonical_smiles(str(v)) is not None for v in head[c]]) for c in columns}
+    best = max(rates, key=rates.get)
+    if rates[best] < 0.5:
+        raise InputFileError(
+            f"{path}: cannot find a SMILES column (columns: {columns}); name it with --smiles-column"
+        )
+    return best
