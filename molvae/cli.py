@@ -184,7 +184,7 @@ def _print_reject_counts(counts: dict[str, int]) -> None:
 
 
 def cmd_diagnose(args) -> int:
-    from molvae.api import diagnose
+    from molvae.space import diagnose
     from molvae.io import read_smiles, resolve_data_path
     from molvae.latent import collapse_warning
     from molvae.plots import kl_per_dimension_bar, training_curves

@@ -90,6 +90,24 @@ class MoleculeSet:
                     "enc_tokens": canon["tokens"], "enc_lengths": canon["lengths"]}
         raise ConfigError(f"unknown augmentation {mode!r}; choose {', '.join(AUGMENT_MODES)}")
 
+    def epoch_batches(self, epoch: int, batch_size: int, seed: int, augment: str = "none") -> list[np.ndarray]:
+        """Length-bucketed batches of `epoch` in a seeded order: the same epoch always gives the same
+        batches, which is what makes mid-epoch resume exact. With augmentation each molecule's
+        spelling for the epoch is drawn too and folded into its index as ``position + len(self) *
+        spelling`` (read back by :meth:`collate_spelled`); batches are then bucketed by the longer
+        of the two spellings a molecule is read and written in, so random spellings add no padding."""
+        order_seed = seed * 100_003 + epoch
+        if augment == "none":
+            return bucketed_batches(self.lengths, batch_size, seed=order_seed)
+        which = np.random.default_rng(seed * 7_919 + epoch).integers(0, self.spellings.shape[1], size=len(self))
+        spelled = self.spelling_lengths[np.arange(len(self)), which]
+        order = bucketed_batches(np.maximum(self.lengths, spelled), batch_size, seed=order_seed)
+        return [b + len(self) * which[b] for b in order]
+
+    def collate_epoch(self, idx: np.ndarray, augment: str = "none") -> dict[str, torch.Tensor]:
+        """The batch for indices from :meth:`epoch_batches` made with the same `augment`."""
+        return self.collate(idx) if augment == "none" else self.collate_spelled(idx, augment)
+
     def scatter(self, values: np.ndarray, n_rows: int) -> np.ndarray:
         """Per-molecule `values` (len(self), ...) placed at their input rows of an (n_rows, ...) float
         array, NaN in the rows that were rejected."""

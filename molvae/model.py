@@ -33,6 +33,11 @@ class ModelConfig:
         "RDKit properties (comma-separated, e.g. qed,logp,sa) predicted from z by a head trained jointly "
         "with the VAE (Gomez-Bombarelli et al. 2018); empty: no head")})
 
+    @property
+    def property_names(self) -> list[str]:
+        """The property head's properties, parsed from :attr:`property_head` (empty: no head)."""
+        return [n.strip() for n in self.property_head.split(",") if n.strip()]
+
 
 @dataclass(frozen=True)
 class SpecialIds:
@@ -153,7 +158,7 @@ class VAE(nn.Module):
         self.cfg, self.vocab_size, self.ids = cfg, vocab_size, ids
         self.encoder = Encoder(cfg, vocab_size, ids.pad)
         self.decoder = Decoder(cfg, vocab_size, ids.pad)
-        names = [n.strip() for n in cfg.property_head.split(",") if n.strip()]
+        names = cfg.property_names
         self.property_head = LatentPredictor(cfg.latent_dim, names) if names else None
 
     @staticmethod
@@ -281,3 +286,8 @@ class VAE(nn.Module):
                 state = state[:, going].contiguous()
             token = nxt.unsqueeze(1)
         return out[:, :steps]
+
+
+def build_model(cfg: ModelConfig, vocab) -> VAE:
+    """An untrained network sized for `vocab` (anything with ``len()`` and ``pad``/``bos``/``eos``/``unk`` ids)."""
+    return VAE(cfg, len(vocab), SpecialIds(vocab.pad, vocab.bos, vocab.eos, vocab.unk))

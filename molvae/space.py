@@ -1,5 +1,6 @@
 """The latent space as a tool: embeddings written to files, interpolation between molecules,
-neighbourhoods of a molecule, and anomaly scores (how unlike the training data a molecule is).
+neighbourhoods of a molecule, anomaly scores (how unlike the training data a molecule is), and the
+collapse diagnostics of a model on molecules (:func:`diagnose`).
 
 Every function takes a loaded :class:`molvae.api.MolVAE`. Rows that cannot be encoded are never
 dropped silently: they come back with a reason (or in a rejects file beside the output).
@@ -22,6 +23,7 @@ from tqdm.auto import tqdm
 from molvae import properties as props
 from molvae.data import rejects_frame, sequential_batches
 from molvae.errors import ConfigError, MolvaeError
+from molvae.latent import active_units, collapse_diagnostics, kl_per_dimension
 
 if TYPE_CHECKING:
     from molvae.api import MolVAE
@@ -295,3 +297,18 @@ def auroc(positive: Sequence[float], negative: Sequence[float]) -> float:
         raise MolvaeError("AUROC needs at least one score in each group")
     ranks = pd.Series(np.concatenate([pos, neg])).rank(method="average").to_numpy()
     return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+
+
+def diagnose(vae: "MolVAE", smiles: Sequence[str], batch_size: int = 1024) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
+    """Collapse diagnostics of `vae` on molecules: (figures, KL per dimension (D,), active-unit mask
+    (D,)). Figures: KL, active units and fraction, dimensions over 0.1 nats, I(x; z), exact greedy
+    reconstruction, molecules used."""
+    mols = vae.prepare(smiles)
+    if len(mols) == 0:
+        raise MolvaeError("none of the molecules can be encoded by this model; see their reasons with molvae reconstruct")
+    mu, logvar = vae.encode_set(mols, batch_size=batch_size)
+    figures = collapse_diagnostics(mu, logvar)
+    decoded = vae.decode(mu, greedy=True, batch_size=batch_size)
+    figures["recon_exact"] = float(np.mean([d == c for d, c in zip(decoded, mols.smiles)]))
+    figures["molecules"] = len(mols)
+    return figures, kl_per_dimension(mu, logvar), active_units(mu)

@@ -55,7 +55,8 @@ def smoothness(vae, smiles: list[str], k: int = 5, radius: float = 1.0, seed: in
 
 
 def run_variant(mode: str, args, out: Path, train_set: set[str]) -> dict:
-    from molvae.api import MolVAE, diagnose
+    from molvae.api import MolVAE
+    from molvae.space import diagnose
     from molvae.io import read_smiles, resolve_data_path
     from molvae.metrics import evaluate, load_reference
     from molvae.optimize import Objective, SearchConfig, Term, optimize, summary, top_k_auc

@@ -39,7 +39,8 @@ VARIANTS = {
 
 
 def run_variant(name: str, flags: list[str], args, out: Path) -> dict:
-    from molvae.api import MolVAE, diagnose
+    from molvae.api import MolVAE
+    from molvae.space import diagnose
     from molvae.data import canonical_set
     from molvae.io import read_smiles, resolve_data_path
 

@@ -102,7 +102,7 @@ SMILES column instead. The models are tiny so that this runs in a minute on a CP
 equivalent is `molvae train --data my.csv --config my.toml`. Results go to `results/02_train/`."""),
     ("code", SETUP + """\
 from molvae import load_config, train
-from molvae.api import diagnose
+from molvae.space import diagnose
 
 OUT = Path("results/02_train")
 OUT.mkdir(parents=True, exist_ok=True)

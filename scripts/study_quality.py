@@ -76,7 +76,7 @@ def train_variant(name: str, start: str, flags: list[str], args, run: Path) -> N
 
 def score(vae, args, refs, train_set, test) -> dict[str, float]:
     """The study's figures for one model (see the module docstring)."""
-    from molvae.api import diagnose
+    from molvae.space import diagnose
     from molvae.chem import decode_many
     from molvae.metrics import evaluate
     from molvae.properties import compute

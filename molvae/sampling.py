@@ -1,0 +1,105 @@
+"""Prior samples as a stream of DataFrames: the network decodes in this process while worker
+processes turn SELFIES into canonical SMILES, in an order fixed by the seed alone."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+from collections import deque
+from functools import partial
+from typing import TYPE_CHECKING
+
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from molvae.chem import decode_many
+from molvae.errors import MolvaeError
+from molvae.parallel import PARALLEL_MIN_ROWS, spawn_is_safe
+
+if TYPE_CHECKING:
+    from molvae.api import MolVAE
+
+
+class SampleStream:
+    """Prior samples as an iterator of DataFrames (one per decoded batch, in a fixed order).
+
+    The network decodes in this process; SELFIES -> canonical SMILES runs in worker processes
+    for large requests, overlapping the next batch's decoding. The draws depend only on the seed
+    and batch size, never on timing or the number of workers. After iteration, ``drawn``,
+    ``valid`` and ``raw_validity`` describe every draw made.
+    """
+
+    def __init__(self, vae: MolVAE, n: int, temperature: float = 1.0, greedy: bool = False, batch_size: int = 1024,
+                 seed: int | None = None, valid_only: bool = True, max_rounds: int = 20,
+                 workers: int | None = None, progress: bool = False):
+        self.vae, self.n, self.temperature, self.greedy = vae, n, temperature, greedy
+        self.batch_size, self.valid_only, self.max_rounds, self.progress = batch_size, valid_only, max_rounds, progress
+        self.seed = seed if seed is not None else int(torch.randint(0, 2**31 - 1, (1,)))
+        if workers is None:
+            # Conversion processes pay only when the network does not need the cores itself: on a
+            # GPU, or with many cores (on 2 cores one worker measured 12% slower than none).
+            cores = os.cpu_count() or 1
+            many = vae.device.type == "cuda" or cores >= 8
+            workers = min(cores - 1, 16) if n >= PARALLEL_MIN_ROWS and many else 0
+        self.workers = workers
+        self.drawn = self.valid = 0
+
+    @property
+    def raw_validity(self) -> float:
+        return self.valid / max(self.drawn, 1)
+
+    def _decode_batches(self, sizes: list[int], gen: torch.Generator):
+        """SELFIES strings of each batch, decoded lazily."""
+        vae = self.vae
+        for size in sizes:
+            z = vae.model.sample_prior(size, generator=gen)
+            with vae.autocast():
+                ids = vae.model.generate(z, temperature=self.temperature, greedy=self.greedy, generator=gen)
+            yield [vae.vocab.decode(row) for row in ids.cpu().numpy()]
+
+    def _converted(self, sizes: list[int], gen: torch.Generator, pool):
+        """(SELFIES, SMILES) per batch, in order; with a pool, a few batches convert ahead."""
+        convert = partial(decode_many, constraints=self.vae.constraints)
+        if pool is None:
+            for selfies in self._decode_batches(sizes, gen):
+                yield selfies, convert(selfies)
+            return
+        pending: deque = deque()
+        for selfies in self._decode_batches(sizes, gen):
+            pending.append((selfies, pool.apply_async(convert, (selfies,))))
+            while len(pending) > self.workers:
+                done_selfies, job = pending.popleft()
+                yield done_selfies, job.get()
+        while pending:
+            done_selfies, job = pending.popleft()
+            yield done_selfies, job.get()
+
+    def __iter__(self):
+        gen = torch.Generator(device=self.vae.device)
+        gen.manual_seed(self.seed)
+        emitted = 0
+        pool = mp.get_context("spawn").Pool(self.workers) if self.workers > 0 and spawn_is_safe() else None
+        try:
+            with tqdm(total=self.n, desc="sample", unit="mol", disable=not self.progress) as bar:
+                for _ in range(self.max_rounds if self.valid_only else 1):
+                    missing = self.n - emitted
+                    if missing == 0:
+                        break
+                    sizes = [min(self.batch_size, missing - i) for i in range(0, missing, self.batch_size)]
+                    for selfies, smiles in self._converted(sizes, gen, pool):
+                        ok = [m is not None for m in smiles]
+                        self.drawn += len(ok)
+                        self.valid += sum(ok)
+                        df = pd.DataFrame({"smiles": [m or "" for m in smiles], "valid": ok, "selfies": selfies})
+                        if self.valid_only:
+                            df = df[df.valid].reset_index(drop=True)
+                        emitted += len(df)
+                        bar.update(len(df))
+                        yield df
+        finally:
+            if pool is not None:
+                pool.terminate()
+        if emitted < self.n:
+            raise MolvaeError(f"only {emitted} of {self.n} valid molecules after {self.drawn} draws; "
+                              "the model is not trained enough to sample from")
