@@ -9,6 +9,10 @@ class MoleculeRejected(MolvaeError):
     """One molecule cannot be used; the message is the reason written to the rejects file."""
 
 
+class InvalidSmiles(MolvaeError, ValueError):
+    """A SMILES given by the user (a start molecule, a reference) does not parse."""
+
+
 class InputFileError(MolvaeError):
     """An input file is missing, unreadable, or has no usable SMILES column."""
 

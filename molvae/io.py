@@ -1,11 +1,16 @@
-"""Reading users' SMILES files (CSV/TSV/SMI/TXT, optionally gzipped) and the shipped MOSES sets."""
+"""Reading users' SMILES files (CSV/TSV/SMI/TXT, optionally gzipped), the shipped MOSES sets, and
+the provenance record written beside every output."""
 
 from __future__ import annotations
 
 import gzip
 import io
+import json
 import os
+import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -139,3 +144,29 @@ def _pick_column(table: pd.DataFrame, column: str | None, path: Path) -> str:
             f"{path}: cannot find a SMILES column (columns: {columns}); name it with --smiles-column"
         )
     return best
+
+
+def provenance(model: str | os.PathLike | None = None, command: str | None = None, **extra: Any) -> dict[str, Any]:
+    """What made an output: the command line (default: this process's), molvae's version, the time,
+    the model file (path and SHA-256) when one was named, then `extra` (settings, summaries)."""
+    from molvae import __version__
+    from molvae.cache import file_sha256
+
+    info: dict[str, Any] = {"command": command if command is not None else " ".join(sys.argv),
+                            "molvae": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    if model:
+        info["model"] = {"path": str(Path(model).resolve()), "sha256": file_sha256(Path(model))}
+    info.update(extra)
+    return info
+
+
+def write_json(path: str | os.PathLike, info: dict[str, Any]) -> Path:
+    """Write `info` as indented JSON (numbers and paths as they print)."""
+    path = Path(path)
+    path.write_text(json.dumps(info, indent=2, default=_plain) + "\n")
+    return path
+
+
+def _plain(value: Any) -> Any:
+    # numpy scalars as numbers, anything else (paths, ...) as it prints
+    return value.item() if hasattr(value, "item") else str(value)

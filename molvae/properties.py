@@ -1,5 +1,5 @@
 """RDKit molecular properties. Each function takes an RDKit ``Mol`` (or a SMILES string) and
-returns a float; an unparsable SMILES raises ``ValueError``.
+returns a float; an unparsable SMILES raises :class:`~molvae.errors.InvalidSmiles` (a ``ValueError``).
 
 :data:`REGISTRY` names them for the command line and for :func:`compute`, which scores many
 SMILES at once (in worker processes for large inputs); :func:`register` adds a user's own."""
@@ -23,19 +23,19 @@ from rdkit.Chem import QED as _QED
 
 from molvae.cache import cache_file, save_npz_atomic
 from molvae.chem import canonical_smiles, mol_from_smiles, quiet_rdkit
-from molvae.errors import ConfigError
+from molvae.errors import ConfigError, InvalidSmiles
 from molvae.parallel import map_chunks
 
 MolLike = Chem.Mol | str
 
 
 def as_mol(mol: MolLike) -> Chem.Mol:
-    """A ``Mol`` from a ``Mol`` or SMILES; ``ValueError`` naming the SMILES if it does not parse."""
+    """A ``Mol`` from a ``Mol`` or SMILES; ``InvalidSmiles`` naming the SMILES if it does not parse."""
     if isinstance(mol, Chem.Mol):
         return mol
     parsed = mol_from_smiles(mol)
     if parsed is None:
-        raise ValueError(f"not a valid SMILES: {mol!r}")
+        raise InvalidSmiles(f"not a valid SMILES: {mol!r}")
     return parsed
 
 
@@ -139,10 +139,10 @@ def penalized_logp_raw(mol: MolLike) -> float:
 
 
 def canonical(smiles: str) -> str:
-    """RDKit canonical SMILES; ``ValueError`` naming the input if it does not parse."""
+    """RDKit canonical SMILES; ``InvalidSmiles`` naming the input if it does not parse."""
     out = canonical_smiles(smiles)
     if out is None:
-        raise ValueError(f"not a valid SMILES: {smiles!r}")
+        raise InvalidSmiles(f"not a valid SMILES: {smiles!r}")
     return out
 
 
@@ -253,3 +253,28 @@ def molecule_properties(smiles: Sequence[str], names: Sequence[str], cache_dir: 
     if cache is not None:
         save_npz_atomic(cache, props=values)
     return values
+
+
+def table(smiles: Sequence[str], names: str | Sequence[str] | None = None, reference: str | None = None,
+          workers: int | None = None, progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(properties, rejects) of input SMILES: one properties row per parsable input (``row, input,
+    canonical``, each property, and ``similarity`` to `reference` if given), and one rejects row
+    (``row, input, reason``) per input that does not parse. ``row`` is the input's position (or its
+    Series index). Every input is in exactly one of the two."""
+    names = resolve(names)
+    rows = list(smiles.index) if isinstance(smiles, pd.Series) else list(range(len(smiles)))
+    inputs = [str(s) if s is not None else "" for s in smiles]
+    ref = canonical(reference) if reference else None  # a bad reference is an error before any work
+    with quiet_rdkit():
+        canon = [canonical_smiles(s) if s else None for s in inputs]
+    values = compute(canon, names, workers=workers, progress=progress)
+    if ref is not None:
+        values["similarity"] = tanimoto(canon, ref)
+    values.insert(0, "canonical", [c or "" for c in canon])
+    values.insert(0, "input", inputs)
+    values.insert(0, "row", rows)
+    bad = np.array([c is None for c in canon], dtype=bool)
+    rejects = pd.DataFrame({"row": np.asarray(rows)[bad], "input": np.asarray(inputs, dtype=object)[bad],
+                            "reason": ["empty SMILES" if not s else "RDKit cannot parse the SMILES"
+                                       for s in np.asarray(inputs, dtype=object)[bad]]})
+    return values[~bad].reset_index(drop=True), rejects

@@ -312,3 +312,21 @@ def diagnose(vae: "MolVAE", smiles: Sequence[str], batch_size: int = 1024) -> tu
     figures["recon_exact"] = float(np.mean([d == c for d, c in zip(decoded, mols.smiles)]))
     figures["molecules"] = len(mols)
     return figures, kl_per_dimension(mu, logvar), active_units(mu)
+
+
+def latent_coordinates(vae: "MolVAE", smiles: Sequence[str] | pd.Series, color: str = "qed",
+                       method: str = "pca") -> tuple[pd.DataFrame, np.ndarray]:
+    """A 2-D map of molecules' posterior means: (table, means). The table has a row per encodable
+    input (``row`` its input row or Series index, canonical ``smiles``, ``x``, ``y``, and the
+    property `color` unless it is ``"none"``); the means are (len(table), latent_dim). Projection:
+    PCA, or UMAP with umap-learn."""
+    from molvae.plots import project_2d
+
+    index = smiles.index if isinstance(smiles, pd.Series) else pd.RangeIndex(len(smiles))
+    mols = vae.prepare(list(smiles))
+    mu, _ = vae.encode_set(mols)
+    xy = project_2d(mu, method)
+    table = pd.DataFrame({"row": np.asarray(index)[mols.rows], "smiles": mols.smiles, "x": xy[:, 0], "y": xy[:, 1]})
+    if color != "none":
+        table[color] = props.compute(mols.smiles, [color], workers=1)[color].to_numpy()
+    return table, mu

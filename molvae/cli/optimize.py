@@ -1,0 +1,152 @@
+"""Properties and optimization: molvae properties, fit-predictor and optimize."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+from molvae import __version__
+from molvae.cli.common import (add_input_flags, add_model_flags, add_quiet_flag, load_model, positive,
+                               print_reject_reasons, print_summary, read_input, with_suffix, write_table)
+from molvae.errors import MolvaeError
+
+DEFAULT_PROPERTIES = "qed,logp,sa,mw,tpsa,hbd,hba,rotatable_bonds,rings,penalized_logp"
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser("properties", help="RDKit properties of molecules in a file", description=(
+        "Compute RDKit properties for every row: qed, logp, sa (Ertl & Schuffenhauer), mw, tpsa, hbd, hba, "
+        "rotatable_bonds, rings, aromatic_rings, heavy_atoms, penalized_logp (JT-VAE's normalized form), "
+        "penalized_logp_raw, and with --reference the Tanimoto similarity (Morgan r=2, 2048 bits) to a molecule. "
+        "Unparsable rows go to OUT.rejects.csv with their reason. No model is needed."))
+    add_input_flags(p)
+    p.add_argument("--properties", default=DEFAULT_PROPERTIES, help=f"comma-separated (default: {DEFAULT_PROPERTIES})")
+    p.add_argument("--reference", help="SMILES to compute similarity to")
+    p.add_argument("-o", "--output", default="properties.csv", help="output CSV (default: properties.csv)")
+    p.add_argument("--workers", type=int, default=0, help="processes (default: all cores, from 20,000 rows)")
+    add_quiet_flag(p)
+    p.set_defaults(run=run_properties)
+
+    p = sub.add_parser("optimize", help="propose molecules with target properties (latent-space search)", description=(
+        "Search the latent space for molecules that score well on an objective, each proposal re-scored by RDKit "
+        "(one oracle call per new molecule, budget exact). The objective comes from a TOML spec ([objective] terms, "
+        "[constraints], [search]) or from --maximize/--minimize; flags override the spec. Writes OUT/proposals.csv "
+        "(every evaluated molecule: call, score, feasibility, properties, similarity to the start, novelty), "
+        "OUT/summary.json (top-k, settings) and OUT/score_vs_calls.png."))
+    p.add_argument("spec", nargs="?", help="TOML spec (see docs/optimize.md)")
+    add_model_flags(p)
+    p.add_argument("--maximize", help="property to maximize (without a spec)")
+    p.add_argument("--minimize", help="property to minimize (without a spec)")
+    p.add_argument("--similarity-min", type=float, help="constraint: Tanimoto to the start molecule at least this")
+    p.add_argument("--start", help="SMILES to start from (default: the prior)")
+    p.add_argument("--start-from", metavar="FILE", help="start from these molecules (CSV/SMI, or moses:train): "
+                   "--start-count of them are scored first, within the budget, and seed the search")
+    p.add_argument("--start-count", type=positive(int), help="molecules of --start-from to score (default: 100)")
+    p.add_argument("--method", choices=["random", "cmaes", "bo", "gradient"], help="optimizer (default: cmaes)")
+    p.add_argument("--budget", type=positive(int), help="oracle calls (default: 500)")
+    p.add_argument("--batch-size", type=positive(int), help="proposals per round (default: 20)")
+    p.add_argument("--seed", type=int, help="random seed (default: 0)")
+    p.add_argument("--top", type=positive(int), default=3, help="best molecules in the summary (default: 3)")
+    p.add_argument("--train", default="moses:train", help="training set for novelty, or 'none' (default: moses:train)")
+    p.add_argument("-o", "--output", default="optimize", help="output folder (default: optimize)")
+    add_quiet_flag(p)
+    p.set_defaults(run=run_optimize)
+
+    p = sub.add_parser("fit-predictor", help="fit property predictors on a frozen model's latent space", description=(
+        "Encode molecules, compute their RDKit properties and fit an MLP from the posterior mean to them; prints R2 "
+        "and MAE on 10% held-out molecules and writes a copy of the model with the predictor inside."))
+    add_input_flags(p, 20000)
+    add_model_flags(p)
+    p.add_argument("--properties", default="qed,logp,sa,mw", help="comma-separated (default: qed,logp,sa,mw)")
+    p.add_argument("--epochs", type=positive(int), default=100, help="training passes (default: 100)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("-o", "--output", default="model_with_predictor.pt", help="output checkpoint")
+    add_quiet_flag(p)
+    p.set_defaults(run=run_fit_predictor)
+
+
+def run_properties(args) -> int:
+    from molvae import properties as props
+
+    names = props.resolve(args.properties)
+    smiles = read_input(args)
+    table, rejects = props.table(smiles, names, reference=args.reference, workers=args.workers or None,
+                                 progress=not args.quiet)
+    out = Path(args.output)
+    summary = {"rows": len(smiles), "written": len(table), "rejected": len(rejects)}
+    write_table(table, out, args, float_format="%.6g", input=str(args.input), properties=names,
+                reference=args.reference, summary=summary)
+    rejects.to_csv(with_suffix(out, ".rejects.csv"), index=False)
+    print_summary(out, summary, f" (see {with_suffix(out, '.rejects.csv')})" if len(rejects) else "")
+    print_reject_reasons(rejects.reason)
+    return 0
+
+
+def run_fit_predictor(args) -> int:
+    from molvae.predictors import fit_predictor
+
+    smiles = read_input(args)
+    vae = load_model(args)
+    predictor, metrics = fit_predictor(vae, smiles.tolist(), args.properties, epochs=args.epochs, seed=args.seed,
+                                       progress=not args.quiet)
+    vae.predictor = predictor
+    out = vae.save(args.output)
+    print(f"{'property':<16}{'R2':>8}{'MAE':>10}   (held-out molecules)")
+    for name, m in metrics.items():
+        print(f"{name:<16}{m['r2']:>8.3f}{m['mae']:>10.4g}   ({m['n_val']} of {m['n_val'] + m['n_train']})")
+    print(f"wrote {out}: the model with its property predictor (use it with -m {out})")
+    return 0
+def run_optimize(args) -> int:
+    from molvae.optimize import load_spec, optimize, spec_objects, summary
+    from molvae.plots import score_vs_calls
+
+    if args.spec:
+        objective, search = load_spec(args.spec)
+    else:
+        if not args.maximize and not args.minimize:
+            raise MolvaeError("give a spec file, or --maximize / --minimize PROPERTY")
+        spec = {"objective": {k: v for k, v in (("maximize", args.maximize), ("minimize", args.minimize)) if v}}
+        if args.similarity_min is not None:
+            spec["constraints"] = {"similarity_min": args.similarity_min}
+        if args.start:
+            spec["search"] = {"start": args.start}
+        objective, search = spec_objects(spec)
+    overrides = {k: getattr(args, k) for k in ("method", "budget", "seed", "start", "batch_size", "start_count")
+                 if getattr(args, k) is not None}
+    if args.start_from is not None:
+        overrides["start_molecules"] = args.start_from
+    search = dataclasses.replace(search, **overrides)
+    if search.start and objective.start != search.start:
+        objective = dataclasses.replace(objective, start=search.start)
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    resolved = {"search": dataclasses.asdict(search), "objective": [dataclasses.asdict(t) for t in objective.terms],
+                "constraints": {k: v for k, v in vars(objective.constraints).items() if not k.startswith("_")}}
+    print("# resolved optimization settings:\n" + json.dumps(resolved, indent=2))
+    vae = load_model(args)
+    start = time.perf_counter()
+    table = optimize(vae, objective, search)
+    if args.train.lower() != "none" and len(table):
+        from molvae.data import canonical_set
+        from molvae.io import resolve_data_path
+
+        train = canonical_set(resolve_data_path(args.train), progress=not args.quiet)
+        table["novel"] = ~table.smiles.isin(train)
+    table.to_csv(out / "proposals.csv", index=False, float_format="%.6g")
+    result = summary(table, k=args.top)
+    result["seconds"] = round(time.perf_counter() - start, 1)
+    info = {"command": " ".join(sys.argv), "molvae": __version__, "settings": resolved, "summary": result}
+    (out / "summary.json").write_text(json.dumps(info, indent=2, default=float) + "\n")
+    score_vs_calls({search.method: table}, out / "score_vs_calls.png",
+                   title=f"{search.method}, {len(table)} oracle calls")
+    if search.start_molecules is not None and len(table):
+        print(f"{int((table.step == 0).sum())} start molecules scored first (round 0 of proposals.csv)")
+    print(f"{result['calls']} oracle calls ({result['feasible']} feasible) in {result['seconds']} s; best:")
+    for i, row in enumerate(result["top"], 1):
+        print(f"  {i}. {row['score']:.4f}  {row['smiles']}  (call {row['call']})")
+    print(f"wrote {out}/proposals.csv, summary.json, score_vs_calls.png")
+    return 0
+

@@ -1,0 +1,65 @@
+"""molvae train: a run from the defaults, a TOML file and flags (flags win), the resolved config printed and saved."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from molvae import __version__
+from molvae.cli.common import add_quiet_flag
+
+# CLI flag names that differ from the config field name.
+FLAG_NAMES = {("data", "train"): "data", ("data", "val"): "val-data"}
+
+
+def add_config_flags(parser: argparse.ArgumentParser) -> dict[str, str]:
+    """One flag per config field, grouped by section; returns {argparse dest: 'section.field'}."""
+    from molvae.config import SECTIONS
+
+    dests = {}
+    for section, kind in SECTIONS.items():
+        group = parser.add_argument_group(f"[{section}] settings (also settable in the TOML config)")
+        for f in dataclasses.fields(kind):
+            flag = FLAG_NAMES.get((section, f.name), f.name.replace("_", "-"))
+            dest = f"cfg_{section}_{f.name}"
+            group.add_argument(f"--{flag}", dest=dest, default=None, metavar=type(f.default).__name__.upper()
+                               if f.default is not None else "STR",
+                               help=f"{f.metadata.get('help', '')} (default: {f.default!r})")
+            dests[dest] = f"{section}.{f.name}"
+    return dests
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser("train", help="train a model", description=(
+        "Train a VAE. Settings come from the defaults, then --config FILE (TOML with [data], [model], "
+        "[anneal], [train] tables), then the flags below. The resolved config is printed and saved as "
+        "OUT/config.toml; OUT also gets log.csv, rejects.csv, last.pt (resume) and best.pt."))
+    p.add_argument("--config", metavar="TOML", help="TOML run file")
+    p.add_argument("-o", "--out", metavar="DIR", help="output folder (default: runs/<date-time>)")
+    p.add_argument("--resume", metavar="LAST_PT", help="continue a run from its last.pt")
+    add_quiet_flag(p)
+    p.set_defaults(run=run_train, config_dests=add_config_flags(p))
+
+
+def run_train(args) -> int:
+    from molvae.config import load_config
+    from molvae.device import distributed_rank
+    from molvae.training import train
+
+    dests = args.config_dests
+    overrides = {dests[d]: v for d, v in vars(args).items() if d in dests and v is not None}
+    config = load_config(args.config, overrides)
+    rank, world, _ = distributed_rank()
+    out = Path(args.out or f"runs/{time.strftime('%Y%m%d-%H%M%S')}")
+    if rank == 0:
+        print(f"# molvae {__version__} train -> {out}" + (f" ({world} processes)" if world > 1 else ""))
+        print(f"# resolved config (saved as {out / 'config.toml'}):\n{config.to_toml()}")
+    best = train(config, out, resume=args.resume, progress=not args.quiet)
+    if rank == 0:
+        rejects = len(pd.read_csv(out / "rejects.csv"))
+        print(f"best model: {best}\nlog: {out / 'log.csv'}\nrejected training rows: {rejects} (see {out / 'rejects.csv'})")
+    return 0
