@@ -23,13 +23,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from harness import add_budget_flags, run_variants, save_results, train_variant
 
 VARIANTS = ("none", "input", "target", "both")
 
@@ -62,11 +61,7 @@ def run_variant(mode: str, args, out: Path, train_set: set[str]) -> dict:
     from molvae.optimize import Objective, SearchConfig, Term, optimize, summary, top_k_auc
 
     run = out / mode
-    budget = ["--epochs", str(args.epochs)] if args.epochs else ["--epochs", "1000", "--time-limit-minutes", str(args.minutes)]
-    cmd = [sys.executable, "-m", "molvae", "train", "--data", args.data, "--limit", str(args.limit), *budget,
-           "--augment", mode, "--augment-spellings", str(args.spellings), "-o", str(run), "-q", *args.train_args.split()]
-    if not (args.rescore and (run / "last.pt").is_file()):
-        subprocess.run(cmd, check=True)
+    train_variant(run, args, ["--augment", mode, "--augment-spellings", str(args.spellings)])
     vae = MolVAE.load(run / "last.pt")
     log = pd.read_csv(run / "log.csv")
     test = read_smiles(resolve_data_path("moses:test")).iloc[:2000].tolist()
@@ -91,44 +86,25 @@ def run_variant(mode: str, args, out: Path, train_set: set[str]) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--minutes", type=float, default=10, help="training budget per variant (wall clock)")
-    ap.add_argument("--epochs", type=int, default=0, help="budget in epochs instead (the same compute per variant)")
-    ap.add_argument("--limit", type=int, default=50_000, help="MOSES-train molecules (seeded subset)")
-    ap.add_argument("--data", default="moses:train")
+    add_budget_flags(ap, limit=50_000, out="runs/ablate_augmentation")
     ap.add_argument("--spellings", type=int, default=4, help="random spellings per molecule (--augment-spellings)")
     ap.add_argument("--samples", type=int, default=10_000, help="prior samples for the MOSES metrics")
     ap.add_argument("--qed-budget", type=int, default=300, help="oracle calls of the QED optimization")
-    ap.add_argument("--only", nargs="*", choices=VARIANTS, help="only these variants")
-    ap.add_argument("--rescore", action="store_true", help="score runs already in OUT without training again")
-    ap.add_argument("--train-args", default="", help="extra flags for every molvae train (quoted)")
-    ap.add_argument("--out", default="runs/ablate_augmentation")
     args = ap.parse_args()
     from molvae.data import canonical_set
     from molvae.io import resolve_data_path
     from molvae.plots import bar_panels
 
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     train_set = canonical_set(resolve_data_path(args.data))
-    rows = []
-    for mode in VARIANTS:
-        if args.only and mode not in args.only:
-            continue
-        print(f"== augment {mode}: " + (f"{args.epochs} epochs" if args.epochs else f"{args.minutes:g} min"), flush=True)
-        rows.append(run_variant(mode, args, out, train_set))
-        pd.DataFrame(rows).to_csv(out / "augmentation.csv", index=False)  # partial results survive a stop
-    table = pd.DataFrame(rows)
+    table = run_variants(VARIANTS, lambda mode: run_variant(mode, args, out, train_set), args, out / "augmentation.csv")
     if "none" in set(table.variant):
         table["speed_vs_none"] = table.train_mol_per_s / float(table.set_index("variant").train_mol_per_s["none"])
     table.to_csv(out / "augmentation.csv", index=False)
     bar_panels(table.variant.tolist(), [("exact reconstruction", table.recon_exact), ("active units", table.active_units),
                                         ("neighbour similarity", table.neighbour_similarity), ("FCD/Test", table["FCD/Test"]),
                                         ("QED top-10 AUC", table.qed_auc_top10)], out / "augmentation.png")
-    info = {"command": "python " + " ".join(sys.argv), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "rows": table.to_dict(orient="records")}
-    (out / "augmentation.json").write_text(json.dumps(info, indent=2, default=float) + "\n")
-    with pd.option_context("display.width", 250):
-        print(table.round(4).to_string(index=False))
+    save_results(table, out / "augmentation.csv")
     print(f"wrote {out / 'augmentation.csv'}, {out / 'augmentation.json'}, {out / 'augmentation.png'}")
 
 

@@ -20,13 +20,11 @@ Writes OUT/ablation.csv, OUT/ablation.json (with the command) and OUT/ablation.p
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pandas as pd
+
+from harness import add_budget_flags, run_variants, save_results, train_variant
 
 VARIANTS = {
     "neither": ["--schedule", "constant", "--word-dropout", "0"],
@@ -40,17 +38,12 @@ VARIANTS = {
 
 def run_variant(name: str, flags: list[str], args, out: Path) -> dict:
     from molvae.api import MolVAE
-    from molvae.space import diagnose
     from molvae.data import canonical_set
     from molvae.io import read_smiles, resolve_data_path
+    from molvae.space import diagnose
 
     run = out / name.replace(" ", "_").replace("+", "plus")
-    budget = ["--epochs", str(args.epochs)] if args.epochs else ["--epochs", "1000", "--time-limit-minutes", str(args.minutes)]
-    # the variant's own flags come last so they override --train-args (argparse keeps the last value)
-    cmd = [sys.executable, "-m", "molvae", "train", "--data", args.data, "--limit", str(args.limit), *budget,
-           "-o", str(run), "-q", *args.train_args.split(), *flags]
-    if not (args.rescore and (run / "last.pt").is_file()):
-        subprocess.run(cmd, check=True)
+    train_variant(run, args, flags)
     # The model at the end of the budget: every variant gets the same compute. (best.pt can be an
     # earlier epoch, chosen by the validation objective.)
     vae = MolVAE.load(run / "last.pt")
@@ -78,34 +71,13 @@ def plot(table: pd.DataFrame, path: Path) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--minutes", type=float, default=10, help="training budget per variant (wall clock)")
-    ap.add_argument("--epochs", type=int, default=0, help=(
-        "training budget per variant in epochs instead of minutes: the same compute for every variant even "
-        "when other work shares the CPU"))
-    ap.add_argument("--limit", type=int, default=100_000, help="MOSES-train molecules (seeded subset)")
-    ap.add_argument("--data", default="moses:train")
+    add_budget_flags(ap, limit=100_000, out="runs/ablate_collapse")
     ap.add_argument("-n", type=int, default=1000, help="test molecules and prior samples per variant")
-    ap.add_argument("--only", nargs="*", help="only these variants")
-    ap.add_argument("--rescore", action="store_true", help="score runs already in OUT (their last.pt) without training again")
-    ap.add_argument("--train-args", default="", help="extra flags for every molvae train (quoted)")
-    ap.add_argument("--out", default="runs/ablate_collapse")
     args = ap.parse_args()
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for name, flags in VARIANTS.items():
-        if args.only and name not in args.only:
-            continue
-        print(f"== {name}: " + (f"{args.epochs} epochs" if args.epochs else f"{args.minutes:g} min"), flush=True)
-        rows.append(run_variant(name, flags, args, out))
-        pd.DataFrame(rows).to_csv(out / "ablation.csv", index=False)  # partial results survive a stop
-    table = pd.DataFrame(rows)
+    table = run_variants(VARIANTS, lambda name: run_variant(name, VARIANTS[name], args, out), args, out / "ablation.csv")
     plot(table, out / "ablation.png")
-    info = {"command": "python " + " ".join(sys.argv), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "rows": rows}
-    (out / "ablation.json").write_text(json.dumps(info, indent=2, default=float) + "\n")
-    with pd.option_context("display.width", 200):
-        print(table.round(4).to_string(index=False))
+    save_results(table, out / "ablation.csv")
     print(f"wrote {out / 'ablation.csv'}, {out / 'ablation.json'}, {out / 'ablation.png'}")
 
 

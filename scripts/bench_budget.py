@@ -27,6 +27,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from harness import script_provenance
+from molvae.io import write_json
+
 
 def train_molvae(out: Path, minutes: float, device: str, extra: list[str]) -> dict:
     run = out / "molvae_run"
@@ -43,20 +46,14 @@ def train_molvae(out: Path, minutes: float, device: str, extra: list[str]) -> di
 
 def train_peer(minutes: float, device: str, threads: int) -> dict:
     import torch
-    from torch import optim
     from tqdm import tqdm
 
     from molvae.io import read_smiles, resolve_data_path
-    from moses_peer import import_moses_vae, molsets_checkout
+    from moses_peer import peer_training
 
     torch.set_num_threads(threads)
-    VAE, VAETrainer, get_parser, _ = import_moses_vae(molsets_checkout(None))
-    config = get_parser().parse_args([])
     data = read_smiles(resolve_data_path("moses:train")).tolist()
-    trainer = VAETrainer(config)
-    model = VAE(trainer.get_vocabulary(data), config).to(device)
-    loader = trainer.get_dataloader(model, data, shuffle=True)
-    optimizer = optim.Adam(trainer.get_optim_params(model), lr=config.lr_start)
+    model, trainer, loader, optimizer, config = peer_training(data, device)
     budget, start, seen = 60 * minutes, time.perf_counter(), 0
     batches = iter(loader)
     slices = 20  # the KL weight steps up once per slice of the budget
@@ -121,9 +118,8 @@ def main() -> None:
     table = pd.DataFrame(rows)
     table.index.name = "metric"
     table.to_csv(out / "budget.csv")
-    info = {"command": "python " + " ".join(sys.argv), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "minutes": args.minutes, "device": args.device, "threads": args.threads, "table": rows}
-    (out / "budget.json").write_text(json.dumps(info, indent=2, default=float) + "\n")
+    write_json(out / "budget.json", script_provenance(minutes=args.minutes, device=args.device, threads=args.threads,
+                                                      table=rows))
     print(table.to_string(float_format=lambda v: f"{v:.4g}"))
     print(f"wrote {out / 'budget.csv'} and {out / 'budget.json'}")
 

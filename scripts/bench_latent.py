@@ -20,15 +20,15 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections import Counter
-import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import rdkit
 
+from harness import script_provenance
 from molvae import properties as props
 from molvae.api import MolVAE
 from molvae.io import read_smiles, resolve_data_path
@@ -119,8 +119,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     vae = MolVAE.load(args.model, device="cpu")
     start = time.perf_counter()
-    result = {"command": "python " + " ".join(sys.argv), "model": args.model or "shipped default",
-              "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    result = script_provenance(model=args.model or "shipped default")
     result["interpolation"] = interpolation(vae, args.pairs, args.steps, out)
     print(json.dumps(result["interpolation"], indent=2), flush=True)
     result["pictures"] = pictures(vae, 3000, 3000, out)

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -41,7 +40,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from harness import script_provenance
 from molvae.api import MolVAE
+from molvae.io import write_json
 from molvae.io import read_smiles, resolve_data_path
 from molvae.optimize import Constraints, Objective, Oracle, SearchConfig, Term, optimize, top_k_auc
 from molvae.plots import score_vs_calls
@@ -201,9 +202,8 @@ def main() -> None:
     if table.empty:
         return
     means = table.groupby(["task", "method", "start"])[["top1", "top2", "top3", "auc_top10", "calls", "seconds"]].mean()
-    info = {"command": "python " + " ".join(sys.argv), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "model": args.model or "shipped default", "means": means.reset_index().to_dict(orient="records")}
-    (out / "bench_optimize.json").write_text(json.dumps(info, indent=2, default=float) + "\n")
+    write_json(out / "bench_optimize.json", script_provenance(model=args.model or "shipped default",
+                                                              means=means.reset_index().to_dict(orient="records")))
     with pd.option_context("display.width", 200):
         print(means.round(4).to_string())
 

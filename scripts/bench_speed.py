@@ -39,6 +39,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from harness import script_provenance
+from molvae.io import write_json
+
 PEER_ARCH = {"model.encoder_hidden": 256, "model.encoder_layers": 1, "model.decoder_hidden": 512,
              "model.decoder_layers": 3, "model.latent_dim": 128}
 ROWS = [
@@ -99,21 +102,15 @@ def child_molvae(job: dict) -> dict:
 
 def child_moses(job: dict) -> dict:
     import torch
-    from torch import optim
     from tqdm import tqdm
 
     from molvae.chem import canonical_many, quiet_rdkit
     from molvae.io import read_smiles
-    from moses_peer import import_moses_vae, molsets_checkout
+    from moses_peer import peer_training
 
-    VAE, VAETrainer, get_parser, _ = import_moses_vae(molsets_checkout(None))
-    config = get_parser().parse_args([])  # the peer's defaults
     device = torch.device(job["device"] if job["device"] != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
     data = read_smiles(Path(job["train"])).tolist()
-    trainer = VAETrainer(config)
-    model = VAE(trainer.get_vocabulary(data), config).to(device)
-    loader = trainer.get_dataloader(model, data, shuffle=True)
-    optimizer = optim.Adam(trainer.get_optim_params(model), lr=config.lr_start)
+    model, trainer, loader, optimizer, config = peer_training(data, device)
     seen = {"n": 0}
 
     def timed(batches, seconds: float):
@@ -250,15 +247,14 @@ def main() -> None:
     prefix = Path(args.out or f"docs/bench/speed_{args.device.split(':')[0]}")
     prefix.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(prefix.with_suffix(".csv"), index=False)
-    info = {"command": "python " + " ".join(sys.argv), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "machine": machine(args.device, args.threads), "rows": rows, "ratios": ratios}
-    prefix.with_suffix(".json").write_text(json.dumps(info, indent=2, default=str) + "\n")
+    write_json(prefix.with_suffix(".json"), script_provenance(machine=machine(args.device, args.threads), rows=rows,
+                                                              ratios=ratios))
 
     shown = table.copy()
     for c in shown.columns:
         if c.endswith("_per_s") or c.endswith("_mb"):
             shown[c] = shown[c].map(lambda v: f"{v:,.0f}" if isinstance(v, float) and v == v else v)
-    print(f"\n{info['machine']}\n")
+    print(f"\n{machine(args.device, args.threads)}\n")
     print(shown.to_markdown(index=False) if _has_tabulate() else shown.to_string(index=False))
     print()
     for k, v in ratios.items():

@@ -69,3 +69,17 @@ def import_moses_vae(checkout: Path):
     from moses.vae.trainer import VAETrainer
 
     return VAE, VAETrainer, get_parser, OneHotVocab
+
+
+def peer_training(smiles: list[str], device, wheel: str | None = None):
+    """The MOSES VAE at its own defaults, ready to train on `smiles`: (model, trainer, loader,
+    optimizer, config). Both benchmarks that train the peer start here."""
+    from torch import optim
+
+    VAE, VAETrainer, get_parser, _ = import_moses_vae(molsets_checkout(wheel))
+    config = get_parser().parse_args([])  # the peer's defaults
+    trainer = VAETrainer(config)
+    model = VAE(trainer.get_vocabulary(smiles), config).to(device)
+    loader = trainer.get_dataloader(model, smiles, shuffle=True)
+    optimizer = optim.Adam(trainer.get_optim_params(model), lr=config.lr_start)
+    return model, trainer, loader, optimizer, config

@@ -20,21 +20,20 @@ KL weights are in molvae's form: the token cross-entropy is summed over a molecu
 MOSES VAE's recipe (mean over tokens, KL weight 0.05) is beta = 0.05 x ~36 tokens ~ 1.8 here.
 
 Writes OUT/study.csv (a row per variant, appended as each finishes: a stopped study keeps its
-rows and resumes with the next variant), OUT/study.json (command, settings) and OUT/pareto.png
-(FCD/Test against exact reconstruction).
+rows, and a variant stopped mid-training resumes from its last.pt), OUT/study.json (command,
+settings, rows) and OUT/pareto.png (FCD/Test against exact reconstruction).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from harness import add_budget_flags, run_variants, save_results, train_variant
 
 SHIPPED = "shipped"  # variant name of the shipped model, scored as is
 
@@ -60,18 +59,13 @@ def relaxed_constraints(base: dict[str, int], extra: int) -> dict[str, int]:
     return {atom: cap + extra for atom, cap in base.items()}
 
 
-def train_variant(name: str, start: str, flags: list[str], args, run: Path) -> None:
-    budget = ["--epochs", str(args.epochs), "--limit", str(args.limit), "--threads", str(args.threads)]
+def variant_flags(start: str, flags: list[str], args) -> list[str]:
+    """The molvae train flags of a variant: how it starts, then its own settings."""
     if start == "ft":
         init = ["--init-from", args.shipped, "--schedule", "constant", "--lr", str(args.ft_lr)]
     else:
         init = ["--warmup-epochs", str(args.warmup_epochs)]
-    resume = ["--resume", str(run / "last.pt")] if (run / "last.pt").is_file() else []
-    cmd = [sys.executable, "-m", "molvae", "train", "--data", "moses:train", "-o", str(run), "-q",
-           "--checkpoint-minutes", "3", *budget, *init, *args.train_args.split(), *flags, *resume]
-    print(" ".join(cmd), flush=True)
-    subprocess.run(cmd, check=True)
-    (run / "done").touch()
+    return ["--threads", str(args.threads), "--checkpoint-minutes", "3", *init, *flags]
 
 
 def score(vae, args, refs, train_set, test) -> dict[str, float]:
@@ -136,9 +130,8 @@ def pareto(table: pd.DataFrame, path: Path) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", default=str(Path.home() / "molvae-runs" / "quality"))
-    ap.add_argument("--limit", type=int, default=100_000, help="MOSES-train molecules (seeded subset)")
-    ap.add_argument("--epochs", type=int, default=1, help="passes over them: the budget of every variant")
+    add_budget_flags(ap, limit=100_000, out=str(Path.home() / "molvae-runs" / "quality"))
+    ap.set_defaults(epochs=1)
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads for training and scoring")
     ap.add_argument("--workers", type=int, default=1, help="processes for the RDKit side of scoring")
     ap.add_argument("--warmup-epochs", type=float, default=0.3, help="KL warm-up of the from-scratch variants")
@@ -148,20 +141,18 @@ def main() -> None:
     ap.add_argument("--test", type=int, default=1000, help="MOSES-test molecules reconstructed")
     ap.add_argument("--relax", type=int, nargs="*", default=[1], help="extra bond capacities for the relaxed decoding")
     ap.add_argument("--seed", type=int, default=0, help="sampling seed")
-    ap.add_argument("--only", nargs="*", help="only these variants (in this order)")
-    ap.add_argument("--rescore", action="store_true", help="score again variants already in study.csv")
     ap.add_argument("--report", action="store_true", help="only redraw the table and figure from study.csv")
-    ap.add_argument("--train-args", default="", help="extra flags for every molvae train (quoted)")
     args = ap.parse_args()
 
     import torch
 
     torch.set_num_threads(args.threads)
     out = Path(args.out).expanduser()
-    out.mkdir(parents=True, exist_ok=True)
     table_path = out / "study.csv"
     table = pd.read_csv(table_path) if table_path.is_file() else pd.DataFrame()
-    names = args.only or list(VARIANTS)
+    unknown = set(args.only or ()) - set(VARIANTS)
+    if unknown:
+        raise SystemExit(f"unknown variant(s) {sorted(unknown)}; known: {', '.join(VARIANTS)}")
     if not args.report:
         from molvae.api import MolVAE
         from molvae.data import canonical_set
@@ -171,39 +162,29 @@ def main() -> None:
         refs = {"Test": load_reference("moses:test", workers=args.workers, progress=False)}
         train_set = canonical_set(resolve_data_path("moses:train"), workers=args.workers, progress=False)
         test = read_smiles(resolve_data_path("moses:test")).iloc[: args.test].tolist()
-        info = {"command": "python " + " ".join(sys.argv), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                "settings": vars(args)}
-        (out / "study.json").write_text(json.dumps(info, indent=2) + "\n")
-        for name in names:
-            if name not in VARIANTS:
-                raise SystemExit(f"unknown variant {name!r}; known: {', '.join(VARIANTS)}")
-            if not args.rescore and len(table) and name in set(table.variant):
-                continue
+
+        def run_one(name: str) -> dict:
             start, flags = VARIANTS[name]
             run = out / name
-            if start != "none" and not (run / "done").is_file():
-                print(f"== {name}: training", flush=True)
-                train_variant(name, start, flags, args, run)
-            print(f"== {name}: scoring", flush=True)
-            vae = MolVAE.load(args.shipped if start == "none" else run / "last.pt", device="cpu")
             row = {"variant": name, "start": start, "flags": " ".join(flags)}
-            if start != "none":
+            if start == "none":
+                vae = MolVAE.load(args.shipped, device="cpu")
+            else:
+                train_variant(run, args, variant_flags(start, flags, args))
+                vae = MolVAE.load(run / "last.pt", device="cpu")
                 log = pd.read_csv(run / "log.csv")
-                row.update({"epochs": float(log.epoch.iloc[-1]), "train_mol_per_s": float(log.train_mol_per_s.mean())})
+                row.update(epochs=float(log.epoch.iloc[-1]), train_mol_per_s=float(log.train_mol_per_s.mean()))
             started = time.perf_counter()
             row.update(score(vae, args, refs, train_set, test))
             row["score_seconds"] = time.perf_counter() - started
-            table = pd.concat([table[table.variant != name] if len(table) else table, pd.DataFrame([row])],
-                              ignore_index=True)
-            table.to_csv(table_path, index=False)
             print(pd.DataFrame([row]).round(4).T.to_string(), flush=True)
+            return row
+
+        table = run_variants(args.only or VARIANTS, run_one, args, table_path, done=table)
     if len(table):
         pareto(table, out / "pareto.png")
-        cols = ["variant", "FCD/Test", "Filters", "SNN/Test", "Scaf/Test", "Novelty", "recon_exact", "active_fraction", "kl"]
-        cols += [c for c in table.columns if c.startswith("relaxed") and ("FCD" in c or "Filters" in c or "discarded" in c)]
-        with pd.option_context("display.width", 250, "display.max_columns", 40):
-            print(table[[c for c in cols if c in table.columns]].round(3).to_string(index=False))
-        print(f"wrote {table_path} and {out / 'pareto.png'}")
+        save_results(table, table_path, settings=vars(args))
+        print(f"wrote {table_path}, {table_path.with_suffix('.json')} and {out / 'pareto.png'}")
 
 
 if __name__ == "__main__":
