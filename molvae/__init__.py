@@ -4,7 +4,7 @@
 ``molvae.chem`` (used by preprocessing worker processes) imports without torch.
 """
 
-__version__ = "0.1.0"
+from molvae.version import __version__
 
 __all__ = ["MolVAE", "train", "load_config", "RunConfig"]
 

@@ -149,7 +149,7 @@ def _pick_column(table: pd.DataFrame, column: str | None, path: Path) -> str:
 def provenance(model: str | os.PathLike | None = None, command: str | None = None, **extra: Any) -> dict[str, Any]:
     """What made an output: the command line (default: this process's), molvae's version, the time,
     the model file (path and SHA-256) when one was named, then `extra` (settings, summaries)."""
-    from molvae import __version__
+    from molvae.version import __version__
     from molvae.cache import file_sha256
 
     info: dict[str, Any] = {"command": command if command is not None else " ".join(sys.argv),

@@ -7,7 +7,7 @@ import multiprocessing as mp
 import os
 from collections import deque
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import Any
 
 import pandas as pd
 import torch
@@ -17,12 +17,10 @@ from molvae.chem import decode_many
 from molvae.errors import MolvaeError
 from molvae.parallel import PARALLEL_MIN_ROWS, spawn_is_safe
 
-if TYPE_CHECKING:
-    from molvae.api import MolVAE
-
 
 class SampleStream:
-    """Prior samples as an iterator of DataFrames (one per decoded batch, in a fixed order).
+    """Prior samples of `vae` (a loaded :class:`molvae.api.MolVAE`) as an iterator of DataFrames (one per
+    decoded batch, in a fixed order).
 
     The network decodes in this process; SELFIES -> canonical SMILES runs in worker processes
     for large requests, overlapping the next batch's decoding. The draws depend only on the seed
@@ -30,7 +28,7 @@ class SampleStream:
     ``valid`` and ``raw_validity`` describe every draw made.
     """
 
-    def __init__(self, vae: MolVAE, n: int, temperature: float = 1.0, greedy: bool = False, batch_size: int = 1024,
+    def __init__(self, vae: Any, n: int, temperature: float = 1.0, greedy: bool = False, batch_size: int = 1024,
                  seed: int | None = None, valid_only: bool = True, max_rounds: int = 20,
                  workers: int | None = None, progress: bool = False):
         self.vae, self.n, self.temperature, self.greedy = vae, n, temperature, greedy

@@ -22,7 +22,7 @@ import pandas as pd
 import torch
 import torch.distributed as dist
 
-from molvae import __version__
+from molvae.version import __version__
 from molvae.annealing import kl_weight, word_dropout_rate
 from molvae.cache import file_sha256
 from molvae.chem import SELFIES_VERSION, default_constraints

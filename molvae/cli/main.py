@@ -19,7 +19,7 @@ import argparse
 import sys
 import traceback
 
-from molvae import __version__
+from molvae.version import __version__
 from molvae.cli import evaluate, optimize, sample, space, train
 from molvae.errors import MolvaeError
 

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from molvae import __version__
+from molvae.version import __version__
 from molvae.cli.common import (add_input_flags, add_model_flags, add_quiet_flag, load_model, positive,
                                print_reject_reasons, print_summary, read_input, with_suffix, write_table)
 from molvae.errors import MolvaeError

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from molvae import __version__
+from molvae.version import __version__
 from molvae.cli.common import add_quiet_flag
 
 # CLI flag names that differ from the config field name.
