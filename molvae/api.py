@@ -135,7 +135,7 @@ class MolVAE:
 
     def sample(self, n: int, temperature: float = 1.0, greedy: bool = False, batch_size: int = 1024,
                seed: int | None = None, valid_only: bool = True, max_rounds: int = 20,
-               workers: int | None = None, progress: bool = False) -> pd.DataFrame:
+               workers: int | None = None, progress: bool = False, relax: int = 0) -> pd.DataFrame:
         """Decode draws from the prior into molecules.
 
         Columns: ``smiles`` (canonical; empty if invalid), ``valid``, ``selfies``. With
@@ -144,10 +144,12 @@ class MolVAE:
         is the fraction of all draws that were valid, the number to report as validity.
         `workers` processes turn SELFIES into canonical SMILES while the network decodes the next
         batch (default: one fewer than the cores, from ``PARALLEL_MIN_ROWS`` molecules up, when the
-        model is on a GPU or the machine has 8 cores or more; else none).
-        For millions of molecules, :meth:`sample_to_csv` writes them without holding them all.
+        model is on a GPU or the machine has 8 cores or more; else none). `relax` > 0 decodes under
+        SELFIES constraints relaxed by that many bonds and discards the slips RDKit refuses (see
+        :class:`molvae.sampling.SampleStream`). For millions of molecules, :meth:`sample_to_csv` writes them without holding them all.
         """
-        stream = SampleStream(self, n, temperature, greedy, batch_size, seed, valid_only, max_rounds, workers, progress)
+        stream = SampleStream(self, n, temperature, greedy, batch_size, seed, valid_only, max_rounds, workers, progress,
+                              relax)
         chunks = list(stream)
         df = pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame(columns=["smiles", "valid", "selfies"])
         df.attrs["raw_validity"] = stream.raw_validity
@@ -156,7 +158,7 @@ class MolVAE:
     def sample_to_csv(self, path: str | os.PathLike, n: int, temperature: float = 1.0, greedy: bool = False,
                       batch_size: int = 1024, seed: int | None = None, valid_only: bool = True,
                       max_rounds: int = 20, workers: int | None = None, progress: bool = False,
-                      properties: str | Sequence[str] | None = ()) -> dict[str, float]:
+                      properties: str | Sequence[str] | None = (), relax: int = 0) -> dict[str, float]:
         """:meth:`sample` streamed into a CSV batch by batch (molecules are not kept;
         only a hash of each, for the uniqueness count). `properties` names RDKit properties to add
         as columns (see :mod:`molvae.properties`; ``None``: the default set, empty: none).
@@ -170,7 +172,8 @@ class MolVAE:
         start = time.perf_counter()
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        stream = SampleStream(self, n, temperature, greedy, batch_size, seed, valid_only, max_rounds, workers, progress)
+        stream = SampleStream(self, n, temperature, greedy, batch_size, seed, valid_only, max_rounds, workers, progress,
+                              relax)
         seen: set[int] = set()  # hashes, not strings: uniqueness of millions in little memory
         rows = valid = 0
         tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")

@@ -27,6 +27,18 @@ def default_constraints() -> dict[str, int]:
     return dict(sf.get_preset_constraints("default"))
 
 
+def relaxed_constraints(constraints: Mapping[str, int] | None, extra: int) -> dict[str, int]:
+    """`constraints` (``None``: the preset 'default') with every atom's bond capacity raised by `extra`.
+
+    Decoding a model's SELFIES under these keeps most decoding slips as over-valent atoms, which RDKit
+    then refuses, instead of SELFIES silently repairing them into odd but valid molecules (Skinnider,
+    Nat. Mach. Intell. 2024), so they can be discarded; some slips still decode to another valid
+    molecule. Strings that encode real molecules decode the same either way: no bond of theirs
+    reaches a capacity."""
+    base = dict(constraints) if constraints is not None else default_constraints()
+    return {atom: cap + extra for atom, cap in base.items()}
+
+
 @contextlib.contextmanager
 def selfies_constraints(constraints: Mapping[str, int] | None) -> Iterator[None]:
     """Use `constraints` for SELFIES encode/decode inside the block; restore the old ones after.

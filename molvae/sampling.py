@@ -13,7 +13,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from molvae.chem import decode_many
+from molvae.chem import decode_many, relaxed_constraints
 from molvae.errors import MolvaeError
 from molvae.parallel import PARALLEL_MIN_ROWS, spawn_is_safe
 
@@ -21,6 +21,10 @@ from molvae.parallel import PARALLEL_MIN_ROWS, spawn_is_safe
 class SampleStream:
     """Prior samples of `vae` (a loaded :class:`molvae.api.MolVAE`) as an iterator of DataFrames (one per
     decoded batch, in a fixed order).
+
+    With `relax` > 0 the SELFIES are decoded with every bond capacity raised by that much
+    (:func:`molvae.chem.relaxed_constraints`), so decoding slips fail and are discarded (replaced by
+    new draws with `valid_only`); ``raw_validity`` is then the fraction of draws kept.
 
     The network decodes in this process; SELFIES -> canonical SMILES runs in worker processes
     for large requests, overlapping the next batch's decoding. The draws depend only on the seed
@@ -30,8 +34,12 @@ class SampleStream:
 
     def __init__(self, vae: Any, n: int, temperature: float = 1.0, greedy: bool = False, batch_size: int = 1024,
                  seed: int | None = None, valid_only: bool = True, max_rounds: int = 20,
-                 workers: int | None = None, progress: bool = False):
+                 workers: int | None = None, progress: bool = False, relax: int = 0):
+        if relax < 0:
+            raise MolvaeError(f"relax must be 0 (off) or a positive number of extra bonds, got {relax}")
         self.vae, self.n, self.temperature, self.greedy = vae, n, temperature, greedy
+        # decoding constraints: the model's own, or relaxed so that slips fail and are discarded
+        self.constraints = relaxed_constraints(vae.constraints, relax) if relax else vae.constraints
         self.batch_size, self.valid_only, self.max_rounds, self.progress = batch_size, valid_only, max_rounds, progress
         self.seed = seed if seed is not None else int(torch.randint(0, 2**31 - 1, (1,)))
         if workers is None:
@@ -58,7 +66,7 @@ class SampleStream:
 
     def _converted(self, sizes: list[int], gen: torch.Generator, pool):
         """(SELFIES, SMILES) per batch, in order; with a pool, a few batches convert ahead."""
-        convert = partial(decode_many, constraints=self.vae.constraints)
+        convert = partial(decode_many, constraints=self.constraints)
         if pool is None:
             for selfies in self._decode_batches(sizes, gen):
                 yield selfies, convert(selfies)

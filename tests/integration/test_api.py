@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from molvae.api import MolVAE
+from molvae.chem import canonical_smiles
 from molvae.errors import MolvaeError
 
 
@@ -51,6 +52,21 @@ def test_sample_is_seeded_and_valid(tiny_model):
     assert a.valid.all() and 0 < a.attrs["raw_validity"] <= 1
     raw = tiny_model.sample(50, seed=1, valid_only=False)
     assert len(raw) == 50 and raw.valid.mean() == pytest.approx(raw.attrs["raw_validity"])
+
+
+def test_relaxed_sampling_discards_slips_and_counts_them(tiny_model):
+    """The same draws decoded under relaxed constraints: some are refused and discarded, every one kept
+    is a valid molecule, raw_validity counts the discarded ones, and valid_only fills up with new draws."""
+    plain = tiny_model.sample(200, seed=3, valid_only=False)
+    relaxed = tiny_model.sample(200, seed=3, valid_only=False, relax=1)
+    assert plain.selfies.tolist() == relaxed.selfies.tolist()  # the same draws
+    kept = relaxed.valid.to_numpy()
+    assert 0 < kept.mean() < 1 and relaxed.attrs["raw_validity"] == pytest.approx(kept.mean())
+    assert all(canonical_smiles(s) == s for s in relaxed.smiles[kept])
+    filled = tiny_model.sample(50, seed=3, relax=1)
+    assert len(filled) == 50 and filled.valid.all() and filled.attrs["raw_validity"] < 1
+    with pytest.raises(MolvaeError, match="relax"):
+        tiny_model.sample(5, relax=-1)
 
 
 def test_reconstruct_keeps_every_row(tiny_model, moses_300):

@@ -2,7 +2,7 @@ import pandas as pd
 import pytest
 import selfies as sf
 
-from molvae.chem import (canonical_smiles, default_constraints, encode_many, prepare_smiles,
+from molvae.chem import (canonical_many, canonical_smiles, default_constraints, encode_many, prepare_smiles,
                          selfies_constraints, selfies_to_smiles, split_selfies)
 from molvae.errors import MoleculeRejected
 
@@ -64,3 +64,18 @@ def test_chem_does_not_import_torch():
 
     code = "import sys, molvae.chem; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_relaxed_constraints_keep_molecules_and_expose_slips():
+    """Strings that encode real molecules decode the same under relaxed constraints; a string that
+    over-fills an atom is repaired by the default constraints but refused once they are relaxed."""
+    from molvae.chem import decode_many, default_constraints, encode_many, relaxed_constraints
+
+    relaxed = relaxed_constraints(None, 1)
+    assert relaxed["C"] == default_constraints()["C"] + 1
+    smiles = ["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1", "O=S(=O)(N)c1ccccc1"]
+    encoded = [" ".join(toks).replace(" ", "") for _, toks in encode_many(smiles)]
+    assert decode_many(encoded, relaxed) == decode_many(encoded) == canonical_many(smiles)
+    slip = "[C][#C][=C]"  # a triple then a double bond on one carbon: five bonds
+    assert decode_many([slip]) == ["C#CC"]  # repaired into another molecule by the default constraints
+    assert decode_many([slip], relaxed) == [None]  # kept as written, and refused by RDKit
