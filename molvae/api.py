@@ -45,6 +45,9 @@ class MolVAE:
         self.meta = meta or {}
         self.precision = precision
         self.predictor = None  # a molvae.predictors.LatentPredictor, saved with the model
+        # how input molecules are cleaned before encoding (every method that reads SMILES uses :meth:`prepare`)
+        self.largest_fragment = False  # salts and mixtures: keep the largest fragment instead of rejecting
+        self.standardize = False  # RDKit standardization (see molvae.chem.standardize)
 
     @property
     def precision(self) -> str:
@@ -121,9 +124,11 @@ class MolVAE:
     # -------------------------------------------------------------- molecules <-> tensors
 
     def prepare(self, smiles: Sequence[str], progress: bool = False) -> MoleculeSet:
-        """Canonicalize and tokenize with this model's vocabulary; failures go to ``.rejects``."""
-        return prepare(list(smiles), max_len=self.config.max_len, vocab=self.vocab,
-                       constraints=self.constraints, progress=progress)
+        """Canonicalize and tokenize with this model's vocabulary (after standardizing or keeping the
+        largest fragment, as :attr:`standardize` and :attr:`largest_fragment` say); failures go to
+        ``.rejects`` with their reason."""
+        return prepare(list(smiles), max_len=self.config.max_len, vocab=self.vocab, constraints=self.constraints,
+                       progress=progress, largest_fragment=self.largest_fragment, standardize=self.standardize)
 
     def tokens_to_smiles(self, ids: torch.Tensor | np.ndarray) -> tuple[list[str], list[str | None]]:
         """(B, L) token ids -> (SELFIES strings, canonical SMILES or None where invalid)."""

@@ -58,9 +58,29 @@ def quiet_rdkit() -> rdBase.BlockLogs:
     return rdBase.BlockLogs()
 
 
-def mol_from_smiles(smiles: str) -> Chem.Mol | None:
-    """Parse and sanitize a SMILES string; ``None`` if RDKit rejects it (silently)."""
+# RDKit's parsing time grows faster than the length (4,000 atoms take seconds): a pathological row
+# must not stall a whole file. MOSES molecules are under 100 characters.
+MAX_SMILES_LENGTH = 2_000
+# An input row that holds no SMILES carries its reason after this prefix (e.g. an SDF record RDKit
+# cannot read); no SMILES starts with '#', so it can never be mistaken for a molecule.
+UNREADABLE = "#unreadable: "
+
+
+def input_problem(smiles: object) -> str | None:
+    """Why an input row cannot be a molecule before parsing it (empty, too long, unreadable), or ``None``."""
     if not isinstance(smiles, str) or not smiles.strip():
+        return "empty SMILES"
+    if smiles.startswith(UNREADABLE):
+        return smiles[len(UNREADABLE):]
+    if len(smiles) > MAX_SMILES_LENGTH:
+        return f"SMILES of {len(smiles):,} characters, over the {MAX_SMILES_LENGTH:,} read"
+    return None
+
+
+def mol_from_smiles(smiles: str) -> Chem.Mol | None:
+    """Parse and sanitize a SMILES string; ``None`` if RDKit rejects it (silently) or :func:`input_problem`
+    finds a reason not to parse it."""
+    if input_problem(smiles) is not None:
         return None
     with quiet_rdkit():
         return Chem.MolFromSmiles(smiles.strip())
@@ -89,17 +109,35 @@ def largest_fragment(smiles: str) -> str:
     return Chem.MolToSmiles(best)
 
 
-def prepare_smiles(smiles: str, keep_largest_fragment: bool = False) -> tuple[str, str]:
+def standardize(smiles: str) -> str:
+    """The molecule as a model trained on MOSES-like data can read it, with RDKit's
+    ``rdMolStandardize``: the largest fragment of a salt or mixture, charges neutralized where a
+    neutral form exists, stereochemistry and isotopes removed. Returns canonical SMILES; an input
+    that does not parse is returned unchanged (and rejected later with its reason)."""
+    from rdkit.Chem.MolStandardize import rdMolStandardize
+
+    mol = mol_from_smiles(largest_fragment(smiles))
+    if mol is None:
+        return smiles
+    mol = rdMolStandardize.Uncharger().uncharge(mol)
+    Chem.RemoveStereochemistry(mol)
+    for atom in mol.GetAtoms():
+        atom.SetIsotope(0)
+    return Chem.MolToSmiles(Chem.RemoveHs(mol))
+
+
+def prepare_smiles(smiles: str, keep_largest_fragment: bool = False, standardized: bool = False) -> tuple[str, str]:
     """Canonicalize a SMILES and encode it to SELFIES under the current constraints.
 
     Returns ``(canonical_smiles, selfies)``. Raises :class:`MoleculeRejected` with the reason
-    when the input is empty, does not parse, has several fragments (a salt or mixture; with
-    `keep_largest_fragment` the largest is used instead), or SELFIES cannot encode it (e.g. an
-    atom that breaks the bond constraints).
+    when the input is empty, too long, unreadable, does not parse, has several fragments (a salt or
+    mixture; with `keep_largest_fragment` the largest is used instead), or SELFIES cannot encode it
+    (e.g. an atom that breaks the bond constraints). With `standardized`, :func:`standardize` comes first.
     """
-    if not isinstance(smiles, str) or not smiles.strip():
-        raise MoleculeRejected("empty SMILES")
-    canon = canonical_smiles(smiles)
+    problem = input_problem(smiles)
+    if problem is not None:
+        raise MoleculeRejected(problem)
+    canon = canonical_smiles(standardize(smiles) if standardized else smiles)
     if canon is None:
         raise MoleculeRejected("RDKit cannot parse the SMILES")
     if "." in canon:
@@ -117,16 +155,15 @@ def prepare_smiles(smiles: str, keep_largest_fragment: bool = False) -> tuple[st
 
 
 def encode_many(smiles: list[str], constraints: Mapping[str, int] | None = None,
-                keep_largest_fragment: bool = False) -> list[tuple[str | None, list[str] | str]]:
-    """Canonicalize and tokenize many SMILES under `constraints` (a process-pool worker).
-
-    Each result is ``(canonical, tokens)`` or ``(None, reason)``.
+                keep_largest_fragment: bool = False, standardized: bool = False) -> list[tuple[str | None, list[str] | str]]:
+    """Canonicalize (after :func:`standardize` with `standardized`) and tokenize many SMILES under
+    `constraints` (a process-pool worker). Each result is ``(canonical, tokens)`` or ``(None, reason)``.
     """
     out: list[tuple[str | None, list[str] | str]] = []
     with selfies_constraints(constraints):
         for s in smiles:
             try:
-                canon, encoded = prepare_smiles(s, keep_largest_fragment)
+                canon, encoded = prepare_smiles(s, keep_largest_fragment, standardized)
                 out.append((canon, split_selfies(encoded)))
             except MoleculeRejected as exc:
                 out.append((None, str(exc)))

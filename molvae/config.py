@@ -44,6 +44,9 @@ class DataConfig:
     workers: int = field(default=0, metadata={"help": "preprocessing processes (0 = all cores)"})
     largest_fragment: bool = field(default=False, metadata={"help": (
         "keep the largest fragment of salts and mixtures (e.g. CCN.Cl -> CCN) instead of rejecting them")})
+    standardize: bool = field(default=False, metadata={"help": (
+        "standardize each molecule with RDKit first: largest fragment, charges neutralized, stereo and isotopes "
+        "removed (what a MOSES-like vocabulary can read)")})
     augment: str = field(default="none", metadata={"help": (
         "randomized-SMILES augmentation: each epoch every molecule is read in one of its spellings (random atom "
         "orders, or the canonical one) by the encoder only (input), the decoder only (target), or both; none = off")})

@@ -27,7 +27,7 @@ from molvae.parallel import map_chunks
 from molvae.vocab import Vocab
 
 # Bump when preprocessing changes what it produces, so old caches are not reused.
-PREPROCESS_VERSION = 3  # 3: salts and mixtures are rejected (or reduced to their largest fragment)
+PREPROCESS_VERSION = 4  # 3: salts and mixtures rejected; 4: standardization, length limit, reasons with hints
 REJECT_COLUMNS = ["row", "input", "reason"]
 
 
@@ -212,10 +212,14 @@ def prepare(
     workers: int | None = None,
     progress: bool = True,
     largest_fragment: bool = False,
+    standardize: bool = False,
 ) -> MoleculeSet:
     """Preprocess SMILES strings into a :class:`MoleculeSet`.
 
     Salts and mixtures are rejected, or reduced to their largest fragment with `largest_fragment`.
+    With `standardize`, each molecule is first standardized (:func:`molvae.chem.standardize`:
+    largest fragment, neutral charges, no stereo or isotopes); without it, a molecule rejected for
+    tokens outside `vocab` that standardizing would make readable says so in its reason.
 
     With ``vocab=None`` the vocabulary is built from the kept molecules; otherwise molecules
     with tokens outside `vocab` are rejected. Molecules longer than `max_len` SELFIES tokens are
@@ -225,8 +229,8 @@ def prepare(
     row_ids = list(smiles.index) if isinstance(smiles, pd.Series) else list(range(len(smiles)))
     smiles = [str(s) if s is not None else "" for s in smiles]
     constraints = dict(constraints) if constraints is not None else None
-    results = map_chunks(partial(encode_many, constraints=constraints, keep_largest_fragment=largest_fragment),
-                         smiles, workers, "preprocess", progress)
+    results = map_chunks(partial(encode_many, constraints=constraints, keep_largest_fragment=largest_fragment,
+                                 standardized=standardize), smiles, workers, "preprocess", progress)
 
     kept_rows, kept_smiles, kept_tokens, rejects = [], [], [], []
     for pos, (canon, toks) in enumerate(results):
@@ -245,12 +249,25 @@ def prepare(
         try:
             id_lists.append(vocab.ids(toks))
         except MoleculeRejected as exc:
-            rejects.append((row_ids[pos], smiles[pos], str(exc)))
+            hint = "" if standardize else _standardize_hint(smiles[pos], vocab, max_len, constraints)
+            rejects.append((row_ids[pos], smiles[pos], str(exc) + hint))
             continue
         rows.append(row_ids[pos])
         canon_list.append(canon)
     tokens, lengths = vocab.to_matrix(id_lists, max_len)
     return MoleculeSet(tokens, lengths, canon_list, np.asarray(rows, dtype=np.int64), vocab, rejects_frame(rejects))
+
+
+def _standardize_hint(smiles: str, vocab: Vocab, max_len: int, constraints: Mapping[str, int] | None) -> str:
+    """``"; --standardize makes it readable"`` when a standardized form of the molecule fits `vocab`."""
+    canon, toks = encode_many([smiles], constraints, standardized=True)[0]
+    if canon is None or len(toks) > max_len:
+        return ""
+    try:
+        vocab.ids(toks)
+    except MoleculeRejected:
+        return ""
+    return "; --standardize makes it readable"
 
 
 def load_molecules(
@@ -266,6 +283,7 @@ def load_molecules(
     workers: int | None = None,
     progress: bool = True,
     largest_fragment: bool = False,
+    standardize: bool = False,
 ) -> MoleculeSet:
     """Read and preprocess a SMILES file, using the on-disk cache when it holds this exact input.
 
@@ -276,7 +294,7 @@ def load_molecules(
     path = Path(path)
     if not path.is_file():
         raise InputFileError(f"input file not found: {path}")
-    cache = _cache_path(path, column, max_len, vocab, constraints, cache_dir, limit, seed, largest_fragment)
+    cache = _cache_path(path, column, max_len, vocab, constraints, cache_dir, limit, seed, largest_fragment, standardize)
     if cache is not None and cache.is_file():
         try:
             return _load_cache(cache)
@@ -287,7 +305,7 @@ def load_molecules(
         pick = np.sort(np.random.default_rng(seed).choice(len(smiles), size=limit, replace=False))
         smiles = smiles.iloc[pick]
     molecules = prepare(smiles, max_len=max_len, vocab=vocab, constraints=constraints,
-                        workers=workers, progress=progress, largest_fragment=largest_fragment)
+                        workers=workers, progress=progress, largest_fragment=largest_fragment, standardize=standardize)
     if cache is not None:
         _save_cache(cache, molecules)
     return molecules
@@ -321,7 +339,8 @@ def canonical_set(
     return set(canon)
 
 
-def _cache_path(path, column, max_len, vocab, constraints, cache_dir, limit, seed, largest_fragment=False) -> Path | None:
+def _cache_path(path, column, max_len, vocab, constraints, cache_dir, limit, seed, largest_fragment=False,
+                standardize=False) -> Path | None:
     settings = {
         "file": file_sha256(path), "column": column, "max_len": max_len,
         "limit": limit or None, "seed": seed if limit else None,
@@ -330,6 +349,8 @@ def _cache_path(path, column, max_len, vocab, constraints, cache_dir, limit, see
     }
     if largest_fragment:
         settings["largest_fragment"] = True
+    if standardize:
+        settings["standardize"] = True
     return cache_file(settings, cache_dir)
 
 

@@ -50,17 +50,21 @@ def resolve_data_path(spec: str | os.PathLike) -> Path:
 
 
 def read_smiles(path: str | os.PathLike, column: str | None = None) -> pd.Series:
-    """Read the SMILES column of a CSV/TSV/SMI/TXT file (optionally ``.gz``).
+    """Read the molecules of a CSV/TSV/SMI/TXT or SDF file (optionally ``.gz``) as SMILES.
 
     `column` picks a column by name (or 0-based position for headerless files); by default the
     column is found by its name (``smiles``, ``SMILES``, ...) or, failing that, by which column
     parses as SMILES. Returns a string Series indexed by data row (0-based, after any header).
+    For SDF, row i is record i + 1; a record RDKit cannot read holds its reason (see
+    :data:`molvae.chem.UNREADABLE`), and each record's title or ID is in ``series.attrs["labels"]``.
     """
     path = Path(path)
     if not path.is_file():
-        raise InputFileError(f"input file not found: {path}")
+        raise InputFileError(f"input file not found: {path}" if not path.exists() else f"{path} is not a regular file")
     suffixes = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
     kind = suffixes[-1] if suffixes else ".txt"
+    if kind in (".sdf", ".sd", ".mol"):
+        return _read_sdf(path)
     try:
         if kind in (".csv", ".tsv"):
             table = _read_delimited(path, sep="\t" if kind == ".tsv" else ",")
@@ -74,8 +78,34 @@ def read_smiles(path: str | os.PathLike, column: str | None = None) -> pd.Series
         raise InputFileError(f"{path} has no data rows")
     name = _pick_column(table, column, path)
     series = table[name].fillna("").astype(str).str.strip()
+    _check_looks_like_smiles(series, name, path)
     series.name = "smiles"
     return series.reset_index(drop=True)
+
+
+SDF_LABELS = ("_Name", "ID", "id", "chembl_id", "ChEMBL_ID", "Name", "name", "IDNUMBER")
+
+
+def _read_sdf(path: Path) -> pd.Series:
+    from rdkit import Chem
+
+    from molvae.chem import UNREADABLE, quiet_rdkit
+
+    smiles, labels = [], []
+    raw = gzip.open(path, "rb") if path.suffix.lower() == ".gz" else open(path, "rb")
+    with raw, quiet_rdkit():
+        for i, mol in enumerate(Chem.ForwardSDMolSupplier(raw, sanitize=True, removeHs=True)):
+            if mol is None:
+                smiles.append(f"{UNREADABLE}SDF record {i + 1}: RDKit cannot read its molecule block")
+                labels.append("")
+                continue
+            smiles.append(Chem.MolToSmiles(mol))
+            labels.append(next((mol.GetProp(k).strip() for k in SDF_LABELS if mol.HasProp(k) and mol.GetProp(k).strip()), ""))
+    if not smiles:
+        raise InputFileError(f"{path} holds no SDF records")
+    series = pd.Series(smiles, name="smiles", dtype=str)
+    series.attrs["labels"] = labels
+    return series
 
 
 def _open_text(path: Path) -> io.TextIOBase:
@@ -125,6 +155,16 @@ def _read_whitespace(path: Path) -> pd.DataFrame:
         table = table.iloc[1:].reset_index(drop=True)
         table.columns = [h or str(i) for i, h in enumerate(header)]
     return table
+
+
+def _check_looks_like_smiles(series: pd.Series, name: str, path: Path, head: int = 50) -> None:
+    """A column none of whose first `head` non-empty values parses is not SMILES (an ID or number
+    column picked by mistake): say so rather than reject every row."""
+    values = [v for v in series.head(head * 4) if v][:head]
+    if len(values) >= 3 and not any(canonical_smiles(v) for v in values):
+        example = ", ".join(repr(v[:30]) for v in values[:3])
+        raise InputFileError(f"{path}: column {name!r} does not look like SMILES (none of its first {len(values)} "
+                             f"values parses, e.g. {example}); name the SMILES column with --smiles-column")
 
 
 def _pick_column(table: pd.DataFrame, column: str | None, path: Path) -> str:

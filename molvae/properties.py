@@ -256,17 +256,23 @@ def molecule_properties(smiles: Sequence[str], names: Sequence[str], cache_dir: 
 
 
 def table(smiles: Sequence[str], names: str | Sequence[str] | None = None, reference: str | None = None,
-          workers: int | None = None, progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+          workers: int | None = None, progress: bool = False, largest_fragment: bool = False,
+          standardize: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(properties, rejects) of input SMILES: one properties row per parsable input (``row, input,
     canonical``, each property, and ``similarity`` to `reference` if given), and one rejects row
     (``row, input, reason``) per input that does not parse. ``row`` is the input's position (or its
-    Series index). Every input is in exactly one of the two."""
+    Series index). Every input is in exactly one of the two. The properties are those of the
+    largest fragment with `largest_fragment`, of the standardized molecule with `standardize`
+    (:func:`molvae.chem.standardize`); ``canonical`` is the molecule scored."""
+    from molvae.chem import input_problem, largest_fragment as largest, standardize as standardized
+
     names = resolve(names)
     rows = list(smiles.index) if isinstance(smiles, pd.Series) else list(range(len(smiles)))
     inputs = [str(s) if s is not None else "" for s in smiles]
     ref = canonical(reference) if reference else None  # a bad reference is an error before any work
+    clean = standardized if standardize else largest if largest_fragment else (lambda s: s)
     with quiet_rdkit():
-        canon = [canonical_smiles(s) if s else None for s in inputs]
+        canon = [canonical_smiles(clean(s)) if input_problem(s) is None else None for s in inputs]
     values = compute(canon, names, workers=workers, progress=progress)
     if ref is not None:
         values["similarity"] = tanimoto(canon, ref)
@@ -275,6 +281,6 @@ def table(smiles: Sequence[str], names: str | Sequence[str] | None = None, refer
     values.insert(0, "row", rows)
     bad = np.array([c is None for c in canon], dtype=bool)
     rejects = pd.DataFrame({"row": np.asarray(rows)[bad], "input": np.asarray(inputs, dtype=object)[bad],
-                            "reason": ["empty SMILES" if not s else "RDKit cannot parse the SMILES"
+                            "reason": [input_problem(s) or "RDKit cannot parse the SMILES"
                                        for s in np.asarray(inputs, dtype=object)[bad]]})
     return values[~bad].reset_index(drop=True), rejects

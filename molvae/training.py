@@ -195,7 +195,7 @@ def training_sets(config: RunConfig, start: StartingPoint, out_dir: Path, rank0:
         dist.barrier()
     load = dict(column=dc.smiles_column, max_len=config.model.max_len, constraints=start.constraints,
                 cache_dir=dc.cache_dir, workers=dc.workers or None, progress=progress,
-                largest_fragment=dc.largest_fragment)
+                largest_fragment=dc.largest_fragment, standardize=dc.standardize)
     # Without a vocabulary first: a resumed run then hits the cache entry its first session made.
     molecules = load_molecules(train_path, limit=dc.limit or None, seed=tc.seed, **load)
     if start.vocab is not None and molecules.vocab != start.vocab:

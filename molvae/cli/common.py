@@ -41,8 +41,11 @@ def add_input_flags(p: argparse.ArgumentParser, limit: int = 0) -> None:
     p.add_argument("--limit", type=int, default=limit, help=(
         f"only the first N rows (default: {limit:,}; 0 = all)" if limit else "only the first N rows (default: all)"))
     p.add_argument("--largest-fragment", action="store_true", help=(
-        "keep the largest fragment of salts and mixtures (CCN.Cl -> CCN; the output's input column then holds "
-        "that fragment) instead of rejecting them"))
+        "keep the largest fragment of salts and mixtures (CCN.Cl -> CCN) instead of rejecting them"))
+    p.add_argument("--standardize", action="store_true", help=(
+        "standardize each molecule with RDKit first (largest fragment, charges neutralized, stereo and isotopes "
+        "removed), so that e.g. a MOSES-trained model reads stereo and charged inputs; the output keeps the input "
+        "and the standardized canonical SMILES"))
 
 
 def add_quiet_flag(p: argparse.ArgumentParser) -> None:
@@ -56,18 +59,25 @@ def read_input(args: argparse.Namespace) -> pd.Series:
     smiles = read_smiles(resolve_data_path(args.input), args.smiles_column)
     if getattr(args, "limit", 0):
         smiles = smiles.iloc[: args.limit]
-    if getattr(args, "largest_fragment", False):
-        from molvae.chem import largest_fragment
-
-        smiles = smiles.map(largest_fragment)
     return smiles
+
+
+def add_labels(table: pd.DataFrame, smiles: pd.Series) -> pd.DataFrame:
+    """A ``label`` column after ``row`` when the input named its molecules (an SDF record's title or ID)."""
+    labels = smiles.attrs.get("labels")
+    if labels is not None and "row" in table.columns:
+        table.insert(int(table.columns.get_loc("row")) + 1, "label", [labels[int(r)] for r in table.row])
+    return table
 
 
 def load_model(args: argparse.Namespace):
     """The model ``-m`` names (default: the shipped one) on ``--device`` at ``--precision``."""
     from molvae.api import MolVAE
 
-    return MolVAE.load(args.model, device=args.device, precision=args.precision)
+    vae = MolVAE.load(args.model, device=args.device, precision=args.precision)
+    vae.largest_fragment = getattr(args, "largest_fragment", False)
+    vae.standardize = getattr(args, "standardize", False)
+    return vae
 
 
 def with_suffix(path: Path, suffix: str) -> Path:

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from molvae.version import __version__
-from molvae.cli.common import (add_input_flags, add_model_flags, add_quiet_flag, load_model, positive,
+from molvae.cli.common import (add_input_flags, add_labels, add_model_flags, add_quiet_flag, load_model, positive,
                                print_reject_reasons, print_summary, read_input, with_suffix, write_table)
 from molvae.errors import MolvaeError
 
@@ -74,8 +74,11 @@ def run_properties(args) -> int:
     names = props.resolve(args.properties)
     smiles = read_input(args)
     table, rejects = props.table(smiles, names, reference=args.reference, workers=args.workers or None,
-                                 progress=not args.quiet)
+                                 progress=not args.quiet, largest_fragment=args.largest_fragment,
+                                 standardize=args.standardize)
     out = Path(args.output)
+    add_labels(table, smiles)
+    add_labels(rejects, smiles)
     summary = {"rows": len(smiles), "written": len(table), "rejected": len(rejects)}
     write_table(table, out, args, float_format="%.6g", input=str(args.input), properties=names,
                 reference=args.reference, summary=summary)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from molvae.cli.common import (add_input_flags, add_model_flags, add_quiet_flag, load_model, positive,
+from molvae.cli.common import (add_input_flags, add_labels, add_model_flags, add_quiet_flag, load_model, positive,
                                print_reject_reasons, print_summary, read_input, record_provenance, write_table)
 
 
@@ -82,6 +82,7 @@ def run_reconstruct(args) -> int:
     vae = load_model(args)
     df = vae.reconstruct(smiles.tolist(), greedy=not args.sample, batch_size=args.batch_size, spellings=args.spellings)
     df.insert(0, "row", smiles.index)
+    add_labels(df, smiles)
     encodable = df[df.reason == ""]
     summary = {"rows": len(df), "encoded": len(encodable), "rejected": int((df.reason != "").sum()),
                "exact_match": round(float(encodable.exact.mean()) if len(encodable) else 0.0, 4)}

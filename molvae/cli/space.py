@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from molvae.cli.common import (add_input_flags, add_model_flags, add_quiet_flag, load_model, positive,
+from molvae.cli.common import (add_input_flags, add_labels, add_model_flags, add_quiet_flag, load_model, positive,
                                print_reject_counts, print_reject_reasons, print_summary, read_input,
                                record_provenance, with_suffix, write_table)
 
@@ -138,6 +138,7 @@ def run_score(args) -> int:
     vae = load_model(args)
     df = score(vae, smiles.tolist(), k=args.k, batch_size=args.batch_size, seed=args.seed, progress=not args.quiet)
     df["row"] = smiles.index
+    add_labels(df, smiles)
     scored = df[df.reason == ""]
     summary = {"rows": len(df), "scored": len(scored), "rejected": len(df) - len(scored)}
     out = Path(args.output)
