@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from molvae.cache import atomic_path
 from molvae.checkpoint import load_checkpoint, save_checkpoint
 from molvae.chem import decode_many
 from molvae.data import MoleculeSet, prepare, sequential_batches
@@ -181,8 +182,7 @@ class MolVAE:
                               relax)
         seen: set[int] = set()  # hashes, not strings: uniqueness of millions in little memory
         rows = valid = 0
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        with open(tmp, "w", newline="") as fh:
+        with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
             for i, chunk in enumerate(stream):
                 if names:
                     values = props.compute(chunk.smiles.where(chunk.valid, None).tolist(), names, workers=1)
@@ -194,7 +194,6 @@ class MolVAE:
                 seen.update(hash(x) for x in ok)
             if rows == 0:
                 fh.write(",".join(["smiles", "valid", "selfies", *names]) + "\n")
-        os.replace(tmp, path)
         seconds = time.perf_counter() - start
         return {"n": rows, "raw_validity": round(stream.raw_validity, 4),
                 "unique_of_valid": round(len(seen) / max(valid, 1), 4), "seconds": round(seconds, 2),

@@ -3,10 +3,11 @@ canonical training sets), and the atomic writes and hashes it rests on."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -26,12 +27,29 @@ def cache_file(settings: dict, cache_dir: str | os.PathLike | None, prefix: str 
     return Path(cache_dir or default_cache_dir()) / f"{prefix}{key}.npz"
 
 
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
+    """A temporary path beside `path` to write into: renamed to `path` when the block ends, removed
+    when it fails or is interrupted, so readers never see a half-written file and nothing is left
+    behind. An error about the temporary file is reported as being about `path`, the name the user gave."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}{suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except OSError as exc:
+        if exc.filename is not None and Path(exc.filename) == tmp:
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
+        raise
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def save_npz_atomic(path: Path, compress: bool = False, **arrays: np.ndarray) -> None:
     """Write an ``.npz`` so that readers never see a half-written file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.npz")
-    (np.savez_compressed if compress else np.savez)(tmp, **arrays)
-    os.replace(tmp, path)
+    with atomic_path(path, ".npz") as tmp:  # numpy adds .npz to a name without it
+        (np.savez_compressed if compress else np.savez)(tmp, **arrays)
 
 
 def file_sha256(path: Path) -> str:

@@ -18,11 +18,14 @@ from __future__ import annotations
 import numbers
 import os
 import pickle
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from molvae.cache import atomic_path
 
 from molvae.errors import CheckpointError
 
@@ -36,9 +39,8 @@ def save_checkpoint(path: str | os.PathLike, meta: dict, state_dict: dict, train
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "meta": plain(meta),
                "state_dict": state_dict, "training": training}
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
     return path
 
 
@@ -63,14 +65,23 @@ def plain(obj: Any) -> Any:
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """Read and validate a checkpoint on the CPU. Raises :class:`CheckpointError` with the reason."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise CheckpointError(f"checkpoint not found: {path}")
+    if not path.is_file():
+        raise CheckpointError(f"{path} is not a regular file, so not a checkpoint")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path} is empty, so not a checkpoint")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, OSError, ValueError) as exc:
+        refused = re.search(r"GLOBAL ([\w.]+)", str(exc))
+        if refused:
+            raise CheckpointError(
+                f"{path} is not a readable molvae checkpoint: it holds a Python object (the global {refused.group(1)}) "
+                "besides tensors and plain data, which molvae refuses to load: unpickling an object from an untrusted "
+                "file can run code") from None
         lines = str(exc).splitlines()
-        reason = next((ln.strip() for ln in lines if "Unsupported global" in ln), lines[0] if lines else "")
-        raise CheckpointError(f"{path} is not a readable molvae checkpoint: {reason}") from None
+        raise CheckpointError(f"{path} is not a readable molvae checkpoint: {lines[0] if lines else exc}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a molvae checkpoint")
     if payload.get("format_version") != FORMAT_VERSION:

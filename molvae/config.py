@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -138,7 +139,10 @@ def coerce(key: str, f: dataclasses.Field, value: Any) -> Any:
                 raise ValueError(value)
             return int(value)
         if kind is float:
-            return float(value)
+            number = float(value)
+            if not math.isfinite(number):
+                raise ConfigError(f"{key} must be a finite number, got {value!r}")
+            return number
         return str(value)
     except (TypeError, ValueError):
         raise ConfigError(f"{key} must be {kind.__name__}, got {value!r}") from None

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -359,6 +360,10 @@ def evaluate(
     """
     canon = canonicalize(samples, workers, progress)
     gen = [c for c in canon if c is not None]
+    if len(gen) < max(ks):
+        # MOSES scores 30,000 samples; below a few thousand FCD is biased upward and unique@k uses all there are
+        warnings.warn(f"only {len(gen):,} valid molecules: unique@{max(ks) // 1000}k uses all of them, and FCD, SNN "
+                      "and the other distances are unreliable below about 10,000 (MOSES scores 30,000)", stacklevel=2)
     result: dict[str, float] = {"valid": len(gen) / len(canon) if canon else float("nan")}
     for k in ks:
         head = gen[:k]

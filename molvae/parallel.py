@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -53,6 +54,19 @@ def warn_once(message: str) -> None:
         print(f"molvae: warning: {message}", file=sys.stderr)
 
 
+def ignore_interrupts() -> None:
+    """Worker-process initializer: Ctrl-C reaches the whole process group, and only the parent should
+    act on it (it terminates its pool); a worker dying of KeyboardInterrupt could leave the parent
+    waiting for a result that never comes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def worker_pool(workers: int):
+    """A ``spawn`` pool of `workers` processes that leave Ctrl-C to the parent (spawn, not fork: forking
+    a process that holds torch threads can deadlock)."""
+    return mp.get_context("spawn").Pool(workers, initializer=ignore_interrupts)
+
+
 def map_chunks(fn: Callable[[list], list], items: Sequence, workers: int | None = None, desc: str = "",
                progress: bool = True, chunk: int = 1000) -> list:
     """``fn`` applied to chunks of `items`, results concatenated in order, with a progress bar.
@@ -66,8 +80,7 @@ def map_chunks(fn: Callable[[list], list], items: Sequence, workers: int | None 
     out: list = []
     with tqdm(total=len(items), desc=desc, unit="mol", disable=not progress, leave=False) as bar:
         if workers > 1 and len(items) >= PARALLEL_MIN_ROWS and spawn_is_safe():
-            # spawn, not fork: forking a process that holds torch threads can deadlock.
-            with mp.get_context("spawn").Pool(workers) as pool:
+            with worker_pool(workers) as pool:
                 for part, piece in zip(pool.imap(fn, chunks), chunks):
                     out.extend(part)
                     bar.update(len(piece))

@@ -3,7 +3,6 @@ processes turn SELFIES into canonical SMILES, in an order fixed by the seed alon
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 from collections import deque
 from functools import partial
@@ -15,7 +14,7 @@ from tqdm.auto import tqdm
 
 from molvae.chem import decode_many, relaxed_constraints
 from molvae.errors import MolvaeError
-from molvae.parallel import PARALLEL_MIN_ROWS, spawn_is_safe
+from molvae.parallel import PARALLEL_MIN_ROWS, spawn_is_safe, worker_pool
 
 
 class SampleStream:
@@ -35,6 +34,8 @@ class SampleStream:
     def __init__(self, vae: Any, n: int, temperature: float = 1.0, greedy: bool = False, batch_size: int = 1024,
                  seed: int | None = None, valid_only: bool = True, max_rounds: int = 20,
                  workers: int | None = None, progress: bool = False, relax: int = 0):
+        if not greedy and not (0 < temperature < float("inf")):
+            raise MolvaeError(f"temperature must be a finite number above 0, got {temperature}")
         if relax < 0:
             raise MolvaeError(f"relax must be 0 (off) or a positive number of extra bonds, got {relax}")
         self.vae, self.n, self.temperature, self.greedy = vae, n, temperature, greedy
@@ -85,7 +86,7 @@ class SampleStream:
         gen = torch.Generator(device=self.vae.device)
         gen.manual_seed(self.seed)
         emitted = 0
-        pool = mp.get_context("spawn").Pool(self.workers) if self.workers > 0 and spawn_is_safe() else None
+        pool = worker_pool(self.workers) if self.workers > 0 and spawn_is_safe() else None
         try:
             with tqdm(total=self.n, desc="sample", unit="mol", disable=not self.progress) as bar:
                 for _ in range(self.max_rounds if self.valid_only else 1):

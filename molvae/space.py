@@ -205,8 +205,8 @@ def explore(vae: "MolVAE", smiles: str, n: int = 100, radius: float = 2.0, seed:
     the start, Morgan radius 2), ``distance`` (the nearest latent point that gave it), ``count``
     (how many points gave it), ``is_start``, then the properties (default set; empty: none).
     """
-    if n < 1 or radius < 0:
-        raise ConfigError(f"need n >= 1 and radius >= 0, got n={n}, radius={radius}")
+    if n < 1 or not radius >= 0 or not math.isfinite(radius):  # `not >=` also refuses NaN
+        raise ConfigError(f"need n >= 1 and a finite radius >= 0, got n={n}, radius={radius}")
     names = props.resolve(properties)
     mu = vae.encode([smiles])[0]
     dim = mu.shape[0]

@@ -4,6 +4,7 @@ provenance file beside each output, and the table of rejected rows."""
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -11,19 +12,34 @@ import pandas as pd
 from molvae.io import provenance, write_json
 
 
-def positive(kind: type):
-    """An argparse type: a number of `kind` above zero, with a one-line error otherwise."""
+def number(kind: type, low: float | None = None, high: float | None = None, above: bool = False):
+    """An argparse type: a finite number of `kind` at least `low` (above it with `above`) and at most
+    `high`, with a one-line error otherwise (``inf`` and ``nan`` are refused too)."""
 
     def parse(text: str):
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a {'whole ' if kind is int else ''}number, got {text!r}") from None
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"must be above 0, got {value}")
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+        if low is not None and (value <= low if above else value < low):
+            raise argparse.ArgumentTypeError(f"must be {'above' if above else 'at least'} {low:g}, got {value:g}")
+        if high is not None and value > high:
+            raise argparse.ArgumentTypeError(f"must be at most {high:g}, got {value:g}")
         return value
 
     return parse
+
+
+def positive(kind: type):
+    """An argparse type: a finite number of `kind` above zero."""
+    return number(kind, 0, above=True)
+
+
+def non_negative(kind: type):
+    """An argparse type: a finite number of `kind`, zero or more."""
+    return number(kind, 0)
 
 
 def add_model_flags(p: argparse.ArgumentParser) -> None:
@@ -38,7 +54,7 @@ def add_input_flags(p: argparse.ArgumentParser, limit: int = 0) -> None:
     """INPUT, --smiles-column and --limit: the flags of every verb that reads a file of molecules."""
     p.add_argument("input", help="CSV/SMI/TXT file of SMILES, or moses:test etc.")
     p.add_argument("--smiles-column", help="SMILES column name (default: detect)")
-    p.add_argument("--limit", type=int, default=limit, help=(
+    p.add_argument("--limit", type=non_negative(int), default=limit, help=(
         f"only the first N rows (default: {limit:,}; 0 = all)" if limit else "only the first N rows (default: all)"))
     p.add_argument("--largest-fragment", action="store_true", help=(
         "keep the largest fragment of salts and mixtures (CCN.Cl -> CCN) instead of rejecting them"))

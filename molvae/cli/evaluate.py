@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from molvae.cli.common import add_model_flags, add_quiet_flag, load_model
+from molvae.cli.common import add_model_flags, add_quiet_flag, load_model, non_negative
 from molvae.io import provenance, write_json
 
 
@@ -37,7 +37,7 @@ def add_parsers(sub) -> None:
     add_model_flags(p)
     p.add_argument("--data", default="moses:test", help="molecules to encode (default: moses:test)")
     p.add_argument("--smiles-column", help="SMILES column name (default: detect)")
-    p.add_argument("--limit", type=int, default=2000, help="first N rows (default: 2000; 0 = all)")
+    p.add_argument("--limit", type=non_negative(int), default=2000, help="first N rows (default: 2000; 0 = all)")
     p.add_argument("-o", "--output", default="diagnostics", help="output folder (default: diagnostics)")
     p.set_defaults(run=run_diagnose)
 

@@ -16,6 +16,7 @@ with its traceback; 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import traceback
 
@@ -38,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Ctrl-C (SIGINT) always stops molvae, even when the shell started it with SIGINT ignored (a
+    # background job of a script): it then ends with exit 130 and leaves no partial output.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.verb is None:

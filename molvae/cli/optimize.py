@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from molvae.version import __version__
-from molvae.cli.common import (add_input_flags, add_labels, add_model_flags, add_quiet_flag, load_model, positive,
+from molvae.cli.common import (add_input_flags, add_labels, add_model_flags, add_quiet_flag, load_model, number, positive,
                                print_reject_reasons, print_summary, read_input, with_suffix, write_table)
 from molvae.errors import MolvaeError
 
@@ -40,7 +40,7 @@ def add_parsers(sub) -> None:
     add_model_flags(p)
     p.add_argument("--maximize", help="property to maximize (without a spec)")
     p.add_argument("--minimize", help="property to minimize (without a spec)")
-    p.add_argument("--similarity-min", type=float, help="constraint: Tanimoto to the start molecule at least this")
+    p.add_argument("--similarity-min", type=number(float, 0, 1), help="constraint: Tanimoto to the start molecule at least this")
     p.add_argument("--start", help="SMILES to start from (default: the prior)")
     p.add_argument("--start-from", metavar="FILE", help="start from these molecules (CSV/SMI, or moses:train): "
                    "--start-count of them are scored first, within the budget, and seed the search")

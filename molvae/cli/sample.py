@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from molvae.cli.common import (add_input_flags, add_labels, add_model_flags, add_quiet_flag, load_model, positive,
+from molvae.cli.common import (add_input_flags, add_labels, add_model_flags, add_quiet_flag, load_model, non_negative, positive,
                                print_reject_reasons, print_summary, read_input, record_provenance, write_table)
 
 
@@ -24,7 +24,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--keep-invalid", action="store_true", help=(
         "keep draws that decode to no molecule (valid=False) instead of replacing them with new draws"))
     p.add_argument("--batch-size", type=positive(int), default=1024, help="molecules decoded at once (default: 1024)")
-    p.add_argument("--relax", type=int, default=0, metavar="K", help=(
+    p.add_argument("--relax", type=non_negative(int), default=0, metavar="K", help=(
         "decode with every SELFIES bond capacity raised by K and discard the draws RDKit then refuses: decoding "
         "slips are dropped instead of repaired into odd molecules; raw_validity reports the fraction kept "
         "(default: 0, off; see docs/quality.md)"))
@@ -44,7 +44,7 @@ def add_parsers(sub) -> None:
     add_model_flags(p)
     p.add_argument("-o", "--output", default="reconstructions.csv", help="output CSV (default: reconstructions.csv)")
     p.add_argument("--sample", action="store_true", help="sample tokens instead of greedy decoding")
-    p.add_argument("--spellings", type=int, default=0, help=(
+    p.add_argument("--spellings", type=non_negative(int), default=0, help=(
         "encode each molecule as the average over this many random SMILES spellings too (default: 0)"))
     p.add_argument("--batch-size", type=positive(int), default=1024, help="molecules per batch (default: 1024)")
     p.set_defaults(run=run_reconstruct)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from molvae.cli.common import (add_input_flags, add_labels, add_model_flags, add_quiet_flag, load_model, positive,
+from molvae.cli.common import (add_input_flags, add_labels, add_model_flags, add_quiet_flag, load_model, non_negative, positive,
                                print_reject_counts, print_reject_reasons, print_summary, read_input,
                                record_provenance, with_suffix, write_table)
 
@@ -21,7 +21,7 @@ def add_parsers(sub) -> None:
     add_model_flags(p)
     p.add_argument("-o", "--output", default="embeddings.csv", help="output file (default: embeddings.csv)")
     p.add_argument("--logvar", action="store_true", help="also write the posterior log-variances")
-    p.add_argument("--spellings", type=int, default=0, help=(
+    p.add_argument("--spellings", type=non_negative(int), default=0, help=(
         "average each embedding over this many random SMILES spellings of the molecule too (default: 0, canonical only)"))
     p.add_argument("--batch-size", type=positive(int), default=1024, help="molecules per batch (default: 1024)")
     add_quiet_flag(p)
@@ -46,7 +46,7 @@ def add_parsers(sub) -> None:
     p.add_argument("smiles", help="SMILES of the molecule to explore around")
     add_model_flags(p)
     p.add_argument("-n", "--num", type=positive(int), default=100, help="latent points to decode (default: 100)")
-    p.add_argument("--radius", type=float, default=2.0, help="typical distance from the molecule in latent space (default: 2.0)")
+    p.add_argument("--radius", type=non_negative(float), default=2.0, help="typical distance from the molecule in latent space (default: 2.0)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument("--properties", default="qed,logp,sa,mw", help="property columns, or 'none' (default: qed,logp,sa,mw)")
     p.add_argument("--grid", type=positive(int), default=20, help="molecules in the picture (default: 20)")
