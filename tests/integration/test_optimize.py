@@ -11,7 +11,8 @@ import pytest
 from molvae import properties as P
 from molvae.cli import main
 from molvae.errors import ConfigError
-from molvae.optimize import Constraints, GradientConfig, Objective, SearchConfig, Term, optimize, summary
+from molvae.optimize import (Constraints, GradientConfig, Objective, SearchConfig, Term, load_spec, optimize,
+                             run_to_folder, summary)
 
 ASPIRIN = "CC(=O)Oc1ccccc1C(=O)O"
 DATA = Path(__file__).parents[1] / "data"
@@ -146,6 +147,22 @@ def test_optimize_verb(tiny_run, tmp_path, capsys):
     assert main(["optimize", "--maximize", "qed", "--start", ASPIRIN, "--start-from", "x.csv",
                  "-m", str(tiny_run / "best.pt")]) == 2
     assert "not both" in capsys.readouterr().err
+
+
+def test_run_to_folder_writes_a_spec_that_repeats_the_run(shipped, moses_300, tmp_path):
+    objective = Objective([Term("qed"), Term("logp", goal="window", low=1, high=3, weight=0.2)], Constraints(sa_max=6))
+    search = SearchConfig(method="gradient", budget=12, batch_size=4, start=ASPIRIN, gradient=GradientConfig(climb_radius=0.8))
+    table, result = run_to_folder(shipped, objective, search, tmp_path / "run", train=moses_300, top=2,
+                                  progress=False, command="molvae optimize test")
+    assert {p.name for p in (tmp_path / "run").iterdir()} == {"proposals.csv", "summary.json", "spec.toml",
+                                                             "score_vs_calls.png"}
+    assert "novel" in table and len(pd.read_csv(tmp_path / "run" / "proposals.csv")) == len(table) == result["calls"]
+    info = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert info["command"] == "molvae optimize test" and info["summary"]["top2"] == result["top2"]
+    assert load_spec(tmp_path / "run" / "spec.toml") == (objective, search)  # equal settings
+    again, _ = run_to_folder(shipped, *load_spec(tmp_path / "run" / "spec.toml"), tmp_path / "again", train=None)
+    assert "novel" not in again
+    pd.testing.assert_frame_equal(again.drop(columns="seconds"), table.drop(columns=["seconds", "novel"]))
 
 
 def test_predictor_fits_saves_and_loads(tiny_run, tmp_path, moses_300, capsys):
