@@ -3,7 +3,6 @@ which runs a search and writes everything needed to read and reproduce it."""
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -13,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from molvae import __version__
+from molvae.io import provenance, write_json
 from molvae.optimize.objective import Objective
 from molvae.optimize.search import SearchConfig, optimize
 from molvae.optimize.spec import spec_dict, spec_toml
@@ -52,13 +51,15 @@ def top_k_auc(table: pd.DataFrame, budget: int, k: int = 10) -> float:
 
 def run_to_folder(vae: "MolVAE", objective: Objective, search: SearchConfig, out: str | os.PathLike, *,
                   train: str | os.PathLike | None = "moses:train", top: int = 3, progress: bool = True,
+                  model: str | os.PathLike | None = None,
                   command: str | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Run :func:`optimize` and write to the folder `out`: ``proposals.csv`` (every evaluated molecule,
     with a ``novel`` column against the canonical molecules of `train`, left out when `train` is None
-    or "none"), ``summary.json`` (the `command`, the molvae version, the settings and the summary of the
-    `top` molecules), ``spec.toml`` (every setting, so that ``molvae optimize OUT/spec.toml`` repeats
-    the run with the same model) and ``score_vs_calls.png``. `progress`: a progress bar while the
-    training set is read. Returns the table and the summary."""
+    or "none"), ``summary.json`` (provenance: the `command`, default this process's, the molvae version,
+    the `model` file the vae was loaded from if given; the settings and the summary of the `top`
+    molecules), ``spec.toml`` (every setting, so that ``molvae optimize OUT/spec.toml`` with the same
+    model repeats the run) and ``score_vs_calls.png``. `progress`: a progress bar while the training set
+    is read. Returns the table and the summary."""
     from molvae.plots import score_vs_calls  # matplotlib: loaded when a run is written
 
     out = Path(out)
@@ -66,16 +67,18 @@ def run_to_folder(vae: "MolVAE", objective: Objective, search: SearchConfig, out
     start = time.perf_counter()
     table = optimize(vae, objective, search)
     if train is not None and str(train).lower() != "none" and len(table):
-        from molvae.data import canonical_set, resolve_data_path
+        from molvae.data import canonical_set
+        from molvae.io import resolve_data_path
 
         table["novel"] = ~table.smiles.isin(canonical_set(resolve_data_path(train), progress=progress))
     table.to_csv(out / "proposals.csv", index=False, float_format="%.6g")
     result = summary(table, k=top)
     result["seconds"] = round(time.perf_counter() - start, 1)
-    info = {"command": command, "molvae": __version__, "settings": spec_dict(objective, search), "summary": result}
-    (out / "summary.json").write_text(json.dumps(info, indent=2, default=float) + "\n")
-    header = [f"every setting of a molvae {__version__} optimization run; with the model it used (-m), "
-              f"`molvae optimize {out / 'spec.toml'}` repeats it"] + ([f"command: {command}"] if command else [])
+    info = provenance(model, command, settings=spec_dict(objective, search), summary=result)
+    write_json(out / "summary.json", info)
+    rerun = f"molvae optimize {out / 'spec.toml'}" + (f" -m {model}" if model else " -m MODEL (the model it used)")
+    header = [f"every setting of a molvae {info['molvae']} optimization run; `{rerun}` repeats it",
+              f"command: {info['command']}"]
     (out / "spec.toml").write_text(spec_toml(objective, search, header))
     score_vs_calls({search.method: table}, out / "score_vs_calls.png",
                    title=f"{search.method}, {len(table)} oracle calls")

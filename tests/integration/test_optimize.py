@@ -159,6 +159,7 @@ def test_run_to_folder_writes_a_spec_that_repeats_the_run(shipped, moses_300, tm
     assert "novel" in table and len(pd.read_csv(tmp_path / "run" / "proposals.csv")) == len(table) == result["calls"]
     info = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert info["command"] == "molvae optimize test" and info["summary"]["top2"] == result["top2"]
+    assert "# command: molvae optimize test" in (tmp_path / "run" / "spec.toml").read_text()
     assert load_spec(tmp_path / "run" / "spec.toml") == (objective, search)  # equal settings
     again, _ = run_to_folder(shipped, *load_spec(tmp_path / "run" / "spec.toml"), tmp_path / "again", train=None)
     assert "novel" not in again
