@@ -71,8 +71,8 @@ def search_config(table: dict[str, Any]) -> SearchConfig:
         raise ConfigError(f"[search]: {exc}") from None
 
 
-def spec_from_options(spec: str | os.PathLike | None = None, *, maximize: str | Sequence[str] = (),
-                      minimize: str | Sequence[str] = (), similarity_min: float | None = None,
+def spec_from_options(spec: str | os.PathLike | None = None, *, maximize: str | Sequence[str] | None = (),
+                      minimize: str | Sequence[str] | None = (), similarity_min: float | None = None,
                       **search: Any) -> tuple[Objective, SearchConfig]:
     """Objective and search settings from command-line style options: the spec file `spec` (or none),
     with properties to `maximize` / `minimize` replacing its terms, `similarity_min` setting its
