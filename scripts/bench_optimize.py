@@ -93,7 +93,8 @@ def constrained(vae: MolVAE, n: int, budget: int, methods: list[str], seed: int,
         for method in methods:
             gains = []
             for smi in starts:
-                objective = Objective([Term("penalized_logp")], Constraints(similarity_min=delta), start=smi)
+                # similarity is measured to the search's start molecule
+                objective = Objective([Term("penalized_logp")], Constraints(similarity_min=delta))
                 table = optimize(vae, objective, SearchConfig(method=method, budget=budget, seed=seed, start=smi,
                                                               batch_size=min(10, budget)))
                 base = props.penalized_logp(smi)

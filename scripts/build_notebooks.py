@@ -253,7 +253,7 @@ costs a call but is not feasible."""),
     ("code", """\
 lead = "CCOC(=O)c1ccc(NC(=O)CSc2nnc(-c3ccncc3)n2CC)cc1"
 print("lead QED:", round(properties.qed(lead), 3))
-objective = Objective([Term("qed")], Constraints(similarity_min=0.4), start=lead)"""),
+objective = Objective([Term("qed")], Constraints(similarity_min=0.4))  # similarity to the search's start"""),
     ("md", """\
 ## Two optimizers, same budget
 CMA-ES (a robust black-box evolution strategy) and gradient ascent on a learned surrogate with a

@@ -1,0 +1,81 @@
+"""The oracle: RDKit scores proposals under an exact budget of calls and records every one.
+
+One call is spent per molecule not seen before in the run (a molecule proposed again costs nothing,
+as in the PMO benchmark). Infeasible molecules (a broken constraint) are recorded with the reason;
+the optimizers see them as one standard deviation below the worst feasible score seen so far."""
+
+from __future__ import annotations
+
+import time
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from molvae.chem import canonical_smiles, mol_from_smiles, quiet_rdkit
+from molvae.errors import ConfigError
+from molvae.optimize.objective import Objective
+
+
+class BudgetExhausted(Exception):
+    """Raised inside an optimizer loop when the oracle has no calls left (or the search has stalled)."""
+
+
+class Oracle:
+    """RDKit evaluation with an exact budget. Each distinct molecule costs one call; repeats and
+    decodings that are no molecule cost nothing. Every proposal is recorded (:attr:`history`).
+    Similarity is measured to the objective's reference (see :meth:`Objective.measured_to`)."""
+
+    def __init__(self, objective: Objective, budget: int):
+        if budget < 1:
+            raise ConfigError(f"budget must be at least 1 oracle call, got {budget}")
+        objective.check_reference()
+        self.objective, self.budget = objective, budget
+        self.calls = 0
+        self.cache: dict[str, tuple[float, str, dict]] = {}
+        self.history: list[dict] = []
+        self.start_time = time.perf_counter()
+
+    @property
+    def left(self) -> int:
+        return self.budget - self.calls
+
+    def __call__(self, smiles: Sequence[str | None], step: int = 0) -> np.ndarray:
+        """Scores for optimizers: the objective where feasible, a penalty where not, NaN for
+        proposals that got no evaluation (no molecule, or the budget ran out in this batch)."""
+        out = np.full(len(smiles), np.nan)
+        with quiet_rdkit():
+            for i, smi in enumerate(smiles):
+                canon = canonical_smiles(smi) if smi else None
+                if canon is None:
+                    continue
+                if canon not in self.cache:
+                    if self.left <= 0:
+                        break
+                    self.calls += 1
+                    self.cache[canon] = self.objective.evaluate(mol_from_smiles(canon))
+                    score, violation, values = self.cache[canon]
+                    self.history.append({"call": self.calls, "step": step, "smiles": canon, "score": score,
+                                         "feasible": not violation, "violation": violation, **values,
+                                         "seconds": round(time.perf_counter() - self.start_time, 3)})
+                score, violation, _ = self.cache[canon]
+                out[i] = score if not violation else self.penalty()
+        return out
+
+    def penalty(self) -> float:
+        """What an infeasible proposal scores: one standard deviation below the worst feasible score."""
+        feasible = [h["score"] for h in self.history if h["feasible"]]
+        if not feasible:
+            return -1.0
+        return min(feasible) - (float(np.std(feasible)) if len(feasible) > 1 else 1.0)
+
+    def fill(self, y: np.ndarray) -> np.ndarray:
+        """Optimizer targets from :meth:`__call__`'s scores: NaN (no molecule) becomes the penalty."""
+        return np.where(np.isnan(y), self.penalty(), y)
+
+    def table(self) -> pd.DataFrame:
+        """Every evaluated molecule in call order, with the best-so-far feasible score."""
+        df = pd.DataFrame(self.history)
+        if len(df):
+            df["best_so_far"] = df.score.where(df.feasible).cummax()
+        return df
