@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import sys
-import time
 from pathlib import Path
 
-from molvae.version import __version__
 from molvae.cli.common import (add_input_flags, add_labels, add_model_flags, add_quiet_flag, load_model, number, positive,
                                print_reject_reasons, print_summary, read_input, with_suffix, write_table)
-from molvae.errors import MolvaeError
 
 DEFAULT_PROPERTIES = "qed,logp,sa,mw,tpsa,hbd,hba,rotatable_bonds,rings,penalized_logp"
 
@@ -103,53 +97,16 @@ def run_fit_predictor(args) -> int:
     print(f"wrote {out}: the model with its property predictor (use it with -m {out})")
     return 0
 def run_optimize(args) -> int:
-    from molvae.optimize import load_spec, optimize, spec_objects, summary
-    from molvae.plots import score_vs_calls
+    from molvae.optimize import report, run_to_folder, spec_from_options, spec_toml
 
-    if args.spec:
-        objective, search = load_spec(args.spec)
-    else:
-        if not args.maximize and not args.minimize:
-            raise MolvaeError("give a spec file, or --maximize / --minimize PROPERTY")
-        spec = {"objective": {k: v for k, v in (("maximize", args.maximize), ("minimize", args.minimize)) if v}}
-        if args.similarity_min is not None:
-            spec["constraints"] = {"similarity_min": args.similarity_min}
-        if args.start:
-            spec["search"] = {"start": args.start}
-        objective, search = spec_objects(spec)
-    overrides = {k: getattr(args, k) for k in ("method", "budget", "seed", "start", "batch_size", "start_count")
-                 if getattr(args, k) is not None}
-    if args.start_from is not None:
-        overrides["start_molecules"] = args.start_from
-    search = dataclasses.replace(search, **overrides)
-    if search.start and objective.start != search.start:
-        objective = dataclasses.replace(objective, start=search.start)
-    out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
-    resolved = {"search": dataclasses.asdict(search), "objective": [dataclasses.asdict(t) for t in objective.terms],
-                "constraints": {k: v for k, v in vars(objective.constraints).items() if not k.startswith("_")}}
-    print("# resolved optimization settings:\n" + json.dumps(resolved, indent=2))
+    objective, search = spec_from_options(
+        args.spec, maximize=args.maximize, minimize=args.minimize, similarity_min=args.similarity_min,
+        method=args.method, budget=args.budget, seed=args.seed, start=args.start, batch_size=args.batch_size,
+        start_count=args.start_count, start_molecules=args.start_from)
+    print("# resolved optimization spec (saved as " + str(Path(args.output) / "spec.toml") + "):\n"
+          + spec_toml(objective, search))
     vae = load_model(args)
-    start = time.perf_counter()
-    table = optimize(vae, objective, search)
-    if args.train.lower() != "none" and len(table):
-        from molvae.data import canonical_set
-        from molvae.io import resolve_data_path
-
-        train = canonical_set(resolve_data_path(args.train), progress=not args.quiet)
-        table["novel"] = ~table.smiles.isin(train)
-    table.to_csv(out / "proposals.csv", index=False, float_format="%.6g")
-    result = summary(table, k=args.top)
-    result["seconds"] = round(time.perf_counter() - start, 1)
-    info = {"command": " ".join(sys.argv), "molvae": __version__, "settings": resolved, "summary": result}
-    (out / "summary.json").write_text(json.dumps(info, indent=2, default=float) + "\n")
-    score_vs_calls({search.method: table}, out / "score_vs_calls.png",
-                   title=f"{search.method}, {len(table)} oracle calls")
-    if search.start_molecules is not None and len(table):
-        print(f"{int((table.step == 0).sum())} start molecules scored first (round 0 of proposals.csv)")
-    print(f"{result['calls']} oracle calls ({result['feasible']} feasible) in {result['seconds']} s; best:")
-    for i, row in enumerate(result["top"], 1):
-        print(f"  {i}. {row['score']:.4f}  {row['smiles']}  (call {row['call']})")
-    print(f"wrote {out}/proposals.csv, summary.json, score_vs_calls.png")
+    table, result = run_to_folder(vae, objective, search, args.output, train=args.train, top=args.top,
+                                  progress=not args.quiet, model=args.model)
+    print(report(table, result, search, args.output))
     return 0
-

@@ -7,8 +7,7 @@ predictor's outputs, for the gradient search), so the goals are written once."""
 from __future__ import annotations
 
 import dataclasses
-import warnings
-from dataclasses import InitVar, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import torch
@@ -131,16 +130,8 @@ class Objective:
     terms: list[Term]
     constraints: Constraints = field(default_factory=Constraints)
     reference: str | None = None
-    # Deprecated: the start molecule is SearchConfig.start. Accepted (as a reference) only so that code
-    # written before, such as molvae.cli's optimize verb, keeps working; it is not stored.
-    start: InitVar[str | None] = None
 
-    def __post_init__(self, start: str | None):
-        if start is not None:
-            warnings.warn("Objective(start=...) is deprecated: give the start to SearchConfig(start=...), which "
-                          "also makes it what similarity is measured to, or set Objective(reference=...)",
-                          DeprecationWarning, stacklevel=3)
-            self.reference = self.reference or start
+    def __post_init__(self):
         if not self.terms:
             raise ConfigError("the objective needs at least one term")
         ref = checked_smiles(self.reference, "objective reference") if self.reference else None

@@ -117,8 +117,14 @@ def test_diagnose_prints_figures_and_writes_plots(tiny_run, tmp_path, moses_300,
 def test_properties_verb_accounts_for_every_row(tmp_path, capsys):
     from conftest import RDKIT_DATA
 
-    nci = RDKIT_DATA / "NCI" / "first_200.props.sdf"  # not SMILES: a wrong file type is a clear error
-    assert main(["properties", str(nci), "-o", str(tmp_path / "x.csv")]) == 2
+    nci = RDKIT_DATA / "NCI" / "first_200.props.sdf"  # SDF is read: every record is written or rejected
+    assert main(["properties", str(nci), "-o", str(tmp_path / "x.csv"), "-q"]) == 0
+    sdf_written = pd.read_csv(tmp_path / "x.csv")
+    sdf_rejected = pd.read_csv(tmp_path / "x.rejects.csv")
+    assert len(sdf_written) + len(sdf_rejected) == 200 and "label" in sdf_written.columns
+    binary = tmp_path / "x.bin"  # a wrong file type is a clear error
+    binary.write_bytes(bytes(range(256)) * 4)
+    assert main(["properties", str(binary), "-o", str(tmp_path / "y.csv")]) == 2
     assert "error" in capsys.readouterr().err
     src = tmp_path / "in.csv"
     pd.DataFrame({"smiles": ["CC(=O)Oc1ccccc1C(=O)O", "", "C1CC", "Cn1cnc2c1c(=O)n(C)c(=O)n2C"]}).to_csv(src, index=False)

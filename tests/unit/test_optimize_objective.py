@@ -45,8 +45,6 @@ def test_similarity_is_measured_to_the_start_unless_a_reference_is_given():
     assert objective.measured_to(ASPIRIN).reference == ASPIRIN
     assert Objective([Term("similarity")], reference="CCO").measured_to(ASPIRIN).reference == "CCO"
     assert Objective([Term("qed")]).measured_to(None).reference is None  # nothing to measure: nothing needed
-    with pytest.warns(DeprecationWarning, match="SearchConfig"):  # the former spelling still works
-        assert Objective([Term("qed")], start=ASPIRIN).reference == ASPIRIN
 
 
 def test_reference_for_similarity_differs_from_start():
