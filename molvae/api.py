@@ -239,7 +239,7 @@ class MolVAE:
     def _spelled_mean(self, mols: MoleculeSet, spellings: int, seed: int, batch_size: int) -> np.ndarray:
         """(len(mols), D): posterior means averaged over each molecule's canonical and random spellings."""
         from molvae.chem import spell_many
-        from molvae.data import spelling_matrix
+        from molvae.spellings import spelling_matrix
 
         spelled = spell_many(mols.smiles, spellings, seed, self.constraints)
         tokens, lengths = spelling_matrix(mols, spelled, self.config.max_len)

@@ -28,7 +28,8 @@ from molvae.cache import file_sha256
 from molvae.chem import SELFIES_VERSION, default_constraints
 from molvae.checkpoint import load_checkpoint
 from molvae.config import RunConfig
-from molvae.data import AUGMENT_MODES, MoleculeSet, add_spellings, load_molecules, sequential_batches, split_indices
+from molvae.data import AUGMENT_MODES, load_molecules, MoleculeSet, sequential_batches, split_indices
+from molvae.spellings import add_spellings
 from molvae.device import distributed_rank, init_distributed
 from molvae.errors import ConfigError, InputFileError
 from molvae.io import resolve_data_path

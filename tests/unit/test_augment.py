@@ -6,7 +6,8 @@ import pytest
 
 import molvae.chem
 from molvae.chem import canonical_smiles, decode_many, random_spellings, spell_many
-from molvae.data import add_spellings, load_molecules
+from molvae.data import load_molecules
+from molvae.spellings import add_spellings
 
 from conftest import tiny_config
 
