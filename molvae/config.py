@@ -148,21 +148,57 @@ def coerce(key: str, f: dataclasses.Field, value: Any) -> Any:
         raise ConfigError(f"{key} must be {kind.__name__}, got {value!r}") from None
 
 
+# What a resumed run may change: how long and on what it runs, not what it learns from or how.
+RESUMABLE = frozenset({"train.epochs", "train.time_limit_minutes", "train.checkpoint_minutes", "train.threads",
+                       "train.device", "train.precision", "train.compile", "data.workers", "data.cache_dir"})
+
+
+def read_toml(path: str | Path) -> dict[str, dict[str, Any]]:
+    """The tables of a TOML run file, or a :class:`ConfigError` saying why it cannot be read."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        return tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+
+
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> RunConfig:
     """Defaults, then the TOML file at `path`, then `overrides` ({"section.key": value})."""
-    data: dict[str, dict[str, Any]] = {}
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config file not found: {path}")
-        try:
-            data = tomllib.loads(path.read_text())
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    data: dict[str, dict[str, Any]] = read_toml(path) if path is not None else {}
     for dotted, value in (overrides or {}).items():
         section, _, key = dotted.partition(".")
         data.setdefault(section, {})[key] = value
     return RunConfig.from_dict(data)
+
+
+def resumed_config(saved: dict[str, Any], path: str | Path | None = None,
+                   overrides: dict[str, Any] | None = None) -> RunConfig:
+    """The configuration a resumed run continues with: the `saved` one (a checkpoint's run config),
+    with the settings of the TOML file at `path` and the `overrides` that a resumed run may change
+    (:data:`RESUMABLE`: epochs, time limit, threads, device, ...). Any other setting given with a
+    value other than the saved one is a :class:`ConfigError` naming it: a run cannot change its data,
+    model or schedule half way."""
+    config = RunConfig.from_dict(saved)
+    requested = {f"{section}.{key}": value for section, table in (read_toml(path) if path else {}).items()
+                 for key, value in (table.items() if isinstance(table, dict) else ())}
+    requested.update(overrides or {})
+    changed: dict[str, dict[str, Any]] = {}
+    for dotted, value in requested.items():
+        section, _, key = dotted.partition(".")
+        if section not in SECTIONS or key not in {f.name for f in dataclasses.fields(SECTIONS[section])}:
+            raise ConfigError(f"unknown setting {dotted!r}")
+        field_ = next(f for f in dataclasses.fields(SECTIONS[section]) if f.name == key)
+        wanted, current = coerce(dotted, field_, value), getattr(getattr(config, section), key)
+        if wanted == current:
+            continue
+        if dotted not in RESUMABLE:
+            raise ConfigError(f"{dotted} is {current!r} in the run being resumed, not {wanted!r}: a resumed run keeps "
+                              f"its settings (it may change {', '.join(sorted(RESUMABLE))}); start a new run to change it")
+        changed.setdefault(section, {})[key] = wanted
+    return RunConfig.from_dict({section: {**values, **changed.get(section, {})}
+                                for section, values in config.to_dict().items()})
 
 
 def _toml_value(v: Any) -> str:

@@ -167,6 +167,8 @@ def interpolate(vae: "MolVAE", start: str, end: str, steps: int = 10, method: st
 
     One row per point: ``method, step, t, smiles, valid, new`` (a molecule met for the first time
     on this path, neither end's), ``sim_start`` and ``sim_end`` (Tanimoto, Morgan radius 2).
+    ``df.attrs["unreconstructed"]`` lists the ends (``start``/``end``) that the model does not decode
+    back to themselves: the path then begins or ends at another molecule.
     """
     if steps < 1:
         raise ConfigError(f"steps must be at least 1, got {steps}")
@@ -190,7 +192,11 @@ def interpolate(vae: "MolVAE", start: str, end: str, steps: int = 10, method: st
             "valid": [bool(s) for s in decoded], "new": new,
             "sim_start": props.tanimoto(decoded, ends[0]), "sim_end": props.tanimoto(decoded, ends[1]),
         }))
-    return pd.concat(frames, ignore_index=True)
+    df = pd.concat(frames, ignore_index=True)
+    first = frames[0]
+    df.attrs["unreconstructed"] = [name for name, row, canon in (("start", 0, ends[0]), ("end", steps, ends[1]))
+                                   if first.smiles.iloc[row] != canon]
+    return df
 
 
 # ----------------------------------------------------------------------------- neighbourhoods
@@ -238,16 +244,17 @@ def score(vae: "MolVAE", smiles: Sequence[str], k: int = 32, batch_size: int = 2
     One row per input, in order: ``row, input, canonical, tokens``; ``neg_elbo`` (reconstruction
     term averaged over the `k` posterior draws, plus the analytic KL); ``nll`` (an importance-
     weighted estimate of -log p(x) from `k` draws, Burda et al. 2016, tighter than the ELBO);
-    ``nll_per_token``; ``recon_log_prob`` (log p(x | z = posterior mean), the reconstruction
-    probability in log space); ``reason`` (empty, or why the row could not be scored: such rows
-    have NaN scores).
+    ``nll_per_token``; ``recon_nll`` (-log p(x | z = posterior mean), the reconstruction
+    probability in negative log space); ``reason`` (empty, or why the row could not be scored: such
+    rows have NaN scores). Every score is in nats and runs the same way: higher = less like the
+    training data.
     """
     if k < 1:
         raise ConfigError(f"k must be at least 1, got {k}")
     smiles = list(smiles)
     mols = vae.prepare(smiles, progress=progress)
     n = len(smiles)
-    cols = {c: np.full(n, np.nan) for c in ("neg_elbo", "nll", "recon_log_prob")}
+    cols = {c: np.full(n, np.nan) for c in ("neg_elbo", "nll", "recon_nll")}
     tokens = np.zeros(n, dtype=np.int64)
     gen = torch.Generator(device=vae.device).manual_seed(seed)
     model = vae.model
@@ -275,7 +282,7 @@ def score(vae: "MolVAE", smiles: Sequence[str], k: int = 32, batch_size: int = 2
             at = mols.rows[idx]
             cols["neg_elbo"][at] = (kl - ll.mean(0)).cpu().numpy()
             cols["nll"][at] = (-log_px).cpu().numpy()
-            cols["recon_log_prob"][at] = recon.cpu().numpy()
+            cols["recon_nll"][at] = -recon.cpu().numpy()
             tokens[at] = lens.numpy()
             bar.update(rows)
     canonical = [""] * n
@@ -285,13 +292,22 @@ def score(vae: "MolVAE", smiles: Sequence[str], k: int = 32, batch_size: int = 2
     frame = pd.DataFrame({"row": np.arange(n), "input": smiles, "canonical": canonical, "tokens": tokens, **cols})
     frame["nll_per_token"] = frame.nll / frame.tokens.where(frame.tokens > 0)
     frame["reason"] = [reasons.get(i, "") for i in range(n)]
-    return frame[["row", "input", "canonical", "tokens", "neg_elbo", "nll", "nll_per_token", "recon_log_prob", "reason"]]
+    return frame[["row", "input", "canonical", "tokens", "neg_elbo", "nll", "nll_per_token", "recon_nll", "reason"]]
 
 
-def auroc(positive: Sequence[float], negative: Sequence[float]) -> float:
+def auroc(positive: Sequence[float], negative: Sequence[float], unscored: str = "drop") -> float:
     """Area under the ROC curve for telling `positive` scores (should be higher) from `negative`
-    ones: the probability that a random positive outranks a random negative (ties count half)."""
+    ones: the probability that a random positive outranks a random negative (ties count half).
+
+    `unscored` says what a NaN (a row that could not be scored, e.g. rejected) means: ``"drop"``
+    leaves it out, which flatters the AUROC when the rejected rows are the anomalies;
+    ``"detected"`` counts a NaN positive as detected (above every score) and a NaN negative as a
+    false alarm (also above every score). Report both."""
     pos, neg = np.asarray(positive, float), np.asarray(negative, float)
+    if unscored not in ("drop", "detected"):
+        raise ConfigError(f"unscored must be 'drop' or 'detected', got {unscored!r}")
+    if unscored == "detected":
+        pos, neg = np.nan_to_num(pos, nan=np.inf), np.nan_to_num(neg, nan=np.inf)
     pos, neg = pos[~np.isnan(pos)], neg[~np.isnan(neg)]
     if not len(pos) or not len(neg):
         raise MolvaeError("AUROC needs at least one score in each group")

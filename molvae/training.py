@@ -107,16 +107,21 @@ def diagnostics_fn(val_set: MoleculeSet, out_dir: Path, n: int = 2000):
 
 
 def train(config: RunConfig, out_dir: str | os.PathLike, resume: str | os.PathLike | None = None,
-          progress: bool = True) -> Path:
+          progress: bool = True, overwrite: bool = False) -> Path:
     """Train a model as `config` says, writing into `out_dir`; returns the path of ``best.pt``.
 
     `out_dir` receives ``config.toml`` (the resolved config), ``rejects.csv`` (every training row
     not used, with its reason), ``log.csv``, ``last.pt`` (resume) and ``best.pt``. With `resume`
     (a ``last.pt``), the model and vocabulary come from that checkpoint and training continues
-    where it stopped, up to ``config.train.epochs``.
+    where it stopped, up to ``config.train.epochs`` (:func:`molvae.config.resumed_config` gives the
+    run's own settings). A folder that already holds a run is refused unless it is the one resumed,
+    or `overwrite` says to replace it; two runs never write to one folder at the same time.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    if distributed_rank()[0] == 0:
+        lock_run_folder(out_dir)  # held until this process ends
+        check_run_folder(out_dir, resume, overwrite)
     tc = config.train
     torch.manual_seed(tc.seed)
     if tc.threads > 0:
@@ -140,8 +145,6 @@ def train(config: RunConfig, out_dir: str | os.PathLike, resume: str | os.PathLi
                       progress=progress, epoch_end_fn=diagnostics_fn(val_set, out_dir))
     if resume is not None:
         trainer.resume(resume)
-    elif rank0:
-        (out_dir / "kl_per_dim.csv").unlink(missing_ok=True)  # a fresh run in an old folder
     augment = config.data.augment
     val_order = np.argsort(val_set.lengths, kind="stable")
     val_batches = [val_order[b] for b in sequential_batches(len(val_set), 1024)]
@@ -152,6 +155,55 @@ def train(config: RunConfig, out_dir: str | os.PathLike, resume: str | os.PathLi
         if dist.is_initialized():
             dist.destroy_process_group()
     return out_dir / "best.pt"
+
+
+RUN_FILES = ("config.toml", "log.csv", "last.pt", "best.pt", "kl_per_dim.csv", "rejects.csv", "val_rejects.csv")
+_LOCKS: dict[Path, object] = {}  # open lock files of the run folders this process trains in
+
+
+def lock_run_folder(out_dir: Path) -> object:
+    """An exclusive lock on `out_dir` for as long as this process lives, or a :class:`ConfigError`
+    when another process holds it (two runs writing one folder would interleave their files)."""
+    key = out_dir.resolve()
+    if key in _LOCKS:
+        return _LOCKS[key]
+    try:
+        import fcntl
+    except ImportError:  # no advisory locks (Windows): the folder check below still applies
+        return None
+    handle = open(out_dir / ".molvae.lock", "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        owner = handle.read().strip()
+        handle.close()
+        raise ConfigError(f"another molvae train is writing to {out_dir}" + (f" (process {owner})" if owner else "")
+                          + "; wait for it to end or choose another folder with -o") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    _LOCKS[key] = handle
+    return handle
+
+
+def check_run_folder(out_dir: Path, resume: str | os.PathLike | None, overwrite: bool) -> None:
+    """Refuse to start a run in a folder that holds another one, unless it is the run resumed or
+    `overwrite` asks for a fresh start (then the old run's files are removed)."""
+    present = [name for name in RUN_FILES if (out_dir / name).exists()]
+    if not present:
+        return
+    if resume is not None and Path(resume).resolve().parent == out_dir.resolve():
+        return
+    if overwrite:
+        for name in present:
+            (out_dir / name).unlink()
+        return
+    how = (f"the run resumed from {resume} continues in its own folder, {Path(resume).parent}" if resume is not None
+           else f"continue it with --resume {out_dir / 'last.pt'}")
+    raise ConfigError(f"{out_dir} already holds a run ({', '.join(present)}): {how}, "
+                      "or pass --overwrite to replace it")
 
 
 @dataclass

@@ -52,10 +52,9 @@ def anomaly(vae: MolVAE, n: int, k: int, out: Path) -> dict:
               "nci_rejected_by_reason": Counter(reason_kind(r) for r in b.reason[b.reason != ""]), "k": k}
     for col in ("nll", "nll_per_token", "neg_elbo"):
         result[f"auroc_{col}"] = auroc(ok_b[col], ok_a[col])
-    result["auroc_recon_log_prob"] = auroc(-ok_b.recon_log_prob, -ok_a.recon_log_prob)
+    result["auroc_recon_nll"] = auroc(ok_b.recon_nll, ok_a.recon_nll)
     # counting the unencodable NCI rows as detected (they cannot be from the training domain)
-    worst = np.full(len(b) - len(ok_b), np.inf)
-    result["auroc_nll_per_token_all_rows"] = auroc(np.concatenate([ok_b.nll_per_token, worst]), ok_a.nll_per_token)
+    result["auroc_nll_per_token_all_rows"] = auroc(b.nll_per_token, a.nll_per_token, unscored="detected")
     return result
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from molvae.errors import MolvaeError
 from molvae.io import provenance, write_json
 
 
@@ -62,6 +63,15 @@ def add_input_flags(p: argparse.ArgumentParser, limit: int = 0) -> None:
         "standardize each molecule with RDKit first (largest fragment, charges neutralized, stereo and isotopes "
         "removed), so that e.g. a MOSES-trained model reads stereo and charged inputs; the output keeps the input "
         "and the standardized canonical SMILES"))
+
+
+def refuse_overwriting_the_input(args: argparse.Namespace) -> None:
+    """A verb's output must not be its input file: writing it would destroy the data being read."""
+    source, target = getattr(args, "input", None) or getattr(args, "samples", None), getattr(args, "output", None)
+    if not source or not target or str(source).startswith("moses:"):
+        return
+    if Path(source).resolve() == Path(target).resolve():
+        raise MolvaeError(f"the output {target} is the input file; write the output elsewhere (-o)")
 
 
 def add_quiet_flag(p: argparse.ArgumentParser) -> None:

@@ -19,9 +19,11 @@ import argparse
 import signal
 import sys
 import traceback
+import warnings
 
 from molvae.version import __version__
 from molvae.cli import evaluate, optimize, sample, space, train
+from molvae.cli.common import refuse_overwriting_the_input
 from molvae.errors import MolvaeError
 
 EXIT_USER_ERROR = 2
@@ -48,7 +50,17 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USER_ERROR
     try:
-        return args.run(args)
+        refuse_overwriting_the_input(args)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UserWarning)
+            code = args.run(args)
+        # molvae's own warnings (e.g. too few molecules for the MOSES metrics) as one line each
+        for w in caught:
+            if issubclass(w.category, UserWarning) and "molvae" in str(w.filename):
+                print(f"molvae {args.verb}: warning: {w.message}", file=sys.stderr)
+            else:
+                warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+        return code
     except MolvaeError as exc:
         print(f"molvae {args.verb}: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -100,7 +101,8 @@ def run_interpolate(args) -> int:
     vae = load_model(args)
     df = interpolate(vae, args.start, args.end, steps=args.steps, method=args.method)
     out = Path(args.output)
-    write_table(df, out, args, start=args.start, end=args.end, steps=args.steps, method=args.method)
+    write_table(df, out, args, start=args.start, end=args.end, steps=args.steps, method=args.method,
+                unreconstructed=df.attrs.get("unreconstructed", []))
     grid = with_suffix(out, ".png")
     first = df[df.method == df.method.iloc[0]]
     molecule_grid(first.smiles.tolist(), grid, per_row=min(len(first), 6),
@@ -110,6 +112,11 @@ def run_interpolate(args) -> int:
     for method, part in df.groupby("method", sort=False):
         print(f"{method}: {part.valid.mean():.0%} valid, {part.smiles.nunique()} distinct molecules, {int(part.new.sum())} new on the path")
     print(f"wrote {out} and {grid} ({first.method.iloc[0]} path)")
+    for name in df.attrs.get("unreconstructed", []):
+        given, got = (args.start, first.smiles.iloc[0]) if name == "start" else (args.end, first.smiles.iloc[-1])
+        print(f"warning: the model does not reconstruct the {name} molecule {given} (it decodes to {got or 'nothing'}), "
+              f"so the path {'begins' if name == 'start' else 'ends'} at another molecule; `molvae reconstruct` "
+              "shows which inputs a model reproduces", file=sys.stderr)
     return 0
 
 
@@ -144,8 +151,10 @@ def run_score(args) -> int:
     out = Path(args.output)
     write_table(df, out, args, float_format="%.6g", input=str(args.input), k=args.k, seed=args.seed, summary=summary)
     print_summary(out, summary)
+    print("scores in nats; higher = less like the training data (use nll_per_token to compare molecules of "
+          "different sizes)")
     if len(scored):
-        print(scored[["neg_elbo", "nll", "nll_per_token", "recon_log_prob"]].describe().T[["mean", "std", "min", "max"]].round(3).to_string())
+        print(scored[["neg_elbo", "nll", "nll_per_token", "recon_nll"]].describe().T[["mean", "std", "min", "max"]].round(3).to_string())
     print_reject_reasons(df.reason)
     return 0
 

@@ -11,6 +11,7 @@ import pandas as pd
 
 from molvae.version import __version__
 from molvae.cli.common import add_quiet_flag
+from molvae.errors import MolvaeError
 
 # CLI flag names that differ from the config field name.
 FLAG_NAMES = {("data", "train"): "data", ("data", "val"): "val-data"}
@@ -40,25 +41,36 @@ def add_parsers(sub) -> None:
         "OUT/config.toml; OUT also gets log.csv, rejects.csv, last.pt (resume) and best.pt."))
     p.add_argument("--config", metavar="TOML", help="TOML run file")
     p.add_argument("-o", "--out", metavar="DIR", help="output folder (default: runs/<date-time>)")
-    p.add_argument("--resume", metavar="LAST_PT", help="continue a run from its last.pt")
+    p.add_argument("--resume", metavar="LAST_PT", help=(
+        "continue a run from its last.pt, in its own folder and with its own settings (flags may change only "
+        "epochs, the time limit, threads, device, precision and the like)"))
+    p.add_argument("--overwrite", action="store_true", help="replace a run already in the output folder")
     add_quiet_flag(p)
     p.set_defaults(run=run_train, config_dests=add_config_flags(p))
 
 
 def run_train(args) -> int:
-    from molvae.config import load_config
+    from molvae.checkpoint import load_checkpoint
+    from molvae.config import load_config, resumed_config
     from molvae.device import distributed_rank
     from molvae.training import train
 
     dests = args.config_dests
     overrides = {dests[d]: v for d, v in vars(args).items() if d in dests and v is not None}
-    config = load_config(args.config, overrides)
+    if args.resume:
+        saved = load_checkpoint(args.resume)["meta"].get("run_config")
+        if saved is None:
+            raise MolvaeError(f"{args.resume} does not record its run's settings, so it cannot be resumed")
+        config = resumed_config(saved, args.config, overrides)
+        out = Path(args.out or Path(args.resume).parent)
+    else:
+        config = load_config(args.config, overrides)
+        out = Path(args.out or f"runs/{time.strftime('%Y%m%d-%H%M%S')}")
     rank, world, _ = distributed_rank()
-    out = Path(args.out or f"runs/{time.strftime('%Y%m%d-%H%M%S')}")
     if rank == 0:
         print(f"# molvae {__version__} train -> {out}" + (f" ({world} processes)" if world > 1 else ""))
         print(f"# resolved config (saved as {out / 'config.toml'}):\n{config.to_toml()}")
-    best = train(config, out, resume=args.resume, progress=not args.quiet)
+    best = train(config, out, resume=args.resume, progress=not args.quiet, overwrite=args.overwrite)
     if rank == 0:
         rejects = len(pd.read_csv(out / "rejects.csv"))
         print(f"best model: {best}\nlog: {out / 'log.csv'}\nrejected training rows: {rejects} (see {out / 'rejects.csv'})")
