@@ -13,6 +13,10 @@ class InvalidSmiles(MolvaeError, ValueError):
     """A SMILES given by the user (a start molecule, a reference) does not parse."""
 
 
+class InvalidInput(MolvaeError, ValueError):
+    """Data of the wrong kind or shape passed to the API (numbers where SMILES are expected, ...)."""
+
+
 class InputFileError(MolvaeError):
     """An input file is missing, unreadable, or has no usable SMILES column."""
 

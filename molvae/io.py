@@ -22,13 +22,18 @@ from molvae.errors import InputFileError
 SMILES_COLUMN_NAMES = ("smiles", "canonical_smiles", "smi", "smiles_string", "mol", "molecule")
 
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
-
-
 MOSES_SETS = ("train", "test", "test_scaffolds", "example")
-
-
 _SET_FILES = {"example": "example.csv"}  # 2,000 random MOSES-train molecules, for notebooks and tutorials
+_PACKAGED = Path(__file__).resolve().parent / "datasets"  # inside an installed wheel
+_REPOSITORY = Path(__file__).resolve().parent.parent / "data"  # a clone (editable install)
+
+
+def data_dir() -> Path:
+    """The folder of the MOSES sets and reference statistics: ``$MOLVAE_DATA`` when set, else the copy
+    inside the installed package (a wheel carries them), else the repository's ``data/``."""
+    if os.environ.get("MOLVAE_DATA"):
+        return Path(os.environ["MOLVAE_DATA"]).expanduser()
+    return _PACKAGED if _PACKAGED.is_dir() else _REPOSITORY
 
 
 def resolve_data_path(spec: str | os.PathLike) -> Path:
@@ -39,11 +44,11 @@ def resolve_data_path(spec: str | os.PathLike) -> Path:
         split = name.split(":", 1)[1]
         if split not in MOSES_SETS:
             raise InputFileError(f"unknown MOSES set {name!r}; choose moses:{', moses:'.join(MOSES_SETS)}")
-        path = DATA_DIR / _SET_FILES.get(split, f"{split}.csv.gz")
+        path = data_dir() / _SET_FILES.get(split, f"{split}.csv.gz")
         if not path.is_file():
             raise InputFileError(
-                f"{name} lives in the repository's data/ folder ({path}), which this install cannot see; "
-                "install molvae from a clone with `pip install -e .` or pass the file's path"
+                f"{name} is not where this install looks for it ({path}); set MOLVAE_DATA to a folder that holds "
+                "the MOSES files (train.csv.gz, test.csv.gz, ...), or pass the file's path"
             )
         return path
     return Path(spec)

@@ -114,7 +114,7 @@ Defaults, then overrides, exactly as `molvae train --config` and flags resolve t
 TOML is also saved with the run as `config.toml`."""),
     ("code", """\
 tiny = {"data.train": str(DATA), "model.embed_dim": 32, "model.encoder_hidden": 64, "model.latent_dim": 16,
-        "model.decoder_hidden": 128, "model.decoder_layers": 1, "train.epochs": 6, "train.batch_size": 64,
+        "model.decoder_hidden": 128, "model.decoder_layers": 1, "train.epochs": 4, "train.batch_size": 64,
         "train.seed": 0, "anneal.warmup_epochs": 2}
 config = load_config(overrides=tiny)
 print(config.to_toml())"""),

@@ -62,7 +62,8 @@ def test_notebook_runs(path, tmp_path):
     work = tmp_path / "nb"
     work.mkdir()
     shutil.copy(path, work / path.name)
-    client = NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(work)}})
+    # no per-cell time limit: a loaded machine makes cells slow, not wrong (the suite's own timeout still applies)
+    client = NotebookClient(nb, timeout=None, kernel_name="python3", resources={"metadata": {"path": str(work)}})
     try:
         client.execute()
     except CellExecutionError as exc:  # the failing cell's traceback is in the message
