@@ -28,6 +28,11 @@ def _save(fig, path: str | Path) -> Path:
 
 def kl_per_dimension_bar(kl: np.ndarray, path: str | Path, active: np.ndarray | None = None) -> Path:
     """Bar chart of the KL (nats) each latent dimension carries, sorted; active units in colour."""
+    return _save(kl_per_dimension_figure(kl, active), path)
+
+
+def kl_per_dimension_figure(kl: np.ndarray, active: np.ndarray | None = None):
+    """The figure of :func:`kl_per_dimension_bar`, not saved (e.g. for TensorBoard)."""
     plt = _pyplot()
     order = np.argsort(kl)[::-1]
     colours = ["tab:blue" if active is None or active[i] else "tab:gray" for i in order]
@@ -39,7 +44,8 @@ def kl_per_dimension_bar(kl: np.ndarray, path: str | Path, active: np.ndarray | 
     if active is not None:
         title += f"; {int(active.sum())}/{len(kl)} active units (grey: inactive)"
     ax.set_title(title, fontsize=10)
-    return _save(fig, path)
+    fig.tight_layout()
+    return fig
 
 
 def training_curves(history: Sequence[dict], path: str | Path) -> Path:

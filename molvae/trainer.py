@@ -40,6 +40,7 @@ from molvae.device import autocast, distributed_rank, init_distributed, resolve_
 from molvae.errors import CheckpointError, TrainingDiverged
 
 Batch = dict[str, torch.Tensor]
+LOG_EVERY = 50  # steps between the scalars written to TensorBoard
 
 
 @dataclass
@@ -61,6 +62,9 @@ class TrainConfig:
     compile: bool = field(default=False, metadata={"help": "torch.compile the training step"})
     property_weight: float = field(default=1.0, metadata={"help": (
         "weight of the property head's loss (mean squared error on standardized properties), if the model has one")})
+    tensorboard: bool = field(default=False, metadata={"help": (
+        "also write TensorBoard event files to OUT/tensorboard: scalars per step and per epoch, the KL per latent "
+        "dimension per epoch (needs the tensorboard extra: pip install \"molvae[tensorboard]\")")})
     init_from: str | None = field(default=None, metadata={"help": (
         "fine-tune: start from this checkpoint's weights, vocabulary and model sizes (training state, "
         "schedule and optimizer start fresh; molecules with tokens outside its vocabulary are rejected)")})
@@ -114,10 +118,14 @@ class Trainer:
         monitor: str = "loss",
         progress: bool = True,
         epoch_end_fn: Callable[[torch.nn.Module, float], dict[str, float]] | None = None,
+        writer: Any = None,
     ):
         self.cfg, self.out_dir, self.meta = config, Path(out_dir), meta
         self.epoch_end_fn = epoch_end_fn  # extra validation figures (rank 0, eval mode), e.g. diagnostics
         self.rank, self.world, _ = distributed_rank()
+        # a TensorBoard SummaryWriter (or anything with add_scalar/flush/close): scalars every
+        # LOG_EVERY steps under step/ and each log.csv row under epoch/, on rank 0
+        self.writer = writer if self.rank == 0 else None
         self.device = init_distributed(config.device)
         self.precision = resolve_precision(config.precision, self.device)
         self.model = model.to(self.device)
@@ -214,6 +222,9 @@ class Trainer:
             if self.rank == 0:
                 tqdm.write(f"interrupted: progress saved in {path}; continue with --resume {path}")
             raise
+        finally:
+            if self.writer is not None:
+                self.writer.close()
         if self.world > 1:
             print(f"rank {self.rank}/{self.world}: trained on {self.rank_molecules} molecules, "
                   f"{self.step} steps", file=sys.stderr, flush=True)
@@ -256,6 +267,8 @@ class Trainer:
                 data_s += time.perf_counter() - tick
                 self._train_step(batch, self.epoch + self.batch_in_epoch / n_batches)
                 self.batch_in_epoch += 1
+                if self.writer is not None and self.step % LOG_EVERY == 0:
+                    self._log_step()
                 bar.update(1)
                 if bar.n % 10 == 0 or self.batch_in_epoch == n_batches:
                     bar.set_postfix({k: f"{v:.3g}" for k, v in self.partial.means().items()}, refresh=False)
@@ -306,6 +319,16 @@ class Trainer:
         self.partial.add(out, len(batch["lengths"]))
         self.rank_molecules += len(batch["lengths"])
 
+    def _log_step(self) -> None:
+        """The epoch's running means and the throughput since the last call, as step/ scalars."""
+        now, n = time.monotonic(), self.rank_molecules
+        last_time, last_n = getattr(self, "_last_log", (self._tick, 0))
+        for key, value in self.partial.means().items():
+            self.writer.add_scalar(f"step/{key}", value, self.step)
+        if now > last_time and n > last_n:
+            self.writer.add_scalar("step/molecules_per_s", (n - last_n) / (now - last_time), self.step)
+        self._last_log = (now, n)
+
     def _diverged(self, loss: torch.Tensor) -> None:
         last = self.out_dir / "last.pt"
         kept = (f"; the last good checkpoint, {last}, is kept: change a setting and continue with --resume {last}"
@@ -335,6 +358,11 @@ class Trainer:
                     row.update({f"val_{k}": v for k, v in self.epoch_end_fn(self.model, epoch).items()})
                 self.model.train()
         self.history.append(row)
+        if self.writer is not None:
+            for key, value in row.items():
+                if isinstance(value, (int, float)) and key not in ("step",):
+                    self.writer.add_scalar(f"epoch/{key}", value, self.step)
+            self.writer.flush()
         if self.rank == 0:
             self._write_log()
             if self.progress:

@@ -33,7 +33,7 @@ from molvae.spellings import add_spellings
 from molvae.device import distributed_rank, init_distributed
 from molvae.errors import ConfigError, InputFileError
 from molvae.io import resolve_data_path
-from molvae.latent import collapse_diagnostics, collapse_warning, kl_per_dimension
+from molvae.latent import active_units, collapse_diagnostics, collapse_warning, kl_per_dimension
 from molvae.model import VAE, ModelConfig, build_model
 from molvae.trainer import Trainer
 from molvae.vocab import Vocab
@@ -71,9 +71,10 @@ def vae_eval_fn(config: RunConfig):
     return eval_fn
 
 
-def diagnostics_fn(val_set: MoleculeSet, out_dir: Path, n: int = 2000):
+def diagnostics_fn(val_set: MoleculeSet, out_dir: Path, n: int = 2000, writer=None):
     """Per-epoch collapse diagnostics on up to `n` validation molecules: active units, mutual
-    information, KL carried per dimension (appended to ``kl_per_dim.csv``), and a warning."""
+    information, KL carried per dimension (appended to ``kl_per_dim.csv``, and drawn to TensorBoard
+    when a `writer` is given), and a warning."""
     idx = np.arange(min(n, len(val_set)))
 
     def diagnostics(model: VAE, epoch: float) -> dict[str, float]:
@@ -98,6 +99,10 @@ def diagnostics_fn(val_set: MoleculeSet, out_dir: Path, n: int = 2000):
         path = out_dir / "kl_per_dim.csv"
         row = pd.DataFrame([[round(epoch, 4), *kl]], columns=["epoch", *[f"z{i}" for i in range(len(kl))]])
         row.to_csv(path, mode="a", header=not path.is_file(), index=False)
+        if writer is not None:
+            from molvae.plots import kl_per_dimension_figure
+
+            writer.add_figure("epoch/kl_per_dimension", kl_per_dimension_figure(kl, active_units(mu)), round(epoch))
         warning = collapse_warning(diag)
         if warning:
             print(f"warning (epoch {epoch:g}): {warning}", file=sys.stderr, flush=True)
@@ -141,8 +146,9 @@ def train(config: RunConfig, out_dir: str | os.PathLike, resume: str | os.PathLi
     elif model.property_head is not None and resume is None:
         model.property_head.y_mean.copy_(torch.from_numpy(np.nanmean(train_set.props, axis=0)))
         model.property_head.y_std.copy_(torch.from_numpy(np.nanstd(train_set.props, axis=0)).clamp(min=1e-6))
+    writer = tensorboard_writer(out_dir) if tc.tensorboard and rank0 else None
     trainer = Trainer(model, vae_loss_fn(config), vae_eval_fn(config), tc, out_dir, meta, monitor="objective",
-                      progress=progress, epoch_end_fn=diagnostics_fn(val_set, out_dir))
+                      progress=progress, epoch_end_fn=diagnostics_fn(val_set, out_dir, writer=writer), writer=writer)
     if resume is not None:
         trainer.resume(resume)
     augment = config.data.augment
@@ -155,6 +161,15 @@ def train(config: RunConfig, out_dir: str | os.PathLike, resume: str | os.PathLi
         if dist.is_initialized():
             dist.destroy_process_group()
     return out_dir / "best.pt"
+
+
+def tensorboard_writer(out_dir: Path):
+    """A TensorBoard writer for ``OUT/tensorboard``, or a ConfigError saying how to install it."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise ConfigError('train.tensorboard needs the tensorboard package: pip install "molvae[tensorboard]"') from None
+    return SummaryWriter(log_dir=str(out_dir / "tensorboard"))
 
 
 RUN_FILES = ("config.toml", "log.csv", "last.pt", "best.pt", "kl_per_dim.csv", "rejects.csv", "val_rejects.csv")

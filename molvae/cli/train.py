@@ -27,9 +27,11 @@ def add_config_flags(parser: argparse.ArgumentParser) -> dict[str, str]:
         for f in dataclasses.fields(kind):
             flag = FLAG_NAMES.get((section, f.name), f.name.replace("_", "-"))
             dest = f"cfg_{section}_{f.name}"
+            # a true/false setting is also a bare switch: --compile means --compile true
+            switch = {"nargs": "?", "const": "true"} if isinstance(f.default, bool) else {}
             group.add_argument(f"--{flag}", dest=dest, default=None, metavar=type(f.default).__name__.upper()
                                if f.default is not None else "STR",
-                               help=f"{f.metadata.get('help', '')} (default: {f.default!r})")
+                               help=f"{f.metadata.get('help', '')} (default: {f.default!r})", **switch)
             dests[dest] = f"{section}.{f.name}"
     return dests
 

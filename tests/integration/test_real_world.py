@@ -274,3 +274,21 @@ def test_a_refused_checkpoint_names_the_global_not_pytorchs_advice(tiny_run, tmp
     assert main(["sample", "-m", str(tmp_path / "odd.pt"), "-n", "2", "-o", str(tmp_path / "s.csv")]) == EXIT_USER_ERROR
     err = capsys.readouterr().err
     assert "numpy" in err and "refuses to load" in err and "weights_only" not in err
+
+
+def test_tensorboard_events_can_be_read_back(moses_300, tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run = tmp_path / "tb"
+    # 2 epochs of 27 steps: the step scalars are written every 50 steps
+    assert main([*_train(moses_300, run, "--tensorboard", "--epochs", "2", "--batch-size", "4")]) == 0
+    events = EventAccumulator(str(run / "tensorboard"), size_guidance={"images": 0, "scalars": 0})
+    events.Reload()
+    scalars = set(events.Tags()["scalars"])
+    assert {"step/loss", "step/recon", "step/kl", "step/beta", "step/molecules_per_s", "epoch/train_loss",
+            "epoch/val_recon", "epoch/val_active_units", "epoch/train_mol_per_s"} <= scalars
+    log = pd.read_csv(run / "log.csv")
+    logged = [e.value for e in events.Scalars("epoch/val_recon")]
+    np.testing.assert_allclose(logged, log.val_recon, rtol=1e-5)  # the same numbers as log.csv
+    assert len(events.Images("epoch/kl_per_dimension")) == 2  # the KL-per-dimension figure, every epoch
