@@ -74,6 +74,13 @@ def refuse_overwriting_the_input(args: argparse.Namespace) -> None:
         raise MolvaeError(f"the output {target} is the input file; write the output elsewhere (-o)")
 
 
+def add_encoding_flags(p: argparse.ArgumentParser) -> None:
+    """--spellings and --batch-size: the flags of the verbs that encode molecules."""
+    p.add_argument("--spellings", type=non_negative(int), default=0, help=(
+        "average each molecule's embedding over this many random SMILES spellings too (default: 0, canonical only)"))
+    p.add_argument("--batch-size", type=positive(int), default=1024, help="molecules per batch (default: 1024)")
+
+
 def add_quiet_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 

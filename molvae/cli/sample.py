@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from molvae.cli.common import (add_input_flags, add_labels, add_model_flags, add_quiet_flag, load_model, non_negative, positive,
+from molvae.cli.common import (add_encoding_flags, add_input_flags, add_labels, add_model_flags, add_quiet_flag, load_model, non_negative, positive,
                                print_reject_reasons, print_summary, read_input, record_provenance, write_table)
 
 
@@ -44,9 +44,7 @@ def add_parsers(sub) -> None:
     add_model_flags(p)
     p.add_argument("-o", "--output", default="reconstructions.csv", help="output CSV (default: reconstructions.csv)")
     p.add_argument("--sample", action="store_true", help="sample tokens instead of greedy decoding")
-    p.add_argument("--spellings", type=non_negative(int), default=0, help=(
-        "encode each molecule as the average over this many random SMILES spellings too (default: 0)"))
-    p.add_argument("--batch-size", type=positive(int), default=1024, help="molecules per batch (default: 1024)")
+    add_encoding_flags(p)
     p.set_defaults(run=run_reconstruct)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from molvae.cli.common import (add_input_flags, add_labels, add_model_flags, add_quiet_flag, load_model, non_negative, positive,
+from molvae.cli.common import (add_encoding_flags, add_input_flags, add_labels, add_model_flags, add_quiet_flag, load_model, non_negative, positive,
                                print_reject_counts, print_reject_reasons, print_summary, read_input,
                                record_provenance, with_suffix, write_table)
 
@@ -22,9 +22,7 @@ def add_parsers(sub) -> None:
     add_model_flags(p)
     p.add_argument("-o", "--output", default="embeddings.csv", help="output file (default: embeddings.csv)")
     p.add_argument("--logvar", action="store_true", help="also write the posterior log-variances")
-    p.add_argument("--spellings", type=non_negative(int), default=0, help=(
-        "average each embedding over this many random SMILES spellings of the molecule too (default: 0, canonical only)"))
-    p.add_argument("--batch-size", type=positive(int), default=1024, help="molecules per batch (default: 1024)")
+    add_encoding_flags(p)
     add_quiet_flag(p)
     p.set_defaults(run=run_encode)
 
