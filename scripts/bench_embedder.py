@@ -70,7 +70,10 @@ def main() -> None:
     write_json(out / "embedder.json", script_provenance(model=PRETRAINED, n=args.n, rows=rows))
     wide = table.assign(cell=[f"{m:.3f} ± {s:.3f}" for m, s in zip(table.r2_mean, table.r2_sd)]).pivot_table(
         index=["property", "regressor"], columns="features", values="cell", aggfunc="first")
-    print(wide.to_markdown() if hasattr(wide, "to_markdown") else wide.to_string())
+    try:
+        print(wide.to_markdown())
+    except ImportError:  # pandas' markdown needs tabulate
+        print(wide.to_string())
 
 
 if __name__ == "__main__":
