@@ -50,6 +50,10 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "scratch_beta1.8_dec3x512": ("scratch", ["--beta", "1.8", "--decoder-hidden", "512", "--decoder-layers", "3"]),
     "scratch_beta1.8_z128": ("scratch", ["--beta", "1.8", "--latent-dim", "128"]),
     "scratch_beta1.8_wd0": ("scratch", ["--beta", "1.8", "--word-dropout", "0"]),
+    # trained on a lent GPU by scripts/gpu_quality.sh (minutes, not molecules), scored here
+    "gpu_ft_beta0.6": ("ft", ["--beta", "0.6", "--free-bits", "0"]),
+    "gpu_ft_beta1.8": ("ft", ["--beta", "1.8", "--free-bits", "0"]),
+    "gpu_ft_beta1.8_fb0.25": ("ft", ["--beta", "1.8", "--free-bits", "0.25"]),
 }
 
 
@@ -180,7 +184,8 @@ def main() -> None:
             print(pd.DataFrame([row]).round(4).T.to_string(), flush=True)
             return row
 
-        table = run_variants(args.only or VARIANTS, run_one, args, table_path, done=table)
+        cpu_variants = [name for name in VARIANTS if not name.startswith("gpu_")]  # gpu_*: scripts/gpu_quality.sh
+        table = run_variants(args.only or cpu_variants, run_one, args, table_path, done=table)
     if len(table):
         pareto(table, out / "pareto.png")
         save_results(table, table_path, settings=vars(args))
