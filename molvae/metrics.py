@@ -276,17 +276,19 @@ class Reference:
     features: Features
     info: dict = field(default_factory=dict)
 
-    def save(self, path: str | os.PathLike) -> None:
+    def save(self, path: str | os.PathLike, dtype: type = np.float64) -> None:
         """A compressed ``.npz`` with plain arrays only (loads without pickle), written atomically.
 
-        Numbers are stored as float32 (loaded back as float64): the shipped MOSES statistics take a
-        fifth less room, and FCD moves by under 1e-7 (measured on 2,000 samples), far below its precision."""
+        Numbers are stored as `dtype` and loaded back as float64. The shipped MOSES statistics are
+        float32 (scripts/build_reference_stats.py): a fifth less room in the wheel, and FCD moves by
+        5e-8 (measured on 2,000 samples), far below its precision. Caches keep float64, so a metric is
+        the same number whether its statistics were just computed or read back."""
         f = self.features
         save_npz_atomic(
-            Path(path), compress=True, fcd_mu=self.fcd_mu.astype(np.float32), fcd_sigma=self.fcd_sigma.astype(np.float32),
+            Path(path), compress=True, fcd_mu=self.fcd_mu.astype(dtype), fcd_sigma=self.fcd_sigma.astype(dtype),
             fps=f.fps, counts=np.frombuffer(json.dumps({"Frag": f.fragments, "Scaf": f.scaffolds,
                                                         "info": dict(self.info, name=self.name)}).encode(), np.uint8),
-            **{f"prop_{k}": np.asarray(v, np.float32) for k, v in f.properties.items()},
+            **{f"prop_{k}": np.asarray(v, dtype) for k, v in f.properties.items()},
         )
 
     @classmethod

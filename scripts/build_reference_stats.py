@@ -4,13 +4,16 @@
 
 Writes data/moses_test_stats.npz and data/moses_test_scaffolds_stats.npz: ChemNet mean and
 covariance (FCD), packed Morgan fingerprints (SNN), BRICS-fragment and scaffold counts (Frag,
-Scaf) and logP/SA/QED/weight values (Wasserstein distances). About 15 minutes per set on 2 CPU cores.
+Scaf) and logP/SA/QED/weight values (Wasserstein distances), numbers as float32. About 15 minutes
+per set on 2 CPU cores.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+
+import numpy as np
 
 from molvae.io import read_smiles, resolve_data_path
 from molvae.metrics import reference_path, reference_stats
@@ -27,7 +30,7 @@ def main() -> None:
         smiles = read_smiles(resolve_data_path(f"moses:{split}")).tolist()
         ref = reference_stats(smiles, f"moses:{split}", args.workers or None, args.device)
         path = reference_path(split)
-        ref.save(path)
+        ref.save(path, dtype=np.float32)  # a smaller wheel; FCD moves by ~5e-8
         print(f"{path}: {ref.info['n']} molecules, {path.stat().st_size / 2**20:.1f} MiB, "
               f"{time.perf_counter() - start:.0f} s")
 
