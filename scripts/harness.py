@@ -34,7 +34,9 @@ def train_variant(run: Path, args: argparse.Namespace, flags: Iterable[str]) -> 
     if (run / "done").is_file() or (args.rescore and (run / "last.pt").is_file()):
         return
     budget = ["--epochs", str(args.epochs)] if args.epochs else ["--epochs", "1000", "--time-limit-minutes", str(args.minutes)]
-    resume = ["--resume", str(run / "last.pt")] if (run / "last.pt").is_file() else []
+    # continue a stopped variant from its last checkpoint; one stopped before its first checkpoint
+    # starts afresh (--overwrite: molvae train refuses a folder holding another run's files)
+    resume = ["--resume", str(run / "last.pt")] if (run / "last.pt").is_file() else ["--overwrite"]
     cmd = [sys.executable, "-m", "molvae", "train", "--data", args.data, "--limit", str(args.limit), *budget,
            "-o", str(run), "-q", *args.train_args.split(), *flags, *resume]
     print(" ".join(cmd), flush=True)
