@@ -15,8 +15,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from molvae.cache import file_sha256
 from molvae.chem import canonical_smiles
 from molvae.errors import InputFileError
+from molvae.version import __version__
 
 
 SMILES_COLUMN_NAMES = ("smiles", "canonical_smiles", "smi", "smiles_string", "mol", "molecule")
@@ -194,9 +196,6 @@ def _pick_column(table: pd.DataFrame, column: str | None, path: Path) -> str:
 def provenance(model: str | os.PathLike | None = None, command: str | None = None, **extra: Any) -> dict[str, Any]:
     """What made an output: the command line (default: this process's), molvae's version, the time,
     the model file (path and SHA-256) when one was named, then `extra` (settings, summaries)."""
-    from molvae.version import __version__
-    from molvae.cache import file_sha256
-
     info: dict[str, Any] = {"command": command if command is not None else " ".join(sys.argv),
                             "molvae": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     if model:

@@ -57,12 +57,6 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
 }
 
 
-def relaxed_constraints(base: dict[str, int], extra: int) -> dict[str, int]:
-    """SELFIES bond capacities raised by `extra` per atom kind, so that slips survive decoding as
-    over-valent atoms that RDKit then refuses (instead of being silently repaired)."""
-    return {atom: cap + extra for atom, cap in base.items()}
-
-
 def variant_flags(start: str, flags: list[str], args) -> list[str]:
     """The molvae train flags of a variant: how it starts, then its own settings."""
     if start == "ft":
@@ -75,7 +69,7 @@ def variant_flags(start: str, flags: list[str], args) -> list[str]:
 def score(vae, args, refs, train_set, test) -> dict[str, float]:
     """The study's figures for one model (see the module docstring)."""
     from molvae.space import diagnose
-    from molvae.chem import decode_many
+    from molvae.chem import decode_many, relaxed_constraints
     from molvae.metrics import evaluate
     from molvae.properties import compute
 
