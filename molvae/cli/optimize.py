@@ -32,14 +32,16 @@ def add_parsers(sub) -> None:
         "OUT/summary.json (top-k, settings) and OUT/score_vs_calls.png."))
     p.add_argument("spec", nargs="?", help="TOML spec (see docs/optimize.md)")
     add_model_flags(p)
-    p.add_argument("--maximize", help="property to maximize (without a spec)")
+    p.add_argument("--maximize", "--oracle", help="property to maximize (without a spec), or a scorer: a Python "
+                   "function SMILES -> float as module:function, or a TDC/PMO task as tdc:NAME (pip install \".[bench]\")")
     p.add_argument("--minimize", help="property to minimize (without a spec)")
     p.add_argument("--similarity-min", type=number(float, 0, 1), help="constraint: Tanimoto to the start molecule at least this")
     p.add_argument("--start", help="SMILES to start from (default: the prior)")
     p.add_argument("--start-from", metavar="FILE", help="start from these molecules (CSV/SMI, or moses:train): "
                    "--start-count of them are scored first, within the budget, and seed the search")
     p.add_argument("--start-count", type=positive(int), help="molecules of --start-from to score (default: 100)")
-    p.add_argument("--method", choices=["random", "cmaes", "bo", "gradient"], help="optimizer (default: cmaes)")
+    p.add_argument("--method", choices=["random", "cmaes", "bo", "gradient", "policy"],
+                   help="optimizer (default: cmaes); policy fine-tunes a copy of the decoder on the oracle's scores")
     p.add_argument("--budget", type=positive(int), help="oracle calls (default: 500)")
     p.add_argument("--batch-size", type=positive(int), help="proposals per round (default: 20)")
     p.add_argument("--seed", type=int, help="random seed (default: 0)")

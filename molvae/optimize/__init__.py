@@ -2,9 +2,11 @@
 
 An :class:`Objective` (objective.py) turns a molecule into one number under hard constraints; an
 :class:`Oracle` (oracle.py) scores proposals with an exact budget of calls; :func:`optimize`
-(search.py) searches the VAE's latent space with one of four methods, each in its own module with
-its own settings: ``random`` (random_search.py), ``cmaes`` (cmaes.py), ``bo`` (bo.py) and
-``gradient`` (gradient.py). Runs are described by TOML specs (spec.py); :func:`run_to_folder`
+(search.py) runs one of five methods, each in its own module with its own settings: four search the
+frozen model's latent space, ``random`` (random_search.py), ``cmaes`` (cmaes.py), ``bo`` (bo.py) and
+``gradient`` (gradient.py); ``policy`` (policy.py) fine-tunes a copy of the decoder on the oracle's
+scores. Scorers from outside molvae (a Python function, ``module:function``, ``tdc:NAME``) are
+objective terms like RDKit properties (scorers.py). Runs are described by TOML specs (spec.py); :func:`run_to_folder`
 (run.py) writes a run's proposals, summary, plot and a spec that repeats it.
 """
 
@@ -13,6 +15,7 @@ from molvae.optimize.cmaes import CMAESConfig
 from molvae.optimize.gradient import GradientConfig, surrogate_objective
 from molvae.optimize.objective import GOALS, Constraints, Objective, Term
 from molvae.optimize.oracle import BudgetExhausted, Oracle
+from molvae.optimize.policy import PolicyConfig
 from molvae.optimize.random_search import RandomConfig
 from molvae.optimize.run import report, run_to_folder, summary, top_k_auc
 from molvae.optimize.search import METHODS, SearchConfig, optimize
@@ -21,6 +24,6 @@ from molvae.optimize.spec import (load_spec, read_spec, search_config, spec_dict
 from molvae.optimize.state import SearchState
 
 __all__ = ["Term", "Constraints", "Objective", "GOALS", "Oracle", "BudgetExhausted", "SearchConfig", "METHODS",
-           "RandomConfig", "CMAESConfig", "BOConfig", "GradientConfig", "SearchState", "optimize",
+           "RandomConfig", "CMAESConfig", "BOConfig", "GradientConfig", "PolicyConfig", "SearchState", "optimize",
            "surrogate_objective", "load_spec", "read_spec", "spec_objects", "search_config", "spec_from_options",
            "spec_dict", "spec_toml", "summary", "top_k_auc", "run_to_folder", "report"]

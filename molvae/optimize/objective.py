@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Callable, TypeVar
 
 import torch
 from rdkit import Chem, DataStructs
@@ -16,6 +16,7 @@ from rdkit import Chem, DataStructs
 from molvae import properties as props
 from molvae.chem import canonical_smiles, quiet_rdkit
 from molvae.errors import ConfigError
+from molvae.optimize import scorers
 
 GOALS = ("maximize", "minimize", "window", "target")
 
@@ -32,20 +33,33 @@ class Term:
     """One property's contribution: ``weight * f(value)`` with f set by `goal`.
 
     maximize: value; minimize: -value; window: 0 inside [low, high], minus the distance outside;
-    target: -|value - target|."""
+    target: -|value - target|.
 
-    property: str
+    `property` is an RDKit property (:data:`molvae.properties.REGISTRY`), ``similarity``, or a scorer:
+    a Python function taking SMILES to a float, or its name as ``module:function``, or a TDC task as
+    ``tdc:NAME`` (see :mod:`molvae.optimize.scorers`). A function given directly is named
+    ``module:qualname`` where it can be imported back (so a spec file can name it)."""
+
+    property: str | Callable[[str], float]
     goal: str = "maximize"
     weight: float = 1.0
     low: float | None = None
     high: float | None = None
     target: float | None = None
+    function: Callable[[str], float] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self):
+        if callable(self.property):
+            self.function, self.property = self.property, scorers.scorer_name(self.property)
+        if not isinstance(self.property, str) or not self.property:
+            raise ConfigError(f"objective term: property must be a name or a function, got {self.property!r}")
         if self.goal not in GOALS:
             raise ConfigError(f"objective term {self.property!r}: goal must be one of {', '.join(GOALS)}, got {self.goal!r}")
-        if self.property not in props.REGISTRY and self.property != "similarity":
-            raise ConfigError(f"objective term: unknown property {self.property!r}; known: similarity, {', '.join(props.REGISTRY)}")
+        if self.function is None and scorers.is_scorer_name(self.property):
+            self.function = scorers.resolve(self.property)
+        if self.function is None and self.property not in props.REGISTRY and self.property != "similarity":
+            raise ConfigError(f"objective term: unknown property {self.property!r}; known: similarity, "
+                              f"{', '.join(props.REGISTRY)}, or a scorer as module:function or tdc:NAME")
         if self.goal == "window" and (self.low is None or self.high is None or self.low > self.high):
             raise ConfigError(f"objective term {self.property!r}: a window needs low <= high")
         if self.goal == "target" and self.target is None:
@@ -136,8 +150,14 @@ class Objective:
             raise ConfigError("the objective needs at least one term")
         ref = checked_smiles(self.reference, "objective reference") if self.reference else None
         self._reference_fp = props.fingerprint(ref) if ref else None
-        names = {t.property for t in self.terms} | {"qed", "logp", "sa", "mw"}
+        names = {t.property for t in self.terms if t.function is None} | {"qed", "logp", "sa", "mw"}
         self._names = sorted(n for n in names if n != "similarity")
+        self._scorers = {t.property: t.function for t in self.terms if t.function is not None}
+
+    @property
+    def scorer_names(self) -> list[str]:
+        """The terms computed by scorers (functions from outside molvae), not by RDKit."""
+        return list(self._scorers)
 
     @property
     def uses_similarity(self) -> bool:
@@ -176,14 +196,26 @@ class Objective:
 
     def as_dict(self) -> dict[str, Any]:
         """The ``[objective]`` table of a spec: every term with its settings, and the reference if set."""
-        terms = [{k: v for k, v in dataclasses.asdict(t).items() if v is not None} for t in self.terms]
+        terms = [{f.name: getattr(t, f.name) for f in dataclasses.fields(t)
+                  if f.name != "function" and getattr(t, f.name) is not None} for t in self.terms]
         return {"terms": terms, **({"reference": self.reference} if self.reference else {})}
 
-    def evaluate(self, mol: Chem.Mol) -> tuple[float, str, dict[str, float]]:
-        """(score, violation ('' when feasible), property values) for a parsed molecule."""
+    def evaluate(self, mol: Chem.Mol, smiles: str | None = None) -> tuple[float, str, dict[str, float]]:
+        """(score, violation ('' when feasible), property values) for a parsed molecule. Scorers are
+        given `smiles` (canonical; computed from `mol` when not given); one that fails or returns no
+        finite number makes the molecule infeasible, with the reason as its violation."""
         values = {n: float(props.REGISTRY[n](mol)) for n in self._names}
         if self._reference_fp is not None:
             values["similarity"] = DataStructs.TanimotoSimilarity(self._reference_fp, props.fingerprint(mol))
+        problems = []
+        if self._scorers:
+            smiles = smiles or Chem.MolToSmiles(mol)
+            for name, function in self._scorers.items():
+                values[name], problem = scorers.call(function, name, smiles)
+                if problem:
+                    problems.append(problem)
+        if problems:
+            return float("nan"), problems[0], values
         score = sum(t.score(values[t.property]) for t in self.terms)
         return score, self.constraints.violation(mol, values), values
 
@@ -192,9 +224,11 @@ def _term(table: Any) -> Term:
     if not isinstance(table, dict) or "property" not in table:
         raise ConfigError(f"[objective] terms: each term is a table with a property, got {table!r}")
     try:
+        if "function" in table:
+            raise TypeError("function")
         return Term(**table)
     except TypeError as exc:
-        unknown = set(table) - {f.name for f in dataclasses.fields(Term)}
+        unknown = set(table) - {f.name for f in dataclasses.fields(Term)} | ({"function"} & set(table))
         detail = (f"unknown key(s) {', '.join(sorted(unknown))}; use property, goal, weight, low, high, target"
                   if unknown else str(exc))
         raise ConfigError(f"[objective] term {table['property']!r}: {detail}") from None

@@ -53,7 +53,7 @@ class Oracle:
                     if self.left <= 0:
                         break
                     self.calls += 1
-                    self.cache[canon] = self.objective.evaluate(mol_from_smiles(canon))
+                    self.cache[canon] = self.objective.evaluate(mol_from_smiles(canon), canon)
                     score, violation, values = self.cache[canon]
                     self.history.append({"call": self.calls, "step": step, "smiles": canon, "score": score,
                                          "feasible": not violation, "violation": violation, **values,

@@ -16,14 +16,16 @@ from molvae.optimize.cmaes import CMAESConfig
 from molvae.optimize.gradient import GradientConfig
 from molvae.optimize.objective import Objective, checked_smiles
 from molvae.optimize.oracle import BudgetExhausted, Oracle
+from molvae.optimize.policy import PolicyConfig
 from molvae.optimize.random_search import RandomConfig
 from molvae.optimize.state import SearchState
 
 if TYPE_CHECKING:
     from molvae.api import MolVAE
 
-MethodConfig = Union[RandomConfig, CMAESConfig, BOConfig, GradientConfig]
-METHODS: dict[str, type] = {"random": RandomConfig, "cmaes": CMAESConfig, "bo": BOConfig, "gradient": GradientConfig}
+MethodConfig = Union[RandomConfig, CMAESConfig, BOConfig, GradientConfig, PolicyConfig]
+METHODS: dict[str, type] = {"random": RandomConfig, "cmaes": CMAESConfig, "bo": BOConfig, "gradient": GradientConfig,
+                            "policy": PolicyConfig}
 
 
 @dataclass
@@ -45,6 +47,7 @@ class SearchConfig:
     cmaes: CMAESConfig = field(default_factory=CMAESConfig)
     bo: BOConfig = field(default_factory=BOConfig)
     gradient: GradientConfig = field(default_factory=GradientConfig)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
 
     def __post_init__(self):
         if self.method not in METHODS:
@@ -94,7 +97,7 @@ def optimize(vae: "MolVAE", objective: Objective, config: SearchConfig, progress
         else:
             z0, sigma = np.zeros(vae.config.latent_dim), 1.0
         state = SearchState(ask, oracle, z0, sigma, rng, config.batch_size, config.seed, init,
-                            predictor=getattr(vae, "predictor", None))
+                            predictor=getattr(vae, "predictor", None), vae=vae)
         config.method_config.run(state)
     except BudgetExhausted:
         pass

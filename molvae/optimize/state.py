@@ -21,7 +21,8 @@ class SearchState:
     `ask(z, step)` decodes latent points ``(n, latent_dim)`` and returns the oracle's scores ``(n,)``
     (NaN where no molecule was evaluated). The search starts at `z0` with spread `sigma`; `init`
     holds the codes ``(m, latent_dim)`` and scores ``(m,)`` of start molecules the oracle has already
-    scored (None without start molecules). `predictor` is the model's latent property predictor, if any."""
+    scored (None without start molecules). `predictor` is the model's latent property predictor, if any;
+    `vae` the model (:class:`molvae.api.MolVAE`), which methods that learn copy rather than change."""
 
     ask: Callable[[np.ndarray, int], np.ndarray]
     oracle: Oracle
@@ -32,6 +33,7 @@ class SearchState:
     seed: int
     init: tuple[np.ndarray, np.ndarray] | None = None
     predictor: Any = None
+    vae: Any = None   # the model itself, for methods that learn from the oracle (policy)
     _calls: int = field(default=-1, init=False, repr=False)
     _idle_rounds: int = field(default=0, init=False, repr=False)
 

@@ -1,0 +1,118 @@
+"""The policy search: the decoder learns from the oracle (REINVENT's recipe, on a latent-conditioned decoder).
+
+The frozen methods search the latent space of a fixed model. Here a copy of the decoder (the agent)
+samples molecules from codes z around the start, the oracle scores them, and the agent is moved toward
+REINVENT's augmented likelihood: log p_prior(x | z) + reward_scale * score, where p_prior is the
+pretrained decoder (Olivecrona et al. 2017; Blaschke et al. 2020). The squared gap between the two
+is the loss, so the pretrained decoder anchors the agent: it keeps writing molecules the model knows
+while shifting its probability toward what scores well. The best molecules found are replayed in every
+update (experience replay). Decoding is stochastic, so the agent rarely proposes one molecule twice.
+
+The user's model is never changed: the agent is a copy."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from molvae.errors import ConfigError
+from molvae.optimize.state import MAX_ROUNDS, SearchState
+
+
+@dataclass
+class PolicyConfig:
+    """Settings of the policy search (defaults: REINVENT's as PMO ran it, for scores in [0, 1])."""
+
+    reward_scale: float = 500.0   # sigma of REINVENT's augmented likelihood: nats per unit of score
+    learning_rate: float = 5e-4
+    replay: int = 24              # best molecules replayed in each update (0: none)
+    temperature: float = 1.0      # sampling temperature of the agent
+
+    def __post_init__(self):
+        for name in ("reward_scale", "learning_rate", "temperature"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"policy {name} must be positive, got {getattr(self, name)}")
+        if self.replay < 0:
+            raise ConfigError(f"policy replay must be 0 or more, got {self.replay}")
+
+    def run(self, state: SearchState) -> None:
+        """Sample `batch_size` molecules a round from the agent at codes z ~ N(z0, sigma^2), score them,
+        and take one Adam step on the augmented-likelihood loss over them and the replayed best."""
+        if state.vae is None:
+            raise ConfigError("the policy search needs the model (SearchState.vae)")
+        vae = state.vae
+        prior = vae.model.eval()
+        agent = copy.deepcopy(prior).eval()  # eval: no dropout; gradients still flow
+        for p in agent.parameters():
+            p.requires_grad_(False)
+        for p in agent.decoder.parameters():
+            p.requires_grad_(True)
+        optimizer = torch.optim.Adam([p for p in agent.decoder.parameters()], lr=self.learning_rate)
+        device = vae.device
+        generator = torch.Generator(device=device).manual_seed(int(state.seed))
+        centre = torch.as_tensor(np.asarray(state.z0, dtype=np.float32), device=device)
+        memory = Replay(self.replay, prior.ids.pad)
+        for step in range(1, MAX_ROUNDS):
+            state.begin_round()
+            z = centre + state.sigma * torch.randn(state.batch_size, len(centre), generator=generator, device=device)
+            with torch.no_grad(), vae.autocast():
+                tokens = agent.generate(z, temperature=self.temperature, generator=generator)
+            _, smiles = vae.tokens_to_smiles(tokens)
+            scores = state.oracle.fill(state.oracle(smiles, step))
+            import os; os.environ.get("POLICY_DEBUG") and print(step, round(float(np.mean(scores)), 3), round(float(np.mean([s is not None for s in smiles])), 2), state.oracle.calls)
+            memory.add(tokens, z, scores, smiles)
+            old_tokens, old_z, old_scores = memory.sample(state.rng)
+            if old_tokens is not None:
+                tokens, z = join_padded(tokens, old_tokens, prior.ids.pad), torch.cat([z, old_z])
+                scores = np.concatenate([scores, old_scores])
+            reward = torch.as_tensor(scores, dtype=torch.float32, device=device)
+            with torch.no_grad():
+                anchor = sequence_log_prob(prior, tokens, z) + self.reward_scale * reward
+            loss = (anchor - sequence_log_prob(agent, tokens, z)).pow(2).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+
+
+def sequence_log_prob(model, tokens: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """log p(tokens | z) under `model`'s decoder, summed over each row's tokens up to its ``<eos>``: (B,)."""
+    targets = tokens.long()
+    logits, _ = model.decoder(model.decoder_inputs(targets), z)
+    logp = torch.log_softmax(logits.float(), dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+    return (logp * (targets != model.ids.pad)).sum(dim=1)
+
+
+def join_padded(a: torch.Tensor, b: torch.Tensor, pad: int) -> torch.Tensor:
+    """Stack two (B, T) token batches of different lengths, padding the shorter."""
+    width = max(a.shape[1], b.shape[1])
+    grow = lambda t: torch.nn.functional.pad(t, (0, width - t.shape[1]), value=pad)  # noqa: E731
+    return torch.cat([grow(a), grow(b)])
+
+
+class Replay:
+    """The `size` best distinct molecules seen so far, with the tokens and codes that wrote them."""
+
+    def __init__(self, size: int, pad: int):
+        self.size, self.pad = size, pad
+        self.rows: dict[str, tuple[float, torch.Tensor, torch.Tensor]] = {}
+
+    def add(self, tokens: torch.Tensor, z: torch.Tensor, scores: np.ndarray, smiles: list[str | None]) -> None:
+        if not self.size:
+            return
+        for i, smi in enumerate(smiles):
+            if smi and np.isfinite(scores[i]) and smi not in self.rows:
+                self.rows[smi] = (float(scores[i]), tokens[i].detach(), z[i].detach())
+        if len(self.rows) > self.size:
+            best = sorted(self.rows.items(), key=lambda kv: -kv[1][0])[: self.size]
+            self.rows = dict(best)
+
+    def sample(self, rng: np.random.Generator) -> tuple[torch.Tensor | None, torch.Tensor | None, np.ndarray | None]:
+        """All the remembered molecules (at most `size`), as one batch; Nones when there are none."""
+        if not self.rows:
+            return None, None, None
+        rows = list(self.rows.values())
+        tokens = torch.nn.utils.rnn.pad_sequence([r[1] for r in rows], batch_first=True, padding_value=self.pad)
+        return tokens, torch.stack([r[2] for r in rows]), np.array([r[0] for r in rows])
