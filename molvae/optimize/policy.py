@@ -62,19 +62,26 @@ class PolicyConfig:
                 tokens = agent.generate(z, temperature=self.temperature, generator=generator)
             _, smiles = vae.tokens_to_smiles(tokens)
             scores = state.oracle.fill(state.oracle(smiles, step))
-            import os; os.environ.get("POLICY_DEBUG") and print(step, round(float(np.mean(scores)), 3), round(float(np.mean([s is not None for s in smiles])), 2), state.oracle.calls)
             memory.add(tokens, z, scores, smiles)
             old_tokens, old_z, old_scores = memory.sample(state.rng)
             if old_tokens is not None:
                 tokens, z = join_padded(tokens, old_tokens, prior.ids.pad), torch.cat([z, old_z])
                 scores = np.concatenate([scores, old_scores])
-            reward = torch.as_tensor(scores, dtype=torch.float32, device=device)
-            with torch.no_grad():
-                anchor = sequence_log_prob(prior, tokens, z) + self.reward_scale * reward
-            loss = (anchor - sequence_log_prob(agent, tokens, z)).pow(2).mean()
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+            reinforce_step(agent, prior, optimizer, tokens, z, torch.as_tensor(scores, dtype=torch.float32, device=device),
+                           self.reward_scale)
+
+
+def reinforce_step(agent, prior, optimizer: torch.optim.Optimizer, tokens: torch.Tensor, z: torch.Tensor,
+                   rewards: torch.Tensor, reward_scale: float) -> float:
+    """One update of REINVENT's loss: (log p_prior(x|z) + reward_scale * reward - log p_agent(x|z))^2,
+    averaged over the batch. Returns the loss."""
+    with torch.no_grad():
+        anchor = sequence_log_prob(prior, tokens, z) + reward_scale * rewards
+    loss = (anchor - sequence_log_prob(agent, tokens, z)).pow(2).mean()
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return float(loss.detach())
 
 
 def sequence_log_prob(model, tokens: torch.Tensor, z: torch.Tensor) -> torch.Tensor:

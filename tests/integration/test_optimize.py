@@ -1,5 +1,6 @@
 """Latent-space optimization on the tiny model: budgets, constraints, objectives, the verb."""
 
+import copy
 import json
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 from molvae import properties as P
 from molvae.cli import main
 from molvae.errors import ConfigError
-from molvae.optimize import (Constraints, GradientConfig, Objective, SearchConfig, Term, load_spec, optimize,
+from molvae.optimize import (Constraints, GradientConfig, Objective, PolicyConfig, SearchConfig, Term, load_spec, optimize,
                              run_to_folder, summary)
 
 ASPIRIN = "CC(=O)Oc1ccccc1C(=O)O"
@@ -25,7 +26,7 @@ def shipped():
     return MolVAE.load(device="cpu")
 
 
-@pytest.mark.parametrize("method", ["random", "cmaes", "gradient", "bo"])
+@pytest.mark.parametrize("method", ["random", "cmaes", "gradient", "bo", "policy"])
 def test_each_optimizer_improves_on_its_start_within_the_budget(shipped, method):
     # the shipped model (the tiny one decodes mostly junk): from a poorly drug-like lead, maximize QED
     start = "CCCCCCCCCCCCCCCC(=O)NCCO"
@@ -113,6 +114,35 @@ def test_start_molecules_that_cannot_be_used(shipped):
         SearchConfig(start=ASPIRIN, start_molecules=[ASPIRIN])
 
 
+def test_policy_update_moves_probability_toward_what_scores_well(tiny_model):
+    from molvae.optimize.policy import reinforce_step, sequence_log_prob
+
+    prior = tiny_model.model.eval()
+    agent = copy.deepcopy(prior)
+    gen = torch.Generator().manual_seed(0)
+    z = torch.randn(32, tiny_model.config.latent_dim, generator=gen)
+    tokens = prior.generate(z, generator=gen)
+    rewarded = torch.tensor([i % 2 == 0 for i in range(32)])  # an arbitrary half of the batch scores 1
+    optimizer = torch.optim.Adam(agent.decoder.parameters(), lr=3e-3)
+    with torch.no_grad():
+        before = sequence_log_prob(agent, tokens, z)
+    losses = [reinforce_step(agent, prior, optimizer, tokens, z, rewarded.float(), 20.0) for _ in range(15)]
+    with torch.no_grad():
+        gain = sequence_log_prob(agent, tokens, z) - before
+    assert losses[-1] < losses[0]
+    assert gain[rewarded].mean() > gain[~rewarded].mean() + 5.0  # nats: the rewarded half became likelier
+    assert all(torch.equal(a, b) for a, b in zip(prior.parameters(), tiny_model.model.parameters()))
+
+
+def test_policy_search_spends_the_exact_budget_and_leaves_the_model_unchanged(tiny_model):
+    weights = copy.deepcopy(tiny_model.model.state_dict())
+    table = optimize(tiny_model, Objective([Term("qed")]), SearchConfig(method="policy", budget=40, batch_size=8))
+    assert table.call.tolist() == list(range(1, 41)) and table.smiles.is_unique
+    assert all(torch.equal(weights[k], v) for k, v in tiny_model.model.state_dict().items())
+    with pytest.raises(ConfigError, match="reward_scale must be positive"):
+        SearchConfig(method="policy", policy=PolicyConfig(reward_scale=0))
+
+
 def test_infeasible_molecules_are_recorded_but_never_best(tiny_model):
     objective = Objective([Term("qed")], Constraints(similarity_min=0.95))  # to the search's start
     table = optimize(tiny_model, objective, SearchConfig(method="random", budget=15, batch_size=5, start=ASPIRIN, sigma=2.0))
@@ -147,6 +177,24 @@ def test_optimize_verb(tiny_run, tmp_path, capsys):
     assert main(["optimize", "--maximize", "qed", "--start", ASPIRIN, "--start-from", "x.csv",
                  "-m", str(tiny_run / "best.pt")]) == 2
     assert "not both" in capsys.readouterr().err
+
+
+def test_optimize_verb_with_the_users_scorer(tiny_run, tmp_path, monkeypatch, capsys):
+    # a function in a file of the folder molvae runs in, named module:function; the spec it writes repeats it
+    (tmp_path / "my_scores.py").write_text("def ring_atoms(smiles):\n    return float(sum(c.isdigit() for c in smiles))\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.path", [p for p in __import__("sys").path if p not in ("", str(tmp_path))])
+    model = ["-m", str(tiny_run / "best.pt"), "--device", "cpu", "--train", "none", "-q"]
+    assert main(["optimize", "--oracle", "my_scores:ring_atoms", "--budget", "8", "--method", "policy",
+                 "--batch-size", "4", "-o", "opt", *model]) == 0
+    table = pd.read_csv(tmp_path / "opt" / "proposals.csv")
+    assert len(table) == 8 and (table.score == table["my_scores:ring_atoms"]).all()
+    assert 'property = "my_scores:ring_atoms"' in (tmp_path / "opt" / "spec.toml").read_text()
+    assert main(["optimize", str(tmp_path / "opt" / "spec.toml"), "-o", "again", *model]) == 0
+    again = pd.read_csv(tmp_path / "again" / "proposals.csv")
+    assert again.smiles.tolist() == table.smiles.tolist()  # the policy search is seeded
+    assert main(["optimize", "--oracle", "my_scores:nothing", *model]) == 2
+    assert "module 'my_scores' has no 'nothing'" in capsys.readouterr().err
 
 
 def test_run_to_folder_writes_a_spec_that_repeats_the_run(shipped, moses_300, tmp_path):
