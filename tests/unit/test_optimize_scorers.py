@@ -10,7 +10,7 @@ import pytest
 from molvae import properties as P
 from molvae.errors import ConfigError
 from molvae.optimize import Objective, Oracle, Term, top_k_auc
-from molvae.optimize.scorers import resolve, scorer_name
+from molvae.optimize.scorers import scorer_name
 
 ASPIRIN = "CC(=O)Oc1ccccc1C(=O)O"
 
