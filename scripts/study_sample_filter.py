@@ -1,4 +1,5 @@
-"""Does a per-molecule likelihood filter keep SELFIES' slips out of prior samples, and what does it cost?
+"""Does a per-molecule likelihood filter (or a lower temperature) keep SELFIES' slips out of prior
+samples, and what does it cost?
 
     python scripts/study_sample_filter.py                      # the shipped model, 12,000 draws, ~10 min on 2 cores
     python scripts/study_sample_filter.py -m run/best.pt -n 30000 --out docs/bench/quality
@@ -8,6 +9,8 @@ decoder's own log p(x | z): summed, and per token. Then it drops the lowest-scor
 (0, 5, 10, 20, 40%) by each criterion and scores what is left with the MOSES metrics (FCD/Test,
 SNN/Test, Scaf/Test, Filters, novelty, unique@10k, mean SA) on the first `--keep` molecules kept, so
 every row is judged on the same number of molecules. The 0% row is `molvae sample` as it is.
+With ``--temperatures`` it also scores draws decoded at those temperatures (no filter), the other
+way to keep a language model to its likelier strings; ``--only-temperatures`` skips the filter rows.
 
 Writes OUT/sample_filter.csv and OUT/sample_filter.json (command, settings, rows).
 """
@@ -26,7 +29,7 @@ from harness import save_results
 FRACTIONS = (0.0, 0.05, 0.10, 0.20, 0.40)
 
 
-def draws(vae, n: int, seed: int, batch: int = 1000) -> pd.DataFrame:
+def draws(vae, n: int, seed: int, batch: int = 1000, temperature: float = 1.0) -> pd.DataFrame:
     """n prior draws: canonical SMILES ('' where no molecule), log p(x|z) summed and per token."""
     import torch
 
@@ -34,7 +37,7 @@ def draws(vae, n: int, seed: int, batch: int = 1000) -> pd.DataFrame:
     rows = []
     for start in range(0, n, batch):
         z = vae.model.sample_prior(min(batch, n - start), generator=gen)
-        ids = vae.model.generate(z, generator=gen)
+        ids = vae.model.generate(z, temperature=temperature, generator=gen)
         lengths = (ids != vae.model.ids.pad).sum(dim=1)
         logp = vae.model.log_likelihood(ids, lengths.clamp(min=1), z)
         _, smiles = vae.tokens_to_smiles(ids)
@@ -50,6 +53,8 @@ def main() -> None:
     ap.add_argument("--keep", type=int, default=7_000, help="molecules scored per row (the first kept ones)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=1, help="processes for the RDKit side of scoring")
+    ap.add_argument("--temperatures", type=float, nargs="*", default=[], help="also score these decoding temperatures")
+    ap.add_argument("--only-temperatures", action="store_true", help="skip the likelihood-filter rows")
     ap.add_argument("--out", default="docs/bench/quality", help="output folder")
     args = ap.parse_args()
 
@@ -63,31 +68,41 @@ def main() -> None:
 
     torch.set_num_threads(1)
     vae = MolVAE.load(args.model, device="cpu")
-    started = time.perf_counter()
-    sample = draws(vae, args.n, args.seed)
-    print(f"{len(sample)} draws in {time.perf_counter() - started:.0f} s", flush=True)
+    if not args.only_temperatures:
+        started = time.perf_counter()
+        sample = draws(vae, args.n, args.seed)
+        print(f"{len(sample)} draws in {time.perf_counter() - started:.0f} s", flush=True)
     refs = {"Test": load_reference("moses:test", workers=args.workers, progress=False)}
     train_set = canonical_set(resolve_data_path("moses:train"), workers=args.workers, progress=False)
     rows = []
-    for criterion in ("log_p", "log_p_per_token"):
+
+    def score(smiles: list[str], **row) -> None:
+        result = evaluate(smiles, refs, train_set, ks=(5_000,), workers=args.workers, progress=False)
+        row.update({"scored": len(smiles),
+                    **{k: result[k] for k in ("FCD/Test", "SNN/Test", "Scaf/Test", "Filters", "Novelty", "unique@5k")},
+                    "mean_sa": float(np.nanmean(compute(smiles, ["sa"], workers=args.workers)["sa"]))})
+        rows.append(row)
+        print(pd.DataFrame([row]).round(4).to_string(index=False, header=len(rows) == 1), flush=True)
+
+    for criterion in ("log_p", "log_p_per_token") if not args.only_temperatures else ():
         for fraction in FRACTIONS:
             if fraction == 0 and criterion != "log_p":
                 continue
             cut = sample[criterion].quantile(fraction) if fraction else -np.inf
             kept = sample[(sample[criterion] >= cut) & (sample.smiles != "")]
-            smiles = kept.smiles.iloc[: args.keep].tolist()
-            result = evaluate(smiles, refs, train_set, ks=(5_000,), workers=args.workers, progress=False)
-            row = {"criterion": "none" if fraction == 0 else criterion, "discarded": fraction,
-                   "threshold": cut, "scored": len(smiles),
-                   **{k: result[k] for k in ("FCD/Test", "SNN/Test", "Scaf/Test", "Filters", "Novelty", "unique@5k")},
-                   "mean_sa": float(np.nanmean(compute(smiles, ["sa"], workers=args.workers)["sa"]))}
-            rows.append(row)
-            print(pd.DataFrame([row]).round(4).to_string(index=False, header=len(rows) == 1), flush=True)
+            score(kept.smiles.iloc[: args.keep].tolist(), temperature=1.0,
+                  criterion="none" if fraction == 0 else criterion, discarded=fraction, threshold=cut)
+    for temperature in args.temperatures:
+        cooler = draws(vae, args.keep, args.seed, temperature=temperature)
+        kept = cooler[cooler.smiles != ""]
+        score(kept.smiles.tolist(), temperature=temperature, criterion="none", discarded=1 - len(kept) / len(cooler),
+              threshold=-np.inf)
     table = pd.DataFrame(rows)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    save_results(table, out / "sample_filter.csv", settings=vars(args))
-    print(f"wrote {out / 'sample_filter.csv'}")
+    name = "sample_temperature.csv" if args.only_temperatures else "sample_filter.csv"
+    save_results(table, out / name, settings=vars(args))
+    print(f"wrote {out / name}")
 
 
 if __name__ == "__main__":

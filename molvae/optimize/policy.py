@@ -30,11 +30,18 @@ class PolicyConfig:
     learning_rate: float = 5e-4
     replay: int = 24              # best molecules replayed in each update (0: none)
     temperature: float = 1.0      # sampling temperature of the agent
+    updates: int = 1              # Adam steps per round on the round's batch and the replay
+    elite_fraction: float = 0.0   # share of each round's codes drawn around the codes of the replayed best
+    elite_spread: float = 0.5     # their spread (latent units)
 
     def __post_init__(self):
         for name in ("reward_scale", "learning_rate", "temperature"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"policy {name} must be positive, got {getattr(self, name)}")
+        if not 0 <= self.elite_fraction <= 1:
+            raise ConfigError(f"policy elite_fraction must be in [0, 1], got {self.elite_fraction}")
+        if self.updates < 1:
+            raise ConfigError(f"policy updates must be at least 1, got {self.updates}")
         if self.replay < 0:
             raise ConfigError(f"policy replay must be 0 or more, got {self.replay}")
 
@@ -58,6 +65,12 @@ class PolicyConfig:
         for step in range(1, MAX_ROUNDS):
             state.begin_round()
             z = centre + state.sigma * torch.randn(state.batch_size, len(centre), generator=generator, device=device)
+            elites = memory.codes()
+            n_elite = int(round(self.elite_fraction * state.batch_size)) if elites is not None else 0
+            if n_elite:
+                pick = torch.as_tensor(state.rng.integers(len(elites), size=n_elite), device=device)
+                z[:n_elite] = elites[pick] + self.elite_spread * torch.randn(n_elite, len(centre), generator=generator,
+                                                                            device=device)
             with torch.no_grad(), vae.autocast():
                 tokens = agent.generate(z, temperature=self.temperature, generator=generator)
             _, smiles = vae.tokens_to_smiles(tokens)
@@ -67,8 +80,9 @@ class PolicyConfig:
             if old_tokens is not None:
                 tokens, z = join_padded(tokens, old_tokens, prior.ids.pad), torch.cat([z, old_z])
                 scores = np.concatenate([scores, old_scores])
-            reinforce_step(agent, prior, optimizer, tokens, z, torch.as_tensor(scores, dtype=torch.float32, device=device),
-                           self.reward_scale)
+            rewards = torch.as_tensor(scores, dtype=torch.float32, device=device)
+            for _ in range(self.updates):
+                reinforce_step(agent, prior, optimizer, tokens, z, rewards, self.reward_scale)
 
 
 def reinforce_step(agent, prior, optimizer: torch.optim.Optimizer, tokens: torch.Tensor, z: torch.Tensor,
@@ -115,6 +129,10 @@ class Replay:
         if len(self.rows) > self.size:
             best = sorted(self.rows.items(), key=lambda kv: -kv[1][0])[: self.size]
             self.rows = dict(best)
+
+    def codes(self) -> torch.Tensor | None:
+        """The codes that wrote the remembered molecules (None when there are none)."""
+        return torch.stack([r[2] for r in self.rows.values()]) if self.rows else None
 
     def sample(self, rng: np.random.Generator) -> tuple[torch.Tensor | None, torch.Tensor | None, np.ndarray | None]:
         """All the remembered molecules (at most `size`), as one batch; Nones when there are none."""
