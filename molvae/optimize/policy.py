@@ -19,7 +19,10 @@ import numpy as np
 import torch
 
 from molvae.errors import ConfigError
+from molvae.optimize.oracle import BudgetExhausted
 from molvae.optimize.state import MAX_ROUNDS, SearchState
+
+COLLAPSED_ROUNDS = 20  # rounds in a row in which under 5% of the agent's molecules were new: it has collapsed
 
 
 @dataclass
@@ -62,8 +65,10 @@ class PolicyConfig:
         generator = torch.Generator(device=device).manual_seed(int(state.seed))
         centre = torch.as_tensor(np.asarray(state.z0, dtype=np.float32), device=device)
         memory = Replay(self.replay, prior.ids.pad)
+        collapsed = 0
         for step in range(1, MAX_ROUNDS):
             state.begin_round()
+            calls = state.oracle.calls
             z = centre + state.sigma * torch.randn(state.batch_size, len(centre), generator=generator, device=device)
             elites = memory.codes()
             n_elite = int(round(self.elite_fraction * state.batch_size)) if elites is not None else 0
@@ -75,6 +80,11 @@ class PolicyConfig:
                 tokens = agent.generate(z, temperature=self.temperature, generator=generator)
             _, smiles = vae.tokens_to_smiles(tokens)
             scores = state.oracle.fill(state.oracle(smiles, step))
+            # an agent that writes the same few molecules again and again has collapsed: stop, the rest
+            # of the budget unspent (PMO's AUC holds the last value), rather than spin for hours
+            collapsed = collapsed + 1 if state.oracle.calls - calls < 0.05 * len(smiles) else 0
+            if collapsed >= COLLAPSED_ROUNDS:
+                raise BudgetExhausted
             memory.add(tokens, z, scores, smiles)
             old_tokens, old_z, old_scores = memory.sample(state.rng)
             if old_tokens is not None:

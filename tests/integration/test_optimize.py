@@ -143,6 +143,16 @@ def test_policy_search_spends_the_exact_budget_and_leaves_the_model_unchanged(ti
         SearchConfig(method="policy", policy=PolicyConfig(reward_scale=0))
 
 
+def test_a_collapsed_policy_stops_instead_of_spinning(tiny_model, monkeypatch):
+    # an agent that writes one molecule over and over spends no calls: the search ends after 20 such rounds
+    from molvae.optimize import policy
+
+    rounds = []
+    monkeypatch.setattr(tiny_model, "tokens_to_smiles", lambda ids: rounds.append(1) or ([], ["CCO"] * len(ids)))
+    table = optimize(tiny_model, Objective([Term("qed")]), SearchConfig(method="policy", budget=50, batch_size=4))
+    assert len(table) == 1 and len(rounds) == 1 + policy.COLLAPSED_ROUNDS  # the first round found CCO
+
+
 def test_infeasible_molecules_are_recorded_but_never_best(tiny_model):
     objective = Objective([Term("qed")], Constraints(similarity_min=0.95))  # to the search's start
     table = optimize(tiny_model, objective, SearchConfig(method="random", budget=15, batch_size=5, start=ASPIRIN, sigma=2.0))
