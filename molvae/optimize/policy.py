@@ -87,7 +87,7 @@ class PolicyConfig:
             if collapsed >= COLLAPSED_ROUNDS:
                 raise BudgetExhausted
             memory.add(tokens, z, scores, smiles)
-            old_tokens, old_z, old_scores = memory.sample(state.rng)
+            old_tokens, old_z, old_scores = memory.batch()
             if old_tokens is not None:
                 tokens, z = join_padded(tokens, old_tokens, prior.ids.pad), torch.cat([z, old_z])
                 scores = np.concatenate([scores, old_scores])
@@ -145,7 +145,7 @@ class Replay:
         """The codes that wrote the remembered molecules (None when there are none)."""
         return torch.stack([r[2] for r in self.rows.values()]) if self.rows else None
 
-    def sample(self, rng: np.random.Generator) -> tuple[torch.Tensor | None, torch.Tensor | None, np.ndarray | None]:
+    def batch(self) -> tuple[torch.Tensor | None, torch.Tensor | None, np.ndarray | None]:
         """All the remembered molecules (at most `size`), as one batch; Nones when there are none."""
         if not self.rows:
             return None, None, None
