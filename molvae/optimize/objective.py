@@ -78,6 +78,10 @@ class Term:
         return self.weight * s
 
 
+# what a spec's term table may hold: every field but the function (a spec names a scorer instead)
+SPEC_TERM_KEYS = tuple(f.name for f in dataclasses.fields(Term) if f.name != "function")
+
+
 @dataclass
 class Constraints:
     """Hard constraints; a molecule that breaks one is infeasible (recorded, never returned as best)."""
@@ -196,8 +200,7 @@ class Objective:
 
     def as_dict(self) -> dict[str, Any]:
         """The ``[objective]`` table of a spec: every term with its settings, and the reference if set."""
-        terms = [{f.name: getattr(t, f.name) for f in dataclasses.fields(t)
-                  if f.name != "function" and getattr(t, f.name) is not None} for t in self.terms]
+        terms = [{k: getattr(t, k) for k in SPEC_TERM_KEYS if getattr(t, k) is not None} for t in self.terms]
         return {"terms": terms, **({"reference": self.reference} if self.reference else {})}
 
     def evaluate(self, mol: Chem.Mol, smiles: str | None = None) -> tuple[float, str, dict[str, float]]:
@@ -223,12 +226,11 @@ class Objective:
 def _term(table: Any) -> Term:
     if not isinstance(table, dict) or "property" not in table:
         raise ConfigError(f"[objective] terms: each term is a table with a property, got {table!r}")
+    unknown = set(table) - set(SPEC_TERM_KEYS)
+    if unknown:
+        raise ConfigError(f"[objective] term {table['property']!r}: unknown key(s) {', '.join(sorted(unknown))}; "
+                          f"use {', '.join(SPEC_TERM_KEYS)}")
     try:
-        if "function" in table:
-            raise TypeError("function")
         return Term(**table)
     except TypeError as exc:
-        unknown = set(table) - {f.name for f in dataclasses.fields(Term)} | ({"function"} & set(table))
-        detail = (f"unknown key(s) {', '.join(sorted(unknown))}; use property, goal, weight, low, high, target"
-                  if unknown else str(exc))
-        raise ConfigError(f"[objective] term {table['property']!r}: {detail}") from None
+        raise ConfigError(f"[objective] term {table['property']!r}: {exc}") from None

@@ -61,7 +61,7 @@ class PolicyConfig:
             p.requires_grad_(False)
         for p in agent.decoder.parameters():
             p.requires_grad_(True)
-        optimizer = torch.optim.Adam([p for p in agent.decoder.parameters()], lr=self.learning_rate)
+        optimizer = torch.optim.Adam(agent.decoder.parameters(), lr=self.learning_rate)
         device = vae.device
         generator = torch.Generator(device=device).manual_seed(int(state.seed))
         centre = torch.as_tensor(np.asarray(state.z0, dtype=np.float32), device=device)
@@ -89,7 +89,7 @@ class PolicyConfig:
             memory.add(tokens, z, scores, smiles)
             old_tokens, old_z, old_scores = memory.batch()
             if old_tokens is not None:
-                tokens, z = join_padded(tokens, old_tokens, prior.ids.pad), torch.cat([z, old_z])
+                tokens, z = stack_padded([*tokens, *old_tokens], prior.ids.pad), torch.cat([z, old_z])
                 scores = np.concatenate([scores, old_scores])
             rewards = torch.as_tensor(scores, dtype=torch.float32, device=device)
             for _ in range(self.updates):
@@ -117,11 +117,9 @@ def sequence_log_prob(model, tokens: torch.Tensor, z: torch.Tensor) -> torch.Ten
     return (logp * (targets != model.ids.pad)).sum(dim=1)
 
 
-def join_padded(a: torch.Tensor, b: torch.Tensor, pad: int) -> torch.Tensor:
-    """Stack two (B, T) token batches of different lengths, padding the shorter."""
-    width = max(a.shape[1], b.shape[1])
-    grow = lambda t: torch.nn.functional.pad(t, (0, width - t.shape[1]), value=pad)  # noqa: E731
-    return torch.cat([grow(a), grow(b)])
+def stack_padded(rows: list[torch.Tensor], pad: int) -> torch.Tensor:
+    """Token rows of different lengths as one (B, T) batch, the shorter ones padded with `pad`."""
+    return torch.nn.utils.rnn.pad_sequence(rows, batch_first=True, padding_value=pad)
 
 
 class Replay:
@@ -150,5 +148,5 @@ class Replay:
         if not self.rows:
             return None, None, None
         rows = list(self.rows.values())
-        tokens = torch.nn.utils.rnn.pad_sequence([r[1] for r in rows], batch_first=True, padding_value=self.pad)
+        tokens = stack_padded([r[1] for r in rows], self.pad)
         return tokens, torch.stack([r[2] for r in rows]), np.array([r[0] for r in rows])
