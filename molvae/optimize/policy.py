@@ -8,6 +8,12 @@ is the loss, so the pretrained decoder anchors the agent: it keeps writing molec
 while shifting its probability toward what scores well. The best molecules found are replayed in every
 update (experience replay). Decoding is stochastic, so the agent rarely proposes one molecule twice.
 
+With ``proposer = "cmaes"`` the codes are not drawn blindly: CMA-ES, as in the frozen ``cmaes``
+method, moves its search distribution toward codes whose molecules scored well, while the agent
+learns to write better molecules at them. With ``greedy = true`` the agent writes its most likely
+molecule at each code (what CMA-ES's fitness needs to be repeatable), and a row that repeats a
+molecule already seen is drawn again stochastically at the same code, so no row is wasted.
+
 The user's model is never changed: the agent is a copy."""
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import numpy as np
 import torch
 
 from molvae.errors import ConfigError
+from molvae.optimize.cmaes import PATIENCE
 from molvae.optimize.oracle import BudgetExhausted
 from molvae.optimize.state import MAX_ROUNDS, SearchState
 
@@ -37,6 +44,9 @@ class PolicyConfig:
     updates: int = 1              # Adam steps per round on the round's batch and the replay
     elite_fraction: float = 0.0   # share of each round's codes drawn around the codes of the replayed best
     elite_spread: float = 0.5     # their spread (latent units)
+    proposer: str = "gaussian"    # where the codes come from: "gaussian" (N(z0, sigma^2)) or "cmaes" (CMA-ES on the scores)
+    greedy: bool = False          # decode the agent greedily (argmax) instead of sampling
+    resample: bool = True         # greedy: rows that wrote a molecule already seen are sampled again, stochastically
 
     def __post_init__(self):
         for name in ("reward_scale", "learning_rate", "temperature"):
@@ -46,12 +56,17 @@ class PolicyConfig:
             raise ConfigError(f"policy elite_fraction must be in [0, 1], got {self.elite_fraction}")
         if self.updates < 1:
             raise ConfigError(f"policy updates must be at least 1, got {self.updates}")
+        if self.proposer not in ("gaussian", "cmaes"):
+            raise ConfigError(f"policy proposer must be 'gaussian' or 'cmaes', got {self.proposer!r}")
+        if self.proposer == "cmaes" and self.elite_fraction:
+            raise ConfigError("policy elite_fraction needs proposer = 'gaussian' (CMA-ES chooses every code itself)")
         if self.replay < 0:
             raise ConfigError(f"policy replay must be 0 or more, got {self.replay}")
 
     def run(self, state: SearchState) -> None:
-        """Sample `batch_size` molecules a round from the agent at codes z ~ N(z0, sigma^2), score them,
-        and take one Adam step on the augmented-likelihood loss over them and the replayed best."""
+        """Write `batch_size` molecules a round with the agent at codes from the proposer (``gaussian``:
+        z ~ N(z0, sigma^2); ``cmaes``: CMA-ES on the scores), score them, and take one Adam step on the
+        augmented-likelihood loss over them and the replayed best."""
         if state.vae is None:
             raise ConfigError("the policy search needs the model (SearchState.vae)")
         vae = state.vae
@@ -64,23 +79,27 @@ class PolicyConfig:
         optimizer = torch.optim.Adam(agent.decoder.parameters(), lr=self.learning_rate)
         device = vae.device
         generator = torch.Generator(device=device).manual_seed(int(state.seed))
-        centre = torch.as_tensor(np.asarray(state.z0, dtype=np.float32), device=device)
         memory = Replay(self.replay, prior.ids.pad)
         collapsed = 0
+        codes = Codes(self.proposer, state, device, generator)
         for step in range(1, MAX_ROUNDS):
             state.begin_round()
             calls = state.oracle.calls
-            z = centre + state.sigma * torch.randn(state.batch_size, len(centre), generator=generator, device=device)
+            z = codes.ask()
             elites = memory.codes()
             n_elite = int(round(self.elite_fraction * state.batch_size)) if elites is not None else 0
             if n_elite:
                 pick = torch.as_tensor(state.rng.integers(len(elites), size=n_elite), device=device)
-                z[:n_elite] = elites[pick] + self.elite_spread * torch.randn(n_elite, len(centre), generator=generator,
+                z[:n_elite] = elites[pick] + self.elite_spread * torch.randn(n_elite, z.shape[1], generator=generator,
                                                                             device=device)
             with torch.no_grad(), vae.autocast():
-                tokens = agent.generate(z, temperature=self.temperature, generator=generator)
+                tokens = agent.generate(z, temperature=self.temperature, greedy=self.greedy, generator=generator)
             _, smiles = vae.tokens_to_smiles(tokens)
+            if self.greedy and self.resample:
+                tokens, smiles = self.resample_repeats(vae, agent, z, tokens, smiles, set(state.oracle.cache),
+                                                       generator)
             scores = state.oracle.fill(state.oracle(smiles, step))
+            codes.tell(scores, new=state.oracle.calls - calls)
             # an agent that writes the same few molecules again and again has collapsed: stop, the rest
             # of the budget unspent (PMO's AUC holds the last value), rather than spin for hours
             collapsed = collapsed + 1 if state.oracle.calls - calls < 0.05 * len(smiles) else 0
@@ -95,6 +114,56 @@ class PolicyConfig:
             for _ in range(self.updates):
                 reinforce_step(agent, prior, optimizer, tokens, z, rewards, self.reward_scale)
 
+    def resample_repeats(self, vae, agent, z: torch.Tensor, tokens: torch.Tensor, smiles: list[str | None],
+                         seen: set[str], generator: torch.Generator) -> tuple[torch.Tensor, list[str | None]]:
+        """Rows whose greedy molecule was seen before (scored in an earlier round, or written by an
+        earlier row of this batch), or that are no molecule, are decoded again by sampling at the same
+        code: a free second draw instead of a wasted row."""
+        again = []
+        for i, smi in enumerate(smiles):  # tokens_to_smiles gives canonical SMILES, as the oracle keys them
+            if smi is None or smi in seen:
+                again.append(i)
+            seen.add(smi)
+        if not again:
+            return tokens, smiles
+        with torch.no_grad(), vae.autocast():
+            redo = agent.generate(z[again], temperature=self.temperature, generator=generator)
+        _, redo_smiles = vae.tokens_to_smiles(redo)
+        rows, smiles = list(tokens), list(smiles)
+        for j, i in enumerate(again):
+            rows[i], smiles[i] = redo[j], redo_smiles[j]
+        return stack_padded(rows, vae.model.ids.pad), smiles
+
+
+class Codes:
+    """Where the agent's codes come from: ``gaussian``, z ~ N(z0, sigma^2) every round; or ``cmaes``,
+    CMA-ES fitted to the scores of what the agent wrote, restarted (new seed, same centre and spread)
+    once it has converged or `PATIENCE` rounds in a row brought no new molecule."""
+
+    def __init__(self, kind: str, state: SearchState, device, generator: torch.Generator):
+        self.kind, self.state, self.device, self.generator = kind, state, device, generator
+        self.es, self.restarts, self.idle, self.asked = None, 0, 0, None
+
+    def ask(self) -> torch.Tensor:
+        state = self.state
+        if self.kind == "gaussian":
+            centre = torch.as_tensor(np.asarray(state.z0, dtype=np.float32), device=self.device)
+            return centre + state.sigma * torch.randn(state.batch_size, len(centre), generator=self.generator,
+                                                      device=self.device)
+        if self.es is None or self.es.stop() or self.idle >= PATIENCE:
+            import cma
+
+            self.es = cma.CMAEvolutionStrategy(state.z0, state.sigma, {
+                "popsize": state.batch_size, "seed": int(state.seed) + 1 + self.restarts, "verbose": -9})
+            self.restarts, self.idle = self.restarts + 1, 0
+        self.asked = self.es.ask()
+        return torch.as_tensor(np.asarray(self.asked), dtype=torch.float32, device=self.device)
+
+    def tell(self, scores: np.ndarray, new: int) -> None:
+        """The scores of the molecules written at the last codes asked, and how many were new."""
+        if self.es is not None:
+            self.es.tell(self.asked, list(-scores))  # cma minimizes
+            self.idle = self.idle + 1 if new == 0 else 0
 
 def reinforce_step(agent, prior, optimizer: torch.optim.Optimizer, tokens: torch.Tensor, z: torch.Tensor,
                    rewards: torch.Tensor, reward_scale: float) -> float:

@@ -134,13 +134,41 @@ def test_policy_update_moves_probability_toward_what_scores_well(tiny_model):
     assert all(torch.equal(a, b) for a, b in zip(prior.parameters(), tiny_model.model.parameters()))
 
 
-def test_policy_search_spends_the_exact_budget_and_leaves_the_model_unchanged(tiny_model):
+@pytest.mark.parametrize("policy", [PolicyConfig(), PolicyConfig(proposer="cmaes", greedy=True)])
+def test_policy_search_spends_the_exact_budget_and_leaves_the_model_unchanged(tiny_model, policy):
     weights = copy.deepcopy(tiny_model.model.state_dict())
-    table = optimize(tiny_model, Objective([Term("qed")]), SearchConfig(method="policy", budget=40, batch_size=8))
+    table = optimize(tiny_model, Objective([Term("qed")]), SearchConfig(method="policy", budget=40, batch_size=8,
+                                                                         policy=policy))
     assert table.call.tolist() == list(range(1, 41)) and table.smiles.is_unique
     assert all(torch.equal(weights[k], v) for k, v in tiny_model.model.state_dict().items())
     with pytest.raises(ConfigError, match="reward_scale must be positive"):
         SearchConfig(method="policy", policy=PolicyConfig(reward_scale=0))
+    with pytest.raises(ConfigError, match="proposer must be"):
+        PolicyConfig(proposer="bo")
+    with pytest.raises(ConfigError, match="elite_fraction needs proposer"):
+        PolicyConfig(proposer="cmaes", elite_fraction=0.5)
+
+
+def test_greedy_policy_draws_again_the_rows_that_repeat_a_molecule(tiny_model):
+    # a row whose greedy molecule was scored before, or written by an earlier row, or is no molecule,
+    # is sampled again at its code; the other rows are kept as they are
+    agent = tiny_model.model.eval()
+    gen = torch.Generator().manual_seed(0)
+    z = torch.randn(6, tiny_model.config.latent_dim, generator=gen)
+    z = torch.cat([z, z[:1]])  # the last row repeats the first row's code, so its greedy molecule too
+    tokens = agent.generate(z, greedy=True)
+    _, smiles = tiny_model.tokens_to_smiles(tokens)
+    seen = {smiles[1]}  # as if row 1's molecule had been scored in an earlier round
+    expected = [i for i, s in enumerate(smiles) if s is None or s == smiles[1] or s in smiles[:i]]
+    assert 1 in expected and 6 in expected
+    new_tokens, new_smiles = PolicyConfig(greedy=True).resample_repeats(tiny_model, agent, z, tokens, list(smiles),
+                                                                       set(seen), gen)
+    assert new_smiles == tiny_model.tokens_to_smiles(new_tokens)[1]  # tokens and molecules still agree
+    width = tokens.shape[1]
+    for i in range(len(z)):
+        if i not in expected:
+            assert torch.equal(new_tokens[i, :width], tokens[i]) and new_smiles[i] == smiles[i]
+    assert any(not torch.equal(new_tokens[i, :width], tokens[i]) for i in expected)  # drawn again, stochastically
 
 
 def test_a_collapsed_policy_stops_instead_of_spinning(tiny_model, monkeypatch):
