@@ -54,7 +54,11 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "gpu_ft_beta0.6": ("ft", ["--beta", "0.6", "--free-bits", "0"]),
     "gpu_ft_beta1.8": ("ft", ["--beta", "1.8", "--free-bits", "0"]),
     "gpu_ft_beta1.8_fb0.25": ("ft", ["--beta", "1.8", "--free-bits", "0.25"]),
+    # the v0.3 candidate trained on all of MOSES-train in the background on the CPU, session after
+    # session (docs/quality.md, "How to continue"); scored here from its latest last.pt with --rescore
+    "cpu_full_ft_beta0.6": ("ft", ["--beta", "0.6", "--free-bits", "0"]),
 }
+ELSEWHERE = ("gpu_", "cpu_full_")  # variants trained by another command, only scored here
 
 
 def variant_flags(start: str, flags: list[str], args) -> list[str]:
@@ -178,7 +182,7 @@ def main() -> None:
             print(pd.DataFrame([row]).round(4).T.to_string(), flush=True)
             return row
 
-        cpu_variants = [name for name in VARIANTS if not name.startswith("gpu_")]  # gpu_*: scripts/gpu_quality.sh
+        cpu_variants = [name for name in VARIANTS if not name.startswith(ELSEWHERE)]
         table = run_variants(args.only or cpu_variants, run_one, args, table_path, done=table)
     if len(table):
         pareto(table, out / "pareto.png")

@@ -134,7 +134,7 @@ def test_policy_update_moves_probability_toward_what_scores_well(tiny_model):
     assert all(torch.equal(a, b) for a, b in zip(prior.parameters(), tiny_model.model.parameters()))
 
 
-@pytest.mark.parametrize("policy", [PolicyConfig(), PolicyConfig(proposer="cmaes", greedy=True)])
+@pytest.mark.parametrize("policy", [PolicyConfig(), PolicyConfig(proposer="gaussian", greedy=False)])
 def test_policy_search_spends_the_exact_budget_and_leaves_the_model_unchanged(tiny_model, policy):
     weights = copy.deepcopy(tiny_model.model.state_dict())
     table = optimize(tiny_model, Objective([Term("qed")]), SearchConfig(method="policy", budget=40, batch_size=8,
@@ -171,13 +171,18 @@ def test_greedy_policy_draws_again_the_rows_that_repeat_a_molecule(tiny_model):
     assert any(not torch.equal(new_tokens[i, :width], tokens[i]) for i in expected)  # drawn again, stochastically
 
 
-def test_a_collapsed_policy_stops_instead_of_spinning(tiny_model, monkeypatch):
-    # an agent that writes one molecule over and over spends no calls: the search ends after 20 such rounds
+@pytest.mark.parametrize("settings", [PolicyConfig(), PolicyConfig(proposer="gaussian", greedy=False)])
+def test_a_collapsed_policy_stops_instead_of_spinning(tiny_model, monkeypatch, settings):
+    # an agent that writes one molecule over and over (its redraws too) spends no calls: the search
+    # ends after 20 such rounds
     from molvae.optimize import policy
 
     rounds = []
-    monkeypatch.setattr(tiny_model, "tokens_to_smiles", lambda ids: rounds.append(1) or ([], ["CCO"] * len(ids)))
-    table = optimize(tiny_model, Objective([Term("qed")]), SearchConfig(method="policy", budget=50, batch_size=4))
+    ask = policy.Codes.ask
+    monkeypatch.setattr(policy.Codes, "ask", lambda self: rounds.append(1) or ask(self))
+    monkeypatch.setattr(tiny_model, "tokens_to_smiles", lambda ids: ([], ["CCO"] * len(ids)))
+    table = optimize(tiny_model, Objective([Term("qed")]), SearchConfig(method="policy", budget=50, batch_size=4,
+                                                                         policy=settings))
     assert len(table) == 1 and len(rounds) == 1 + policy.COLLAPSED_ROUNDS  # the first round found CCO
 
 
