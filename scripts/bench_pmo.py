@@ -45,8 +45,8 @@ METHODS = ("screening", "random", "cmaes", "policy", "policy_gaussian", "gradien
 # per-method batch sizes: PMO's REINVENT samples 64 a step; the latent searches keep molvae's default
 BATCH = {"policy_gaussian": 64, "random": 100}
 # benchmark names for a molvae method with settings of its own: (method, its settings).
-# policy_gaussian is REINVENT's way (blind Gaussian codes, sampling), the policy search's default
-# before CMA-ES chose its codes; rows named policy_cmaes were the present default (renamed policy).
+# policy_gaussian: the policy search REINVENT's way (blind Gaussian codes, sampling), its default
+# until CMA-ES chose the codes (the rows of the present default were first run as policy_cmaes).
 VARIANTS = {"policy_gaussian": ("policy", {"proposer": "gaussian", "greedy": False, "learning_rate": 2e-3})}
 
 

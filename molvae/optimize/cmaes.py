@@ -21,15 +21,11 @@ class CMAESConfig:
         molecule not seen before) is followed by a fresh one centred on the next-best start molecule's
         code (from one start or the prior: the same centre with a new seed), so the budget is spent,
         not left over."""
-        import cma
-
         init = state.init
         centres = [state.z0] if init is None else list(init[0][np.argsort(-init[1], kind="stable")])
         step = 0
         for restart in range(MAX_ROUNDS):
-            es = cma.CMAEvolutionStrategy(centres[restart % len(centres)], state.sigma,
-                                          {"popsize": state.batch_size, "seed": int(state.seed) + 1 + restart,
-                                           "verbose": -9})
+            es = strategy(centres[restart % len(centres)], state, restart)
             idle = 0
             while not es.stop() and idle < PATIENCE and step < MAX_ROUNDS:
                 step += 1
@@ -39,3 +35,11 @@ class CMAESConfig:
                 y = state.targets(z, step)
                 es.tell(list(z), list(-y))  # cma minimizes
                 idle = idle + 1 if state.oracle.calls == calls else 0
+
+
+def strategy(centre: np.ndarray, state: SearchState, restart: int):
+    """A fresh CMA-ES around `centre` with the search's spread and population, seeded per restart."""
+    import cma
+
+    return cma.CMAEvolutionStrategy(centre, state.sigma, {"popsize": state.batch_size,
+                                                          "seed": int(state.seed) + 1 + restart, "verbose": -9})

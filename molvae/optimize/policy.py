@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import Container
 
 import numpy as np
 import torch
 
 from molvae.errors import ConfigError
-from molvae.optimize.cmaes import PATIENCE
+from molvae.optimize.cmaes import PATIENCE, strategy
 from molvae.optimize.oracle import BudgetExhausted
 from molvae.optimize.state import MAX_ROUNDS, SearchState
 
@@ -101,8 +102,7 @@ class PolicyConfig:
                 tokens = agent.generate(z, temperature=self.temperature, greedy=self.greedy, generator=generator)
             _, smiles = vae.tokens_to_smiles(tokens)
             if self.greedy and self.resample:
-                tokens, smiles = self.resample_repeats(vae, agent, z, tokens, smiles, set(state.oracle.cache),
-                                                       generator)
+                tokens, smiles = self.resample_repeats(vae, agent, z, tokens, smiles, state.oracle.cache, generator)
             scores = state.oracle.fill(state.oracle(smiles, step))
             codes.tell(scores, new=state.oracle.calls - calls)
             # an agent that writes the same few molecules again and again has collapsed: stop, the rest
@@ -120,15 +120,15 @@ class PolicyConfig:
                 reinforce_step(agent, prior, optimizer, tokens, z, rewards, self.reward_scale)
 
     def resample_repeats(self, vae, agent, z: torch.Tensor, tokens: torch.Tensor, smiles: list[str | None],
-                         seen: set[str], generator: torch.Generator) -> tuple[torch.Tensor, list[str | None]]:
-        """Rows whose greedy molecule was seen before (scored in an earlier round, or written by an
-        earlier row of this batch), or that are no molecule, are decoded again by sampling at the same
-        code: a free second draw instead of a wasted row."""
-        again = []
+                         seen: Container[str], generator: torch.Generator) -> tuple[torch.Tensor, list[str | None]]:
+        """Rows whose greedy molecule was seen before (in `seen`, the molecules scored in earlier
+        rounds, or written by an earlier row of this batch), or that are no molecule, are decoded again
+        by sampling at the same code: a free second draw instead of a wasted row."""
+        again, written = [], set()
         for i, smi in enumerate(smiles):  # tokens_to_smiles gives canonical SMILES, as the oracle keys them
-            if smi is None or smi in seen:
+            if smi is None or smi in seen or smi in written:
                 again.append(i)
-            seen.add(smi)
+            written.add(smi)
         if not again:
             return tokens, smiles
         with torch.no_grad(), vae.autocast():
@@ -147,19 +147,16 @@ class Codes:
 
     def __init__(self, kind: str, state: SearchState, device, generator: torch.Generator):
         self.kind, self.state, self.device, self.generator = kind, state, device, generator
+        self.centre = torch.as_tensor(np.asarray(state.z0, dtype=np.float32), device=device)
         self.es, self.restarts, self.idle, self.asked = None, 0, 0, None
 
     def ask(self) -> torch.Tensor:
         state = self.state
         if self.kind == "gaussian":
-            centre = torch.as_tensor(np.asarray(state.z0, dtype=np.float32), device=self.device)
-            return centre + state.sigma * torch.randn(state.batch_size, len(centre), generator=self.generator,
-                                                      device=self.device)
+            return self.centre + state.sigma * torch.randn(state.batch_size, len(self.centre),
+                                                           generator=self.generator, device=self.device)
         if self.es is None or self.es.stop() or self.idle >= PATIENCE:
-            import cma
-
-            self.es = cma.CMAEvolutionStrategy(state.z0, state.sigma, {
-                "popsize": state.batch_size, "seed": int(state.seed) + 1 + self.restarts, "verbose": -9})
+            self.es = strategy(state.z0, state, self.restarts)
             self.restarts, self.idle = self.restarts + 1, 0
         self.asked = self.es.ask()
         return torch.as_tensor(np.asarray(self.asked), dtype=torch.float32, device=self.device)
@@ -169,6 +166,7 @@ class Codes:
         if self.es is not None:
             self.es.tell(self.asked, list(-scores))  # cma minimizes
             self.idle = self.idle + 1 if new == 0 else 0
+
 
 def reinforce_step(agent, prior, optimizer: torch.optim.Optimizer, tokens: torch.Tensor, z: torch.Tensor,
                    rewards: torch.Tensor, reward_scale: float) -> float:
