@@ -70,6 +70,21 @@ def variant_flags(start: str, flags: list[str], args) -> list[str]:
     return ["--threads", str(args.threads), "--checkpoint-minutes", "3", *init, *flags]
 
 
+def training_progress(run: Path) -> dict[str, float]:
+    """Epochs trained and molecules/s of a run: from its log.csv, or, for a run stopped inside its
+    first epoch (a long run scored while it trains), the epoch fraction its last.pt has reached."""
+    if (run / "log.csv").is_file():
+        log = pd.read_csv(run / "log.csv")
+        return {"epochs": float(log.epoch.iloc[-1]), "train_mol_per_s": float(log.train_mol_per_s.mean())}
+    import torch
+
+    checkpoint = torch.load(run / "last.pt", map_location="cpu", weights_only=False)
+    state, meta = checkpoint["training"], checkpoint["meta"]
+    per_epoch = -(-meta["data"]["n_train"] // meta["run_config"]["train"]["batch_size"])  # epoch counts from 0
+    return {"epochs": state["epoch"] + state["batch_in_epoch"] / per_epoch,
+            "train_mol_per_s": state["partial_n"] / state["elapsed"] if state["elapsed"] else float("nan")}
+
+
 def score(vae, args, refs, train_set, test) -> dict[str, float]:
     """The study's figures for one model (see the module docstring)."""
     from molvae.space import diagnose
@@ -174,8 +189,7 @@ def main() -> None:
             else:
                 train_variant(run, args, variant_flags(start, flags, args))
                 vae = MolVAE.load(run / "last.pt", device="cpu")
-                log = pd.read_csv(run / "log.csv")
-                row.update(epochs=float(log.epoch.iloc[-1]), train_mol_per_s=float(log.train_mol_per_s.mean()))
+                row.update(training_progress(run))
             started = time.perf_counter()
             row.update(score(vae, args, refs, train_set, test))
             row["score_seconds"] = time.perf_counter() - started
