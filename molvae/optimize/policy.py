@@ -110,14 +110,16 @@ class PolicyConfig:
             collapsed = collapsed + 1 if state.oracle.calls - calls < 0.05 * len(smiles) else 0
             if collapsed >= COLLAPSED_ROUNDS:
                 raise BudgetExhausted
-            memory.add(tokens, z, scores, smiles)
-            old_tokens, old_z, old_scores = memory.batch()
+            with torch.no_grad():  # the anchor's log p_prior, computed once per molecule: replayed ones keep theirs
+                prior_logp = sequence_log_prob(prior, tokens, z)
+            memory.add(tokens, z, scores, smiles, prior_logp)
+            old_tokens, old_z, old_scores, old_logp = memory.batch()
             if old_tokens is not None:
                 tokens, z = stack_padded([*tokens, *old_tokens], prior.ids.pad), torch.cat([z, old_z])
-                scores = np.concatenate([scores, old_scores])
+                scores, prior_logp = np.concatenate([scores, old_scores]), torch.cat([prior_logp, old_logp])
             rewards = torch.as_tensor(scores, dtype=torch.float32, device=device)
             for _ in range(self.updates):
-                reinforce_step(agent, prior, optimizer, tokens, z, rewards, self.reward_scale)
+                reinforce_step(agent, optimizer, tokens, z, prior_logp, rewards, self.reward_scale)
 
     def resample_repeats(self, vae, agent, z: torch.Tensor, tokens: torch.Tensor, smiles: list[str | None],
                          seen: Container[str], generator: torch.Generator) -> tuple[torch.Tensor, list[str | None]]:
@@ -168,12 +170,12 @@ class Codes:
             self.idle = self.idle + 1 if new == 0 else 0
 
 
-def reinforce_step(agent, prior, optimizer: torch.optim.Optimizer, tokens: torch.Tensor, z: torch.Tensor,
-                   rewards: torch.Tensor, reward_scale: float) -> float:
+def reinforce_step(agent, optimizer: torch.optim.Optimizer, tokens: torch.Tensor, z: torch.Tensor,
+                   prior_logp: torch.Tensor, rewards: torch.Tensor, reward_scale: float) -> float:
     """One update of REINVENT's loss: (log p_prior(x|z) + reward_scale * reward - log p_agent(x|z))^2,
-    averaged over the batch. Returns the loss."""
-    with torch.no_grad():
-        anchor = sequence_log_prob(prior, tokens, z) + reward_scale * rewards
+    averaged over the batch, with `prior_logp` the pretrained decoder's log p_prior(x|z) of each row
+    (:func:`sequence_log_prob`; it never changes, so the caller computes it once). Returns the loss."""
+    anchor = prior_logp + reward_scale * rewards
     loss = (anchor - sequence_log_prob(agent, tokens, z)).pow(2).mean()
     optimizer.zero_grad()
     loss.backward()
@@ -195,18 +197,20 @@ def stack_padded(rows: list[torch.Tensor], pad: int) -> torch.Tensor:
 
 
 class Replay:
-    """The `size` best distinct molecules seen so far, with the tokens and codes that wrote them."""
+    """The `size` best distinct molecules seen so far, with the tokens and codes that wrote them and
+    the pretrained decoder's log-probability of them."""
 
     def __init__(self, size: int, pad: int):
         self.size, self.pad = size, pad
-        self.rows: dict[str, tuple[float, torch.Tensor, torch.Tensor]] = {}
+        self.rows: dict[str, tuple[float, torch.Tensor, torch.Tensor, torch.Tensor]] = {}
 
-    def add(self, tokens: torch.Tensor, z: torch.Tensor, scores: np.ndarray, smiles: list[str | None]) -> None:
+    def add(self, tokens: torch.Tensor, z: torch.Tensor, scores: np.ndarray, smiles: list[str | None],
+            prior_logp: torch.Tensor) -> None:
         if not self.size:
             return
         for i, smi in enumerate(smiles):
             if smi and np.isfinite(scores[i]) and smi not in self.rows:
-                self.rows[smi] = (float(scores[i]), tokens[i].detach(), z[i].detach())
+                self.rows[smi] = (float(scores[i]), tokens[i].detach(), z[i].detach(), prior_logp[i].detach())
         if len(self.rows) > self.size:
             best = sorted(self.rows.items(), key=lambda kv: -kv[1][0])[: self.size]
             self.rows = dict(best)
@@ -215,10 +219,11 @@ class Replay:
         """The codes that wrote the remembered molecules (None when there are none)."""
         return torch.stack([r[2] for r in self.rows.values()]) if self.rows else None
 
-    def batch(self) -> tuple[torch.Tensor | None, torch.Tensor | None, np.ndarray | None]:
-        """All the remembered molecules (at most `size`), as one batch; Nones when there are none."""
+    def batch(self) -> tuple[torch.Tensor | None, torch.Tensor | None, np.ndarray | None, torch.Tensor | None]:
+        """All the remembered molecules (at most `size`) as one batch: tokens, codes, scores and prior
+        log-probabilities; Nones when there are none."""
         if not self.rows:
-            return None, None, None
+            return None, None, None, None
         rows = list(self.rows.values())
         tokens = stack_padded([r[1] for r in rows], self.pad)
-        return tokens, torch.stack([r[2] for r in rows]), np.array([r[0] for r in rows])
+        return tokens, torch.stack([r[2] for r in rows]), np.array([r[0] for r in rows]), torch.stack([r[3] for r in rows])

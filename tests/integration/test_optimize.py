@@ -126,12 +126,35 @@ def test_policy_update_moves_probability_toward_what_scores_well(tiny_model):
     optimizer = torch.optim.Adam(agent.decoder.parameters(), lr=3e-3)
     with torch.no_grad():
         before = sequence_log_prob(agent, tokens, z)
-    losses = [reinforce_step(agent, prior, optimizer, tokens, z, rewarded.float(), 20.0) for _ in range(15)]
+        prior_logp = sequence_log_prob(prior, tokens, z)
+    losses = [reinforce_step(agent, optimizer, tokens, z, prior_logp, rewarded.float(), 20.0) for _ in range(15)]
     with torch.no_grad():
         gain = sequence_log_prob(agent, tokens, z) - before
     assert losses[-1] < losses[0]
     assert gain[rewarded].mean() > gain[~rewarded].mean() + 5.0  # nats: the rewarded half became likelier
     assert all(torch.equal(a, b) for a, b in zip(prior.parameters(), tiny_model.model.parameters()))
+
+
+def test_policy_replay_keeps_each_molecules_prior_log_prob_with_its_row(tiny_model):
+    """The replay holds the best molecules with the prior's log p(x|z) computed when they were
+    written; after pruning to the best `size`, each row's kept value must still be its own."""
+    from molvae.optimize.policy import Replay, sequence_log_prob
+
+    prior = tiny_model.model.eval()
+    gen = torch.Generator().manual_seed(1)
+    memory = Replay(5, prior.ids.pad)
+    for round_ in range(3):
+        z = torch.randn(8, tiny_model.config.latent_dim, generator=gen)
+        tokens = prior.generate(z, generator=gen)
+        _, smiles = tiny_model.tokens_to_smiles(tokens)
+        scores = np.random.default_rng(round_).random(len(smiles))
+        with torch.no_grad():
+            memory.add(tokens, z, scores, smiles, sequence_log_prob(prior, tokens, z))
+    tokens, z, scores, kept = memory.batch()
+    assert len(kept) == 5 and len(set(scores)) == 5
+    with torch.no_grad():
+        fresh = sequence_log_prob(prior, tokens, z)
+    assert torch.allclose(kept, fresh, atol=1e-4)
 
 
 @pytest.mark.parametrize("policy", [PolicyConfig(), PolicyConfig(proposer="gaussian", greedy=False)])
