@@ -4,6 +4,7 @@
     python scripts/bench_pmo.py --out ~/molvae-runs/pmo                       # every task, method, seed 0
     python scripts/bench_pmo.py --out ~/molvae-runs/pmo --seeds 0 1 2 --methods policy cmaes
     python scripts/bench_pmo.py --out ~/molvae-runs/pmo --report              # table only, from results.csv
+    python scripts/bench_pmo.py --out ~/molvae-runs/pmo --merge ~/molvae-runs/pmo-2 --report  # fold in a parallel run's folder
 
 Each run is one (scoring, task, method, seed): the optimizer gets 10,000 oracle calls (``--budget``),
 counted as PMO counts them (one per distinct canonical molecule; repeats and strings that are no
@@ -26,6 +27,8 @@ workbook Mol_Opt.xlsx in pmo-benchmark/pmo-benchmark.github.io) are in docs/benc
 
 Resumable: every finished run is a row of OUT/results.csv (and its calls in OUT/runs/), and a
 restarted script skips the runs it has. Writes OUT/results.csv, OUT/report.md and OUT/bench_pmo.json.
+Processes run side by side each write a folder of their own (``--out``); ``--merge`` folds those
+folders into OUT (their rows and their runs/ files; a run OUT already has keeps OUT's row).
 """
 
 from __future__ import annotations
@@ -71,6 +74,27 @@ def run_one(vae, task: str, scoring: str, method: str, seed: int, budget: int, t
                               **{base: SEARCH_METHODS[base](**settings)})
         table = optimize(vae, objective, config)
     return table[["call", "smiles", "score"]]
+
+
+def merge(results: pd.DataFrame, out: Path, folders: list[Path]) -> pd.DataFrame:
+    """`results` (OUT's rows) with the rows of other results folders that OUT lacks, their runs/
+    files copied into OUT/runs/; rows sorted by scoring, task, method and seed."""
+    import shutil
+
+    parts = [results]
+    for folder in folders:
+        path = folder / "results.csv"
+        if not path.is_file():
+            raise SystemExit(f"--merge: {folder} holds no results.csv")
+        parts.append(pd.read_csv(path))
+        for run in sorted((folder / "runs").glob("*.csv.gz")):
+            if not (out / "runs" / run.name).exists():
+                shutil.copy2(run, out / "runs" / run.name)
+    merged = pd.concat([p for p in parts if len(p)], ignore_index=True)
+    merged = merged.drop_duplicates(["scoring", "task", "method", "seed"], keep="first")
+    order = {m: i for i, m in enumerate(METHODS)}
+    return merged.sort_values(["scoring", "task", "method", "seed"],
+                              key=lambda c: c.map(order) if c.name == "method" else c).reset_index(drop=True)
 
 
 def figures(table: pd.DataFrame, budget: int) -> dict[str, float]:
@@ -137,6 +161,8 @@ def main() -> None:
     ap.add_argument("-m", "--model", default=None, help="checkpoint (default: the shipped model)")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     ap.add_argument("--report", action="store_true", help="only rewrite the report from results.csv")
+    ap.add_argument("--merge", nargs="+", default=[], metavar="FOLDER",
+                    help="first fold these results folders (of runs done side by side) into OUT")
     args = ap.parse_args()
 
     import torch
@@ -149,6 +175,9 @@ def main() -> None:
     (out / "runs").mkdir(parents=True, exist_ok=True)
     path = out / "results.csv"
     results = pd.read_csv(path) if path.is_file() else pd.DataFrame()
+    if args.merge:
+        results = merge(results, out, [Path(f).expanduser() for f in args.merge])
+        results.to_csv(path, index=False, float_format="%.6g")
     if not args.report:
         vae = MolVAE.load(args.model, device="cpu")
         train = None

@@ -1,0 +1,40 @@
+"""scripts/bench_pmo.py's merge of results folders written by runs side by side."""
+
+import importlib.util
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def bench(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))  # bench_pmo imports its neighbour harness.py
+    spec = importlib.util.spec_from_file_location("bench_pmo", ROOT / "scripts" / "bench_pmo.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _folder(path: Path, rows: list[tuple[str, str, int, float]]) -> pd.DataFrame:
+    (path / "runs").mkdir(parents=True)
+    table = pd.DataFrame([{"scoring": "pmo2022", "task": t, "method": m, "seed": s, "auc_top10": a} for t, m, s, a in rows])
+    table.to_csv(path / "results.csv", index=False)
+    for t, m, s, _ in rows:
+        (path / "runs" / f"pmo2022_{t}_{m}_s{s}.csv.gz").write_text(str(path))
+    return table
+
+
+def test_merge_adds_the_runs_out_lacks_and_keeps_its_own(bench, tmp_path):
+    out = _folder(tmp_path / "out", [("qed", "policy", 0, 0.5)])
+    _folder(tmp_path / "side", [("qed", "policy", 0, 0.9), ("median1", "policy", 0, 0.3), ("median1", "cmaes", 0, 0.2)])
+    merged = bench.merge(out, tmp_path / "out", [tmp_path / "side"])
+    assert list(zip(merged.task, merged.method, merged.auc_top10)) == [
+        ("median1", "cmaes", 0.2), ("median1", "policy", 0.3), ("qed", "policy", 0.5)]  # sorted; OUT's qed row kept
+    runs = tmp_path / "out" / "runs"
+    assert (runs / "pmo2022_median1_cmaes_s0.csv.gz").read_text() == str(tmp_path / "side")
+    assert (runs / "pmo2022_qed_policy_s0.csv.gz").read_text() == str(tmp_path / "out")  # not overwritten
+    with pytest.raises(SystemExit, match="holds no results.csv"):
+        bench.merge(out, tmp_path / "out", [tmp_path / "nowhere"])
