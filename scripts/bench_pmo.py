@@ -28,7 +28,8 @@ workbook Mol_Opt.xlsx in pmo-benchmark/pmo-benchmark.github.io) are in docs/benc
 Resumable: every finished run is a row of OUT/results.csv (and its calls in OUT/runs/), and a
 restarted script skips the runs it has. Writes OUT/results.csv, OUT/report.md and OUT/bench_pmo.json.
 Processes run side by side each write a folder of their own (``--out``); ``--merge`` folds those
-folders into OUT (their rows and their runs/ files; a run OUT already has keeps OUT's row).
+folders into OUT once their processes have stopped (their rows and runs/ files; a run OUT already
+has keeps OUT's row).
 """
 
 from __future__ import annotations
@@ -77,24 +78,41 @@ def run_one(vae, task: str, scoring: str, method: str, seed: int, budget: int, t
 
 
 def merge(results: pd.DataFrame, out: Path, folders: list[Path]) -> pd.DataFrame:
-    """`results` (OUT's rows) with the rows of other results folders that OUT lacks, their runs/
-    files copied into OUT/runs/; rows sorted by scoring, task, method and seed."""
+    """`results` (OUT's rows) with the rows of other results folders that OUT lacks, each with its
+    runs/ file copied into OUT/runs/; rows sorted by scoring, task, method and seed. Merge folders
+    whose processes have stopped: a running one rewrites its results.csv after every run."""
     import shutil
 
+    key = ["scoring", "task", "method", "seed"]
+    have = set(map(tuple, results[key].itertuples(index=False))) if len(results) else set()
     parts = [results]
     for folder in folders:
         path = folder / "results.csv"
         if not path.is_file():
             raise SystemExit(f"--merge: {folder} holds no results.csv")
-        parts.append(pd.read_csv(path))
-        for run in sorted((folder / "runs").glob("*.csv.gz")):
-            if not (out / "runs" / run.name).exists():
-                shutil.copy2(run, out / "runs" / run.name)
-    merged = pd.concat([p for p in parts if len(p)], ignore_index=True)
-    merged = merged.drop_duplicates(["scoring", "task", "method", "seed"], keep="first")
+        rows = pd.read_csv(path)
+        rows = rows[[tuple(r) not in have for r in rows[key].itertuples(index=False)]]
+        for scoring, task, method, seed in rows[key].itertuples(index=False):
+            name = f"{scoring}_{task}_{method}_s{seed}.csv.gz"
+            if not (folder / "runs" / name).is_file():
+                print(f"--merge: {folder}/runs/{name} is missing; its row is merged without it", flush=True)
+                continue
+            shutil.copy2(folder / "runs" / name, out / "runs" / name)
+        have |= set(map(tuple, rows[key].itertuples(index=False)))
+        parts.append(rows)
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return results
+    merged = pd.concat(parts, ignore_index=True)
     order = {m: i for i, m in enumerate(METHODS)}
-    return merged.sort_values(["scoring", "task", "method", "seed"],
-                              key=lambda c: c.map(order) if c.name == "method" else c).reset_index(drop=True)
+    return merged.sort_values(key, key=lambda c: c.map(order) if c.name == "method" else c).reset_index(drop=True)
+
+
+def write_results(results: pd.DataFrame, path: Path) -> None:
+    """results.csv written whole or not at all (a reader, e.g. --merge, never sees half a file)."""
+    tmp = path.with_suffix(".csv.tmp")
+    results.to_csv(tmp, index=False, float_format="%.6g")
+    tmp.replace(path)
 
 
 def figures(table: pd.DataFrame, budget: int) -> dict[str, float]:
@@ -177,7 +195,7 @@ def main() -> None:
     results = pd.read_csv(path) if path.is_file() else pd.DataFrame()
     if args.merge:
         results = merge(results, out, [Path(f).expanduser() for f in args.merge])
-        results.to_csv(path, index=False, float_format="%.6g")
+        write_results(results, path)
     if not args.report:
         vae = MolVAE.load(args.model, device="cpu")
         train = None
@@ -200,7 +218,7 @@ def main() -> None:
                                **figures(table, args.budget), "seconds": round(time.perf_counter() - start, 1)}
                         table.to_csv(out / "runs" / f"{scoring}_{task}_{method}_s{seed}.csv.gz", index=False)
                         results = pd.concat([results, pd.DataFrame([row])], ignore_index=True)
-                        results.to_csv(path, index=False, float_format="%.6g")
+                        write_results(results, path)
                         print(f"{scoring} {task} {method} seed {seed}: AUC top-10 {row['auc_top10']:.3f}, "
                               f"top-1 {row['top1']:.3f}, {row['calls']} calls, {row['seconds']:.0f} s", flush=True)
     if len(results):

@@ -14,7 +14,7 @@ of its budget (last.pt) on:
   valence constraints with the molecules RDKit refuses discarded (``relaxed_*`` columns, with the
   discarded fraction), which tests whether dropping SELFIES' silent repairs helps;
 - exact greedy reconstruction of 1,000 MOSES-test molecules, KL and active units on them;
-- training molecules/s (from the run's log).
+- training molecules/s (from the run's log, or from its checkpoint inside its first epoch).
 
 KL weights are in molvae's form: the token cross-entropy is summed over a molecule's tokens, so the
 MOSES VAE's recipe (mean over tokens, KL weight 0.05) is beta = 0.05 x ~36 tokens ~ 1.8 here.
@@ -71,18 +71,22 @@ def variant_flags(start: str, flags: list[str], args) -> list[str]:
 
 
 def training_progress(run: Path) -> dict[str, float]:
-    """Epochs trained and molecules/s of a run: from its log.csv, or, for a run stopped inside its
-    first epoch (a long run scored while it trains), the epoch fraction its last.pt has reached."""
+    """Epochs trained and molecules/s of a run, as far as it has got: the further of its log.csv's
+    last row and its last.pt (a long run is scored while it trains, between its epochs)."""
+    from molvae.checkpoint import load_checkpoint
+
+    checkpoint = load_checkpoint(run / "last.pt")
+    state, meta = checkpoint["training"], checkpoint["meta"]
+    world = state.get("world_size") or 1
+    batches = -(-meta["data"]["n_train"] // meta["run_config"]["train"]["batch_size"])  # in an epoch
+    row = {"epochs": state["epoch"] + state["batch_in_epoch"] / (batches // world)}  # epoch: those finished
     if (run / "log.csv").is_file():
         log = pd.read_csv(run / "log.csv")
-        return {"epochs": float(log.epoch.iloc[-1]), "train_mol_per_s": float(log.train_mol_per_s.mean())}
-    import torch
-
-    checkpoint = torch.load(run / "last.pt", map_location="cpu", weights_only=False)
-    state, meta = checkpoint["training"], checkpoint["meta"]
-    per_epoch = -(-meta["data"]["n_train"] // meta["run_config"]["train"]["batch_size"])  # epoch counts from 0
-    return {"epochs": state["epoch"] + state["batch_in_epoch"] / per_epoch,
-            "train_mol_per_s": state["partial_n"] / state["elapsed"] if state["elapsed"] else float("nan")}
+        row = {"epochs": max(row["epochs"], float(log.epoch.iloc[-1])),
+               "train_mol_per_s": float(log.train_mol_per_s.mean())}
+    elif state["elapsed"]:  # inside the first epoch: the molecules it has seen over its time so far
+        row["train_mol_per_s"] = state["partial_n"] * world / state["elapsed"]
+    return row
 
 
 def score(vae, args, refs, train_set, test) -> dict[str, float]:

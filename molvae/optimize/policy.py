@@ -175,7 +175,10 @@ def reinforce_step(agent, optimizer: torch.optim.Optimizer, tokens: torch.Tensor
     """One update of REINVENT's loss: (log p_prior(x|z) + reward_scale * reward - log p_agent(x|z))^2,
     averaged over the batch, with `prior_logp` the pretrained decoder's log p_prior(x|z) of each row
     (:func:`sequence_log_prob`; it never changes, so the caller computes it once). Returns the loss."""
-    anchor = prior_logp + reward_scale * rewards
+    if not prior_logp.shape == rewards.shape == tokens.shape[:1]:
+        raise ValueError(f"one prior log-probability and one reward per row: tokens {tuple(tokens.shape)}, "
+                         f"prior_logp {tuple(prior_logp.shape)}, rewards {tuple(rewards.shape)}")
+    anchor = prior_logp.detach() + reward_scale * rewards  # the anchor is a target: no gradient to the prior
     loss = (anchor - sequence_log_prob(agent, tokens, z)).pow(2).mean()
     optimizer.zero_grad()
     loss.backward()
@@ -210,7 +213,9 @@ class Replay:
             return
         for i, smi in enumerate(smiles):
             if smi and np.isfinite(scores[i]) and smi not in self.rows:
-                self.rows[smi] = (float(scores[i]), tokens[i].detach(), z[i].detach(), prior_logp[i].detach())
+                # clones: a view would keep its whole round's batch alive as long as the row is remembered
+                self.rows[smi] = (float(scores[i]), tokens[i].detach().clone(), z[i].detach().clone(),
+                                  prior_logp[i].detach().clone())
         if len(self.rows) > self.size:
             best = sorted(self.rows.items(), key=lambda kv: -kv[1][0])[: self.size]
             self.rows = dict(best)

@@ -142,16 +142,17 @@ def test_policy_replay_keeps_each_molecules_prior_log_prob_with_its_row(tiny_mod
 
     prior = tiny_model.model.eval()
     gen = torch.Generator().manual_seed(1)
-    memory = Replay(5, prior.ids.pad)
-    for round_ in range(3):
+    memory, oracle, rng = Replay(5, prior.ids.pad), {}, np.random.default_rng(0)
+    for _ in range(3):
         z = torch.randn(8, tiny_model.config.latent_dim, generator=gen)
         tokens = prior.generate(z, generator=gen)
         _, smiles = tiny_model.tokens_to_smiles(tokens)
-        scores = np.random.default_rng(round_).random(len(smiles))
+        scores = np.array([oracle.setdefault(smi, rng.random()) if smi else np.nan for smi in smiles])  # one score a molecule
         with torch.no_grad():
             memory.add(tokens, z, scores, smiles, sequence_log_prob(prior, tokens, z))
     tokens, z, scores, kept = memory.batch()
-    assert len(kept) == 5 and len(set(scores)) == 5
+    assert len(oracle) > 5  # pruning happened
+    assert sorted(scores) == sorted(oracle.values())[-5:]  # the five best distinct molecules
     with torch.no_grad():
         fresh = sequence_log_prob(prior, tokens, z)
     assert torch.allclose(kept, fresh, atol=1e-4)

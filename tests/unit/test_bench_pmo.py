@@ -38,3 +38,13 @@ def test_merge_adds_the_runs_out_lacks_and_keeps_its_own(bench, tmp_path):
     assert (runs / "pmo2022_qed_policy_s0.csv.gz").read_text() == str(tmp_path / "out")  # not overwritten
     with pytest.raises(SystemExit, match="holds no results.csv"):
         bench.merge(out, tmp_path / "out", [tmp_path / "nowhere"])
+
+
+def test_merge_into_an_empty_folder_and_a_row_without_its_run_file(bench, tmp_path, capsys):
+    (tmp_path / "out" / "runs").mkdir(parents=True)
+    _folder(tmp_path / "side", [("qed", "random", 1, 0.7), ("qed", "random", 0, 0.6)])
+    (tmp_path / "side" / "runs" / "pmo2022_qed_random_s1.csv.gz").unlink()
+    merged = bench.merge(pd.DataFrame(), tmp_path / "out", [tmp_path / "side"])
+    assert list(merged.seed) == [0, 1]
+    assert "pmo2022_qed_random_s1.csv.gz is missing" in capsys.readouterr().out
+    assert bench.merge(pd.DataFrame(), tmp_path / "out", []).empty
