@@ -35,6 +35,7 @@ has keeps OUT's row).
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -54,6 +55,7 @@ BATCH = {"policy_gaussian": 64, "random": 100}
 VARIANTS = {"policy_gaussian": ("policy", {"proposer": "gaussian", "greedy": False, "learning_rate": 2e-3})}
 # the report compares these pairs on the tasks both have run: the learning optimizer against the frozen one
 COMPARE = [("policy", "cmaes")]
+PROGRESS = sys.stderr.isatty()  # a bar over each run's calls on a terminal; none in a log file
 
 
 def run_one(vae, task: str, scoring: str, method: str, seed: int, budget: int, train: list[str]) -> pd.DataFrame:
@@ -64,18 +66,19 @@ def run_one(vae, task: str, scoring: str, method: str, seed: int, budget: int, t
 
     objective = Objective([Term(f"tdc:{task}", function=tdc_scorer(task, scoring))])
     if method == "screening":
-        oracle = Oracle(objective, budget)
+        oracle = Oracle(objective, budget, progress=PROGRESS, desc=f"{task} screening")
         order = np.random.default_rng(seed).permutation(len(train))
         for start in range(0, len(order), 1000):
             oracle([train[i] for i in order[start:start + 1000]])
             if oracle.left <= 0:
                 break
+        oracle.close()
         table = oracle.table()
     else:
         base, settings = VARIANTS.get(method, (method, {}))
         config = SearchConfig(method=base, budget=budget, seed=seed, batch_size=BATCH.get(method, 20),
                               **{base: SEARCH_METHODS[base](**settings)})
-        table = optimize(vae, objective, config)
+        table = optimize(vae, objective, config, progress=PROGRESS)
     return table[["call", "smiles", "score"]]
 
 

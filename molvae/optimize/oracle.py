@@ -11,6 +11,7 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from molvae.chem import canonical_smiles, mol_from_smiles, quiet_rdkit
 from molvae.errors import ConfigError
@@ -24,9 +25,10 @@ class BudgetExhausted(Exception):
 class Oracle:
     """RDKit evaluation with an exact budget. Each distinct molecule costs one call; repeats and
     decodings that are no molecule cost nothing. Every proposal is recorded (:attr:`history`).
-    Similarity is measured to the objective's reference (see :meth:`Objective.measured_to`)."""
+    Similarity is measured to the objective's reference (see :meth:`Objective.measured_to`).
+    `progress`: a progress bar over the calls, with the best feasible score so far (:meth:`close` ends it)."""
 
-    def __init__(self, objective: Objective, budget: int):
+    def __init__(self, objective: Objective, budget: int, progress: bool = False, desc: str = "optimize"):
         if budget < 1:
             raise ConfigError(f"budget must be at least 1 oracle call, got {budget}")
         objective.check_reference()
@@ -35,6 +37,12 @@ class Oracle:
         self.cache: dict[str, tuple[float, str, dict]] = {}
         self.history: list[dict] = []
         self.start_time = time.perf_counter()
+        self.best = -np.inf
+        self.bar = tqdm(total=budget, desc=desc, unit="call", disable=not progress)
+
+    def close(self) -> None:
+        """End the progress bar (if any)."""
+        self.bar.close()
 
     @property
     def left(self) -> int:
@@ -44,6 +52,7 @@ class Oracle:
         """Scores for optimizers: the objective where feasible, a penalty where not, NaN for
         proposals that got no evaluation (no molecule, or the budget ran out in this batch)."""
         out = np.full(len(smiles), np.nan)
+        before = self.calls
         with quiet_rdkit():
             for i, smi in enumerate(smiles):
                 canon = canonical_smiles(smi) if smi else None
@@ -55,11 +64,17 @@ class Oracle:
                     self.calls += 1
                     self.cache[canon] = self.objective.evaluate(mol_from_smiles(canon), canon)
                     score, violation, values = self.cache[canon]
+                    if not violation and score > self.best:
+                        self.best = score
                     self.history.append({"call": self.calls, "step": step, "smiles": canon, "score": score,
                                          "feasible": not violation, "violation": violation, **values,
                                          "seconds": round(time.perf_counter() - self.start_time, 3)})
                 score, violation, _ = self.cache[canon]
                 out[i] = score if not violation else self.penalty()
+        if self.calls > before:
+            self.bar.update(self.calls - before)
+            if np.isfinite(self.best):
+                self.bar.set_postfix(best=f"{self.best:.4g}", refresh=False)
         return out
 
     def penalty(self) -> float:

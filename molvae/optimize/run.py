@@ -68,14 +68,14 @@ def run_to_folder(vae: "MolVAE", objective: Objective, search: SearchConfig, out
     or "none"), ``summary.json`` (provenance: the `command`, default this process's, the molvae version,
     the `model` file the vae was loaded from if given; the settings and the summary of the `top`
     molecules), ``spec.toml`` (every setting, so that ``molvae optimize OUT/spec.toml`` with the same
-    model repeats the run) and ``score_vs_calls.png``. `progress`: a progress bar while the training set
-    is read. Returns the table and the summary."""
+    model repeats the run) and ``score_vs_calls.png``. `progress`: progress bars for the search's oracle calls and
+    while the training set is read. Returns the table and the summary."""
     from molvae.plots import score_vs_calls  # matplotlib: loaded when a run is written
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    table = optimize(vae, objective, search)
+    table = optimize(vae, objective, search, progress=progress)
     if train is not None and str(train).lower() != "none" and len(table):
         from molvae.data import canonical_set
         from molvae.io import resolve_data_path

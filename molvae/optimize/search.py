@@ -78,8 +78,8 @@ def optimize(vae: "MolVAE", objective: Objective, config: SearchConfig, progress
     The search starts from the prior, from one molecule (``config.start``, also what similarity is
     measured to unless the objective has a reference) or from several (``config.start_molecules``: the
     oracle scores ``start_count`` of them first, within the budget, and the optimizer takes their
-    codes and scores as its first observations)."""
-    oracle = Oracle(objective.measured_to(config.start), config.budget)
+    codes and scores as its first observations). `progress`: a progress bar over the oracle calls."""
+    oracle = Oracle(objective.measured_to(config.start), config.budget, progress=progress, desc=config.method)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
 
@@ -101,6 +101,8 @@ def optimize(vae: "MolVAE", objective: Objective, config: SearchConfig, progress
         config.method_config.run(state)
     except BudgetExhausted:
         pass
+    finally:
+        oracle.close()
     table = oracle.table()
     table.insert(0, "method", config.method)
     return table

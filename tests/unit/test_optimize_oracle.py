@@ -18,6 +18,20 @@ def test_budget_is_honoured_exactly_and_repeats_are_free():
     assert pd.isna(scores[3]) and pd.isna(scores[4]) and pd.isna(scores[6])  # no molecule / over budget
 
 
+def test_the_progress_bar_counts_calls_and_shows_the_best_feasible_score(capsys):
+    objective = Objective([Term("qed")])
+    oracle = Oracle(objective, budget=3, progress=True, desc="qed-search")
+    oracle(["CCO", "OCC"])  # one call: the second is CCO again
+    assert oracle.bar.n == oracle.calls == 1
+    oracle(["CCO", "c1ccccc1", "CCN", "CCCl"])  # two more calls, then the budget is spent
+    oracle.close()
+    assert oracle.bar.n == oracle.calls == 3
+    best = max(h["score"] for h in oracle.history)
+    assert oracle.best == best
+    err = capsys.readouterr().err
+    assert "qed-search" in err and "3/3" in err and f"best={best:.4g}" in err
+
+
 class _Oracle:
     """Stands in for an oracle whose call count the test sets."""
 
