@@ -72,9 +72,9 @@ class Oracle:
                 score, violation, _ = self.cache[canon]
                 out[i] = score if not violation else self.penalty()
         if self.calls > before:
-            self.bar.update(self.calls - before)
             if np.isfinite(self.best):
-                self.bar.set_postfix(best=f"{self.best:.4g}", refresh=False)
+                self.bar.set_postfix(best=f"{self.best:.4g}", refresh=False)  # shown by the update
+            self.bar.update(self.calls - before)
         return out
 
     def penalty(self) -> float:
