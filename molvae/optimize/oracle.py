@@ -19,24 +19,35 @@ from molvae.optimize.objective import Objective
 
 
 class BudgetExhausted(Exception):
-    """Raised inside an optimizer loop when the oracle has no calls left (or the search has stalled)."""
+    """Raised inside an optimizer loop to end the search; `reason` says why: ``"budget"`` (no calls
+    left), ``"stalled"`` (rounds without a new molecule), ``"collapsed"`` (the policy writes only
+    molecules already scored) or ``"time limit"``."""
+
+    def __init__(self, reason: str = "budget"):
+        super().__init__(reason)
+        self.reason = reason
 
 
 class Oracle:
     """RDKit evaluation with an exact budget. Each distinct molecule costs one call; repeats and
     decodings that are no molecule cost nothing. Every proposal is recorded (:attr:`history`).
     Similarity is measured to the objective's reference (see :meth:`Objective.measured_to`).
-    `progress`: a progress bar over the calls, with the best feasible score so far (:meth:`close` ends it)."""
+    `progress`: a progress bar over the calls, with the best feasible score so far (:meth:`close` ends it).
+    `time_limit`: seconds after which :attr:`out_of_time` is true (searches check it between rounds)."""
 
-    def __init__(self, objective: Objective, budget: int, progress: bool = False, desc: str = "optimize"):
+    def __init__(self, objective: Objective, budget: int, progress: bool = False, desc: str = "optimize",
+                 time_limit: float | None = None):
         if budget < 1:
             raise ConfigError(f"budget must be at least 1 oracle call, got {budget}")
+        if time_limit is not None and not time_limit > 0:
+            raise ConfigError(f"time_limit must be a positive number of seconds, got {time_limit}")
         objective.check_reference()
         self.objective, self.budget = objective, budget
         self.calls = 0
         self.cache: dict[str, tuple[float, str, dict]] = {}
         self.history: list[dict] = []
         self.start_time = time.perf_counter()
+        self.time_limit = time_limit
         self.best = -np.inf
         self.bar = tqdm(total=budget, desc=desc, unit="call", disable=not progress)
 
@@ -47,6 +58,15 @@ class Oracle:
     @property
     def left(self) -> int:
         return self.budget - self.calls
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the oracle was made (the search's wall time so far)."""
+        return time.perf_counter() - self.start_time
+
+    @property
+    def out_of_time(self) -> bool:
+        return self.time_limit is not None and self.elapsed >= self.time_limit
 
     def __call__(self, smiles: Sequence[str | None], step: int = 0) -> np.ndarray:
         """Scores for optimizers: the objective where feasible, a penalty where not, NaN for
@@ -68,7 +88,7 @@ class Oracle:
                         self.best = score
                     self.history.append({"call": self.calls, "step": step, "smiles": canon, "score": score,
                                          "feasible": not violation, "violation": violation, **values,
-                                         "seconds": round(time.perf_counter() - self.start_time, 3)})
+                                         "seconds": round(self.elapsed, 3)})
                 score, violation, _ = self.cache[canon]
                 out[i] = score if not violation else self.penalty()
         if self.calls > before:

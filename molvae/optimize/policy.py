@@ -109,7 +109,7 @@ class PolicyConfig:
             # of the budget unspent (PMO's AUC holds the last value), rather than spin for hours
             collapsed = collapsed + 1 if state.oracle.calls - calls < 0.05 * len(smiles) else 0
             if collapsed >= COLLAPSED_ROUNDS:
-                raise BudgetExhausted
+                raise BudgetExhausted("collapsed")
             with torch.no_grad():  # the anchor's log p_prior, computed once per molecule: replayed ones keep theirs
                 prior_logp = sequence_log_prob(prior, tokens, z)
             memory.add(tokens, z, scores, smiles, prior_logp)

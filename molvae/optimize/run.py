@@ -24,10 +24,11 @@ OUTPUTS = ("proposals.csv", "summary.json", "spec.toml", "score_vs_calls.png")
 
 
 def summary(table: pd.DataFrame, k: int = 3) -> dict[str, Any]:
-    """Top-k feasible scores, the calls spent, and the call at which the best was found."""
+    """Top-k feasible scores, the calls spent, why the search stopped (:func:`optimize`) and the call
+    at which the best was found."""
     feasible = table[table.feasible] if len(table) else table
     top = feasible.nlargest(k, "score") if len(feasible) else feasible
-    out = {"calls": int(len(table)), "feasible": int(len(feasible)),
+    out = {"calls": int(len(table)), "feasible": int(len(feasible)), "stopped": table.attrs.get("stopped"),
            "top": [{"smiles": r.smiles, "score": round(float(r.score), 4), "call": int(r.call)} for r in top.itertuples()]}
     for i in range(k):
         out[f"top{i + 1}"] = float(top.score.iloc[i]) if len(top) > i else math.nan
@@ -95,12 +96,21 @@ def run_to_folder(vae: "MolVAE", objective: Objective, search: SearchConfig, out
     return table, result
 
 
+# why a search ended before its budget, for a person (the reasons of BudgetExhausted)
+STOPPED = {"stalled": "rounds in a row found no new molecule",
+           "collapsed": "the policy's agent wrote only molecules already scored",
+           "time limit": "the time limit passed", "rounds": "the method's bound on rounds"}
+
+
 def report(table: pd.DataFrame, result: dict[str, Any], search: SearchConfig, out: str | os.PathLike) -> str:
     """What a run found, in lines for a terminal: the calls, the best molecules, the files written."""
     lines = []
     if search.start_molecules is not None and len(table):
         lines.append(f"{int((table.step == 0).sum())} start molecules scored first (round 0 of proposals.csv)")
-    lines.append(f"{result['calls']} oracle calls ({result['feasible']} feasible) in {result['seconds']} s; best:")
+    stopped = result.get("stopped")
+    why = f", stopped before the budget of {search.budget}: {STOPPED.get(stopped, stopped)}" \
+        if stopped not in (None, "budget") else ""
+    lines.append(f"{result['calls']} oracle calls ({result['feasible']} feasible) in {result['seconds']} s{why}; best:")
     lines += [f"  {i}. {row['score']:.4f}  {row['smiles']}  (call {row['call']})"
               for i, row in enumerate(result["top"], 1)]
     lines.append(f"wrote {out}/{', '.join(OUTPUTS)}")

@@ -38,14 +38,17 @@ class SearchState:
     _idle_rounds: int = field(default=0, init=False, repr=False)
 
     def begin_round(self) -> None:
-        """Called before each round: raises :class:`BudgetExhausted` when the budget is spent, or when
-        `STALL_ROUNDS` rounds in a row found no molecule not seen before (the search has stalled)."""
+        """Called before each round: raises :class:`BudgetExhausted` when the budget is spent, when the
+        oracle's time limit has passed, or when `STALL_ROUNDS` rounds in a row found no molecule not
+        seen before (the search has stalled)."""
         if self.oracle.left <= 0:
-            raise BudgetExhausted
+            raise BudgetExhausted("budget")
+        if self.oracle.out_of_time:
+            raise BudgetExhausted("time limit")
         self._idle_rounds = self._idle_rounds + 1 if self.oracle.calls == self._calls else 0
         self._calls = self.oracle.calls
         if self._idle_rounds >= STALL_ROUNDS:
-            raise BudgetExhausted
+            raise BudgetExhausted("stalled")
 
     def targets(self, z: np.ndarray, step: int) -> np.ndarray:
         """Ask about `z` and return what an optimizer fits: scores with the penalty for no molecule."""

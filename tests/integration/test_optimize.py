@@ -164,6 +164,7 @@ def test_policy_search_spends_the_exact_budget_and_leaves_the_model_unchanged(ti
     table = optimize(tiny_model, Objective([Term("qed")]), SearchConfig(method="policy", budget=40, batch_size=8,
                                                                          policy=policy))
     assert table.call.tolist() == list(range(1, 41)) and table.smiles.is_unique
+    assert table.attrs["stopped"] == "budget"
     assert all(torch.equal(weights[k], v) for k, v in tiny_model.model.state_dict().items())
     with pytest.raises(ConfigError, match="reward_scale must be positive"):
         SearchConfig(method="policy", policy=PolicyConfig(reward_scale=0))
@@ -208,6 +209,36 @@ def test_a_collapsed_policy_stops_instead_of_spinning(tiny_model, monkeypatch, s
     table = optimize(tiny_model, Objective([Term("qed")]), SearchConfig(method="policy", budget=50, batch_size=4,
                                                                          policy=settings))
     assert len(table) == 1 and len(rounds) == 1 + policy.COLLAPSED_ROUNDS  # the first round found CCO
+    assert table.attrs["stopped"] == "collapsed"
+
+
+def test_a_time_limit_ends_a_search_between_rounds_and_says_so(tiny_model, monkeypatch, tmp_path):
+    # the clock runs 10 s a round: a 25 s limit lets three rounds start (at 0, 10 and 20 s), the
+    # fourth finds the limit passed; the calls are those of the first three rounds, no more
+    from molvae.optimize import oracle as oracle_module, report
+    from molvae.optimize import random_search
+
+    clock = [0.0]
+    monkeypatch.setattr(oracle_module.Oracle, "elapsed", property(lambda self: clock[0]))
+    run = random_search.RandomConfig.run
+
+    def tick(self, state):
+        begin = state.begin_round
+
+        def begin_and_tick():
+            begin()
+            clock[0] += 10.0
+        state.begin_round = begin_and_tick
+        return run(self, state)
+    monkeypatch.setattr(random_search.RandomConfig, "run", tick)
+    search = SearchConfig(method="random", budget=500, batch_size=5, time_limit=25)
+    table, result = run_to_folder(tiny_model, Objective([Term("qed")]), search, tmp_path / "run", train=None,
+                                  progress=False)
+    assert table.attrs["stopped"] == result["stopped"] == "time limit"
+    assert 0 < len(table) <= 15 and table.step.max() <= 3  # unlimited, 100 rounds would spend the budget
+    assert "stopped before the budget of 500: the time limit passed" in report(table, result, search, tmp_path)
+    with pytest.raises(ConfigError, match="time_limit must be a positive number of seconds"):
+        SearchConfig(time_limit=0)
 
 
 def test_infeasible_molecules_are_recorded_but_never_best(tiny_model):

@@ -48,3 +48,20 @@ def test_merge_into_an_empty_folder_and_a_row_without_its_run_file(bench, tmp_pa
     assert list(merged.seed) == [0, 1]
     assert "pmo2022_qed_random_s1.csv.gz is missing" in capsys.readouterr().out
     assert bench.merge(pd.DataFrame(), tmp_path / "out", []).empty
+
+
+def test_report_marks_a_run_cut_short_by_time_as_a_lower_bound(bench, tmp_path):
+    rows = [("qed", "policy", 0, 0.94, 10000, "budget"), ("median1", "policy", 0, 0.33, 8079, "collapsed"),
+            ("deco_hop", "policy", 0, 0.61, 4200, "time limit"), ("deco_hop", "cmaes", 0, 0.60, 10000, float("nan"))]
+    results = pd.DataFrame([{"scoring": "pmo2022", "task": t, "method": m, "seed": s, "auc_top10": a, "calls": c,
+                             "budget": 10000, "seconds": 1.0, "stopped": why} for t, m, s, a, c, why in rows])
+    text = bench.report(results, tmp_path)
+    deco = next(line for line in text.splitlines() if line.startswith("| deco_hop"))
+    assert "≥ 0.610" in deco and "≥ 0.600" not in deco and "0.600" in deco  # only the time-limited run
+    qed = next(line for line in text.splitlines() if line.startswith("| qed"))
+    assert "≥" not in qed
+    short = next(line for line in text.splitlines() if line.startswith("- stopped before the budget"))
+    assert "policy median1 seed 0 at 8,079 calls (collapsed)" in short
+    assert "policy deco_hop seed 0 at 4,200 calls (time limit)" in short and "cmaes" not in short
+    older = bench.report(results.drop(columns="stopped"), tmp_path)  # rows written before the column existed
+    assert "≥" not in older and "at 8,079 calls (reason not recorded)" in older

@@ -36,7 +36,7 @@ class _Oracle:
     """Stands in for an oracle whose call count the test sets."""
 
     def __init__(self, left: int = 10):
-        self.calls, self.left = 0, left
+        self.calls, self.left, self.out_of_time = 0, left, False
 
 
 def test_a_search_stops_when_the_budget_is_spent_or_it_stalls():
