@@ -138,6 +138,26 @@ def figures(table: pd.DataFrame, budget: int) -> dict[str, float]:
             "top1": float(top[0]) if len(top) else 0.0, "top10": float(top[:10].mean()) if len(top) else 0.0}
 
 
+def seed_spread(runs: pd.DataFrame, method: str, means: pd.DataFrame, compare: list[tuple[str, str]]) -> list[str]:
+    """A report line for a method run with several seeds: its sum over the tasks every seed ran, per
+    seed, and for a learner of `compare` each seed's lead over the frozen method's mean there."""
+    by_seed = runs.pivot_table(index="task", columns="seed", values="auc_top10")
+    if by_seed.shape[1] < 2:
+        return []
+    common = by_seed.dropna()
+    if common.empty:
+        return []
+    sums = common.sum()
+    line = (f"- {method} per seed on the {len(common)} task{'s' * (len(common) != 1)} all its seeds ({', '.join(map(str, sums.index))}) ran: "
+            f"sums {', '.join(f'{v:.3f}' for v in sums)} (spread {sums.max() - sums.min():.3f})")
+    for learner, frozen in compare:
+        if learner == method and frozen in means and means.loc[common.index, frozen].notna().all():
+            base = means.loc[common.index, frozen].sum()
+            line += (f"; {frozen} (mean over its seeds) sums {base:.3f} there, so each seed leads it by "
+                     + ", ".join(f"{v - base:+.3f}" for v in sums))
+    return [line]
+
+
 def report(results: pd.DataFrame, out: Path) -> str:
     """A markdown table per scoring: mean AUC top-10 over seeds (± half the range) beside PMO's figures."""
     published = pd.read_csv(PUBLISHED).pivot(index="task", columns="method", values="auc_top10")
@@ -186,6 +206,8 @@ def report(results: pd.DataFrame, out: Path) -> str:
                 gap = means.loc[both, learner] - means.loc[both, frozen]
                 lines.append(f"- {learner} against {frozen} on the {len(both)} tasks both ran: sum "
                              f"{gap.sum():+.3f}, above on {int((gap > 0).sum())}, below on {int((gap < 0).sum())}")
+        for m in methods:  # the seed spread, on the tasks every seed of the method has run
+            lines += seed_spread(part[part.method == m], m, means, COMPARE)
         if len(short):  # PMO's AUC holds a short run's last value: a lower bound where time, not the search, ended it
             lines.append("- stopped before the budget: " + "; ".join(
                 f"{r.method} {r.task} seed {r.seed} at {r.calls:,} calls "

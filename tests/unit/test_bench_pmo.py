@@ -65,3 +65,12 @@ def test_report_marks_a_run_cut_short_by_time_as_a_lower_bound(bench, tmp_path):
     assert "policy deco_hop seed 0 at 4,200 calls (time limit)" in short and "cmaes" not in short
     older = bench.report(results.drop(columns="stopped"), tmp_path)  # rows written before the column existed
     assert "≥" not in older and "at 8,079 calls (reason not recorded)" in older
+
+
+def test_seed_spread_sums_each_seed_over_the_tasks_all_seeds_ran(bench):
+    runs = pd.DataFrame({"task": ["a", "b", "c", "a", "b"], "seed": [0, 0, 0, 1, 1], "auc_top10": [0.5, 0.7, 0.9, 0.4, 0.6]})
+    means = pd.DataFrame({"cmaes": {"a": 0.3, "b": 0.5, "c": 0.1}})
+    line, = bench.seed_spread(runs, "policy", means, [("policy", "cmaes")])
+    assert "on the 2 tasks all its seeds (0, 1) ran: sums 1.200, 1.000 (spread 0.200)" in line  # task c: seed 0 only
+    assert "cmaes (mean over its seeds) sums 0.800 there, so each seed leads it by +0.400, +0.200" in line
+    assert bench.seed_spread(runs[runs.seed == 0], "policy", means, []) == []  # one seed: no spread
