@@ -25,7 +25,7 @@ way, blind Gaussian codes and sampling) and
 MOSES is a ZINC subset). Published PMO figures (AUC top-10, 5 seeds, from the authors' results
 workbook Mol_Opt.xlsx in pmo-benchmark/pmo-benchmark.github.io) are in docs/bench/pmo/pmo_published.csv.
 
-``--time-limit SECONDS`` stops a run at its first round after that long; its AUC (the last value held,
+``--time-limit-minutes N`` stops a run at its first round after N minutes; its AUC (the last value held,
 as for a search that stopped by itself) is then a lower bound, marked ``≥`` in the report, and the
 row's ``stopped`` column says why every run ended (budget, collapsed, stalled, time limit).
 
@@ -63,7 +63,7 @@ PROGRESS = sys.stderr.isatty()  # a bar over each run's calls on a terminal; non
 
 
 def run_one(vae, task: str, scoring: str, method: str, seed: int, budget: int, train: list[str],
-            time_limit: float | None = None) -> pd.DataFrame:
+            time_limit_minutes: float | None = None) -> pd.DataFrame:
     """One search: every scored molecule in call order (call, smiles, score), and why it stopped in
     ``attrs["stopped"]`` ("budget", "collapsed", "stalled", "time limit": see molvae.optimize.optimize)."""
     from molvae.optimize import Objective, Oracle, SearchConfig, Term, optimize
@@ -84,7 +84,7 @@ def run_one(vae, task: str, scoring: str, method: str, seed: int, budget: int, t
     else:
         base, settings = VARIANTS.get(method, (method, {}))
         config = SearchConfig(method=base, budget=budget, seed=seed, batch_size=BATCH.get(method, 20),
-                              time_limit=time_limit, **{base: SEARCH_METHODS[base](**settings)})
+                              time_limit_minutes=time_limit_minutes, **{base: SEARCH_METHODS[base](**settings)})
         table = optimize(vae, objective, config, progress=PROGRESS)
     calls = table[["call", "smiles", "score"]]
     calls.attrs["stopped"] = table.attrs["stopped"]
@@ -212,7 +212,7 @@ def report(results: pd.DataFrame, out: Path) -> str:
             lines.append("- stopped before the budget: " + "; ".join(
                 f"{r.method} {r.task} seed {r.seed} at {r.calls:,} calls "
                 f"({r.stopped if isinstance(r.stopped, str) else 'reason not recorded'})" for r in short.itertuples())
-                + (" (≥: cut short by --time-limit, so the AUC is a lower bound)" if timed_out else ""))
+                + (" (≥: cut short by --time-limit-minutes, so the AUC is a lower bound)" if timed_out else ""))
         seconds = part.groupby("method").seconds.median()
         lines.append("- median wall time per run (s): " + ", ".join(f"{m} {seconds[m]:.0f}" for m in methods))
         lines.append("")
@@ -231,8 +231,8 @@ def main() -> None:
     ap.add_argument("--seeds", nargs="+", type=int, default=[0])
     ap.add_argument("--scoring", nargs="+", default=["pmo2022"], choices=["pmo2022", "current"])
     ap.add_argument("--budget", type=int, default=10_000, help="oracle calls per run (PMO: 10,000)")
-    ap.add_argument("--time-limit", type=float, metavar="SECONDS",
-                    help="stop a run at its first round after this many seconds (its AUC, the last value held, "
+    ap.add_argument("--time-limit-minutes", type=float, metavar="N",
+                    help="stop a run at its first round after N minutes (its AUC, the last value held, "
                          "is then a lower bound; the row says so in `stopped`)")
     ap.add_argument("-m", "--model", default=None, help="checkpoint (default: the shipped model)")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
@@ -271,7 +271,7 @@ def main() -> None:
 
                             train = read_smiles(resolve_data_path("moses:train")).tolist()
                         start = time.perf_counter()
-                        table = run_one(vae, task, scoring, method, seed, args.budget, train, args.time_limit)
+                        table = run_one(vae, task, scoring, method, seed, args.budget, train, args.time_limit_minutes)
                         row = {"scoring": scoring, "task": task, "method": method, "seed": seed, "budget": args.budget,
                                **figures(table, args.budget), "seconds": round(time.perf_counter() - start, 1),
                                "stopped": table.attrs["stopped"]}

@@ -44,8 +44,8 @@ def add_parsers(sub) -> None:
                    help="optimizer (default: cmaes); policy fine-tunes a copy of the decoder on the oracle's scores")
     p.add_argument("--budget", type=positive(int), help="oracle calls (default: 500)")
     p.add_argument("--batch-size", type=positive(int), help="proposals per round (default: 20)")
-    p.add_argument("--time-limit", type=positive(float), metavar="SECONDS",
-                   help="stop the search at the first round after this many seconds, budget or not (default: none)")
+    p.add_argument("--time-limit-minutes", type=positive(float), metavar="N",
+                   help="stop the search at its first round after N minutes, budget or not (default: none)")
     p.add_argument("--seed", type=int, help="random seed (default: 0)")
     p.add_argument("--top", type=positive(int), default=3, help="best molecules in the summary (default: 3)")
     p.add_argument("--train", default="moses:train", help="training set for novelty, or 'none' (default: moses:train)")
@@ -106,7 +106,7 @@ def run_optimize(args) -> int:
     objective, search = spec_from_options(
         args.spec, maximize=args.maximize, minimize=args.minimize, similarity_min=args.similarity_min,
         method=args.method, budget=args.budget, seed=args.seed, start=args.start, batch_size=args.batch_size,
-        start_count=args.start_count, start_molecules=args.start_from, time_limit=args.time_limit)
+        start_count=args.start_count, start_molecules=args.start_from, time_limit_minutes=args.time_limit_minutes)
     print("# resolved optimization spec (saved as " + str(Path(args.output) / "spec.toml") + "):\n"
           + spec_toml(objective, search))
     vae = load_model(args)

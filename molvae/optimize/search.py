@@ -43,7 +43,7 @@ class SearchConfig:
     start_molecules: str | list[str] | None = None  # or: molecules (SMILES, a file, moses:...) scored first
     start_count: int = 100         # how many of start_molecules to score (a random sample when more)
     sigma: float = 0.5             # initial spread around the start (prior: 1.0 is used)
-    time_limit: float | None = None  # seconds: the search stops at the first round after this (None: no limit)
+    time_limit_minutes: float | None = None  # the search stops at its first round after this (None: no limit)
     random: RandomConfig = field(default_factory=RandomConfig)
     cmaes: CMAESConfig = field(default_factory=CMAESConfig)
     bo: BOConfig = field(default_factory=BOConfig)
@@ -56,8 +56,8 @@ class SearchConfig:
         for name, kind in METHODS.items():
             if not isinstance(getattr(self, name), kind):
                 raise ConfigError(f"{name} settings must be a {kind.__name__}, got {getattr(self, name)!r}")
-        if self.time_limit is not None and not self.time_limit > 0:
-            raise ConfigError(f"time_limit must be a positive number of seconds, got {self.time_limit}")
+        if self.time_limit_minutes is not None and not self.time_limit_minutes > 0:
+            raise ConfigError(f"time_limit_minutes must be a positive number, got {self.time_limit_minutes}")
         if self.batch_size < 1:
             raise ConfigError(f"batch_size must be at least 1, got {self.batch_size}")
         if self.start_count < 1:
@@ -75,8 +75,8 @@ class SearchConfig:
 
 
 def optimize(vae: "MolVAE", objective: Objective, config: SearchConfig, progress: bool = False) -> pd.DataFrame:
-    """Run one optimizer until its oracle budget is spent (or the search stalls, or ``config.time_limit``
-    passes); returns every evaluated molecule in call order (see :meth:`Oracle.table`) with a ``method``
+    """Run one optimizer until its oracle budget is spent (or the search stalls, or
+    ``config.time_limit_minutes`` pass); returns every evaluated molecule in call order (see :meth:`Oracle.table`) with a ``method``
     column, and why the search ended in ``table.attrs["stopped"]`` (see :class:`BudgetExhausted`).
 
     The search starts from the prior, from one molecule (``config.start``, also what similarity is
@@ -84,7 +84,7 @@ def optimize(vae: "MolVAE", objective: Objective, config: SearchConfig, progress
     oracle scores ``start_count`` of them first, within the budget, and the optimizer takes their
     codes and scores as its first observations). `progress`: a progress bar over the oracle calls."""
     oracle = Oracle(objective.measured_to(config.start), config.budget, progress=progress, desc=config.method,
-                    time_limit=config.time_limit)
+                    time_limit=None if config.time_limit_minutes is None else 60.0 * config.time_limit_minutes)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
 

@@ -231,14 +231,14 @@ def test_a_time_limit_ends_a_search_between_rounds_and_says_so(tiny_model, monke
         state.begin_round = begin_and_tick
         return run(self, state)
     monkeypatch.setattr(random_search.RandomConfig, "run", tick)
-    search = SearchConfig(method="random", budget=500, batch_size=5, time_limit=25)
+    search = SearchConfig(method="random", budget=500, batch_size=5, time_limit_minutes=25 / 60)
     table, result = run_to_folder(tiny_model, Objective([Term("qed")]), search, tmp_path / "run", train=None,
                                   progress=False)
     assert table.attrs["stopped"] == result["stopped"] == "time limit"
     assert 0 < len(table) <= 15 and table.step.max() <= 3  # unlimited, 100 rounds would spend the budget
     assert "stopped before the budget of 500: the time limit passed" in report(table, result, search, tmp_path)
-    with pytest.raises(ConfigError, match="time_limit must be a positive number of seconds"):
-        SearchConfig(time_limit=0)
+    with pytest.raises(ConfigError, match="time_limit_minutes must be a positive number"):
+        SearchConfig(time_limit_minutes=0)
 
 
 def test_infeasible_molecules_are_recorded_but_never_best(tiny_model):
