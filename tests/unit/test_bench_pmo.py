@@ -58,6 +58,8 @@ def test_report_marks_a_run_cut_short_by_time_as_a_lower_bound(bench, tmp_path):
     text = bench.report(results, tmp_path)
     deco = next(line for line in text.splitlines() if line.startswith("| deco_hop"))
     assert "≥ 0.610" in deco and "≥ 0.600" not in deco and "0.600" in deco  # only the time-limited run
+    total = next(line for line in text.splitlines() if line.startswith("| **sum"))
+    assert "**≥ " in total  # the policy's sum holds a lower bound
     qed = next(line for line in text.splitlines() if line.startswith("| qed"))
     assert "≥" not in qed
     short = next(line for line in text.splitlines() if line.startswith("- stopped before the budget"))
