@@ -86,9 +86,7 @@ def run_one(vae, task: str, scoring: str, method: str, seed: int, budget: int, t
         config = SearchConfig(method=base, budget=budget, seed=seed, batch_size=BATCH.get(method, 20),
                               time_limit_minutes=time_limit_minutes, **{base: SEARCH_METHODS[base](**settings)})
         table = optimize(vae, objective, config, progress=PROGRESS)
-    calls = table[["call", "smiles", "score"]]
-    calls.attrs["stopped"] = table.attrs["stopped"]
-    return calls
+    return table[["call", "smiles", "score"]]  # pandas carries attrs (the stop reason) to the selection
 
 
 def merge(results: pd.DataFrame, out: Path, folders: list[Path]) -> pd.DataFrame:

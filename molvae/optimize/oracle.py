@@ -18,10 +18,14 @@ from molvae.errors import ConfigError
 from molvae.optimize.objective import Objective
 
 
+# why a search ends, for a person: the reasons of BudgetExhausted (and "rounds", a method's own bound)
+STOP_REASONS = {"budget": "no oracle calls left", "stalled": "rounds in a row found no new molecule",
+                "collapsed": "the policy's agent wrote only molecules already scored",
+                "time limit": "the time limit passed", "rounds": "the method's bound on rounds"}
+
+
 class BudgetExhausted(Exception):
-    """Raised inside an optimizer loop to end the search; `reason` says why: ``"budget"`` (no calls
-    left), ``"stalled"`` (rounds without a new molecule), ``"collapsed"`` (the policy writes only
-    molecules already scored) or ``"time limit"``."""
+    """Raised inside an optimizer loop to end the search; `reason` says why (a key of `STOP_REASONS`)."""
 
     def __init__(self, reason: str = "budget"):
         super().__init__(reason)

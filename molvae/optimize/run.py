@@ -14,6 +14,7 @@ import pandas as pd
 
 from molvae.io import provenance, write_json
 from molvae.optimize.objective import Objective
+from molvae.optimize.oracle import STOP_REASONS
 from molvae.optimize.search import SearchConfig, optimize
 from molvae.optimize.spec import spec_dict, spec_toml
 
@@ -96,19 +97,13 @@ def run_to_folder(vae: "MolVAE", objective: Objective, search: SearchConfig, out
     return table, result
 
 
-# why a search ended before its budget, for a person (the reasons of BudgetExhausted)
-STOPPED = {"stalled": "rounds in a row found no new molecule",
-           "collapsed": "the policy's agent wrote only molecules already scored",
-           "time limit": "the time limit passed", "rounds": "the method's bound on rounds"}
-
-
 def report(table: pd.DataFrame, result: dict[str, Any], search: SearchConfig, out: str | os.PathLike) -> str:
     """What a run found, in lines for a terminal: the calls, the best molecules, the files written."""
     lines = []
     if search.start_molecules is not None and len(table):
         lines.append(f"{int((table.step == 0).sum())} start molecules scored first (round 0 of proposals.csv)")
     stopped = result.get("stopped")
-    why = f", stopped before the budget of {search.budget}: {STOPPED.get(stopped, stopped)}" \
+    why = f", stopped before the budget of {search.budget}: {STOP_REASONS.get(stopped, stopped)}" \
         if stopped not in (None, "budget") else ""
     lines.append(f"{result['calls']} oracle calls ({result['feasible']} feasible) in {result['seconds']} s{why}; best:")
     lines += [f"  {i}. {row['score']:.4f}  {row['smiles']}  (call {row['call']})"
