@@ -53,6 +53,7 @@ class PolicyConfig:
     proposer: str = "cmaes"       # where the codes come from: "cmaes" (CMA-ES on the scores) or "gaussian" (N(z0, sigma^2))
     greedy: bool = True           # decode the agent greedily (argmax) instead of sampling
     resample: bool = True         # greedy: rows that wrote a molecule already seen are sampled again, stochastically
+    redraws: int = 1              # resample: how many times such a row is sampled again while it still repeats one
 
     def __post_init__(self):
         for name in ("reward_scale", "learning_rate", "temperature"):
@@ -68,6 +69,8 @@ class PolicyConfig:
             raise ConfigError("policy elite_fraction needs proposer = 'gaussian' (CMA-ES chooses every code itself)")
         if self.replay < 0:
             raise ConfigError(f"policy replay must be 0 or more, got {self.replay}")
+        if self.redraws < 1:
+            raise ConfigError(f"policy redraws must be at least 1, got {self.redraws} (resample = false turns redrawing off)")
 
     def run(self, state: SearchState) -> None:
         """Write `batch_size` molecules a round with the agent at codes from the proposer (``gaussian``:
@@ -125,20 +128,23 @@ class PolicyConfig:
                          seen: Container[str], generator: torch.Generator) -> tuple[torch.Tensor, list[str | None]]:
         """Rows whose greedy molecule was seen before (in `seen`, the molecules scored in earlier
         rounds, or written by an earlier row of this batch), or that are no molecule, are decoded again
-        by sampling at the same code: a free second draw instead of a wasted row."""
-        again, written = [], set()
-        for i, smi in enumerate(smiles):  # tokens_to_smiles gives canonical SMILES, as the oracle keys them
-            if smi is None or smi in seen or smi in written:
-                again.append(i)
-            written.add(smi)
-        if not again:
-            return tokens, smiles
-        with torch.no_grad(), vae.autocast():
-            redo = agent.generate(z[again], temperature=self.temperature, generator=generator)
-        _, redo_smiles = vae.tokens_to_smiles(redo)
+        by sampling at the same code, up to `redraws` times while they still repeat one: a free draw
+        instead of a wasted row. A converged agent repeats itself, and each round costs one update
+        whatever it found, so more redraws mean fewer rounds for the same calls."""
         rows, smiles = list(tokens), list(smiles)
-        for j, i in enumerate(again):
-            rows[i], smiles[i] = redo[j], redo_smiles[j]
+        for _ in range(self.redraws):
+            again, written = [], set()
+            for i, smi in enumerate(smiles):  # tokens_to_smiles gives canonical SMILES, as the oracle keys them
+                if smi is None or smi in seen or smi in written:
+                    again.append(i)
+                written.add(smi)
+            if not again:
+                break
+            with torch.no_grad(), vae.autocast():
+                redo = agent.generate(z[again], temperature=self.temperature, generator=generator)
+            _, redo_smiles = vae.tokens_to_smiles(redo)
+            for j, i in enumerate(again):
+                rows[i], smiles[i] = redo[j], redo_smiles[j]
         return stack_padded(rows, vae.model.ids.pad), smiles
 
 

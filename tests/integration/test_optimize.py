@@ -196,6 +196,49 @@ def test_greedy_policy_draws_again_the_rows_that_repeat_a_molecule(tiny_model):
     assert any(not torch.equal(new_tokens[i, :width], tokens[i]) for i in expected)  # drawn again, stochastically
 
 
+class ScriptedDecoder:
+    """An agent and model stand-in whose redraws write scripted molecules: the k-th redraw of row i
+    writes ``script[i][k]``; tokens are (row, draw) pairs so that tokens and molecules stay in step."""
+
+    def __init__(self, script: dict[int, list[str]]):
+        self.script, self.draws, self.calls = script, {}, []
+        self.model = type("M", (), {"ids": type("I", (), {"pad": -1})()})()
+
+    def autocast(self):
+        import contextlib
+        return contextlib.nullcontext()
+
+    def generate(self, z, temperature=1.0, generator=None):
+        rows = [int(r) for r in z[:, 0]]
+        self.calls.append(rows)
+        out = []
+        for r in rows:
+            self.draws[r] = self.draws.get(r, -1) + 1
+            out.append([r, self.draws[r]])
+        return torch.tensor(out)
+
+    def tokens_to_smiles(self, tokens):
+        return [], [self.script[int(r)][int(d)] if d >= 0 else f"greedy{int(r)}" for r, d in tokens.tolist()]
+
+
+@pytest.mark.parametrize("redraws, expected, rounds", [
+    (1, ["CCO", "CCC"], [[0, 1]]),                            # one redraw: row 0 still repeats
+    (3, ["CCCl", "CCC"], [[0, 1], [0], [0]]),                  # redrawn until new; row 1 kept after its first
+    (5, ["CCCl", "CCC"], [[0, 1], [0], [0]]),                  # stops once no row repeats
+])
+def test_policy_redraws_a_repeating_row_until_it_is_new(redraws, expected, rounds):
+    fake = ScriptedDecoder({0: ["CCO", "CCO", "CCCl"], 1: ["CCC"], 2: []})
+    z = torch.tensor([[0.0], [1.0], [2.0]])
+    tokens = torch.tensor([[0, -1], [1, -1], [2, -1]])
+    _, smiles = fake.tokens_to_smiles(tokens)
+    seen = {"greedy0", "greedy1", "CCO"}  # rows 0 and 1 wrote molecules already scored; row 2 a new one
+    _, new_smiles = PolicyConfig(redraws=redraws).resample_repeats(fake, fake, z, tokens, smiles, seen, None)
+    assert new_smiles == expected + ["greedy2"]  # row 2 was new: never redrawn
+    assert fake.calls == rounds
+    with pytest.raises(ConfigError, match="redraws must be at least 1"):
+        PolicyConfig(redraws=0)
+
+
 @pytest.mark.parametrize("settings", [PolicyConfig(), PolicyConfig(proposer="gaussian", greedy=False)])
 def test_a_collapsed_policy_stops_instead_of_spinning(tiny_model, monkeypatch, settings):
     # an agent that writes one molecule over and over (its redraws too) spends no calls: the search
