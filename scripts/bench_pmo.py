@@ -50,13 +50,15 @@ from harness import script_provenance
 from molvae.io import write_json
 
 PUBLISHED = Path(__file__).parents[1] / "docs" / "bench" / "pmo" / "pmo_published.csv"
-METHODS = ("screening", "random", "cmaes", "policy", "policy_gaussian", "gradient", "bo")
+METHODS = ("screening", "random", "cmaes", "policy", "policy_gaussian", "policy_redraw4", "gradient", "bo")
 # per-method batch sizes: PMO's REINVENT samples 64 a step; the latent searches keep molvae's default
 BATCH = {"policy_gaussian": 64, "random": 100}
 # benchmark names for a molvae method with settings of its own: (method, its settings).
 # policy_gaussian: the policy search REINVENT's way (blind Gaussian codes, sampling), its default
 # until CMA-ES chose the codes (the rows of the present default were first run as policy_cmaes).
-VARIANTS = {"policy_gaussian": ("policy", {"proposer": "gaussian", "greedy": False, "learning_rate": 2e-3})}
+# policy_redraw4: a repeating row sampled again up to 4 times instead of once (fewer rounds for the calls)
+VARIANTS = {"policy_gaussian": ("policy", {"proposer": "gaussian", "greedy": False, "learning_rate": 2e-3}),
+            "policy_redraw4": ("policy", {"redraws": 4})}
 # the report compares these pairs on the tasks both have run: the learning optimizer against the frozen one
 COMPARE = [("policy", "cmaes")]
 PROGRESS = sys.stderr.isatty()  # a bar over each run's calls on a terminal; none in a log file
