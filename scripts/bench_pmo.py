@@ -61,6 +61,8 @@ VARIANTS = {"policy_gaussian": ("policy", {"proposer": "gaussian", "greedy": Fal
             "policy_redraw4": ("policy", {"redraws": 4})}
 # the report compares these pairs on the tasks both have run: the learning optimizer against the frozen one
 COMPARE = [("policy", "cmaes")]
+# and these variants against their method, run for run (the same task and seed): a setting's own effect
+PAIRED = [("policy_redraw4", "policy")]
 PROGRESS = sys.stderr.isatty()  # a bar over each run's calls on a terminal; none in a log file
 
 
@@ -81,14 +83,14 @@ def run_one(vae, task: str, scoring: str, method: str, seed: int, budget: int, t
             if oracle.left <= 0:
                 break
         oracle.close()
-        table = oracle.table()
+        table = oracle.table().drop(columns="step")  # no rounds: one pass over the data
         table.attrs["stopped"] = "budget" if oracle.left <= 0 else "data"  # "data": the training set ran out
     else:
         base, settings = VARIANTS.get(method, (method, {}))
         config = SearchConfig(method=base, budget=budget, seed=seed, batch_size=BATCH.get(method, 20),
                               time_limit_minutes=time_limit_minutes, **{base: SEARCH_METHODS[base](**settings)})
         table = optimize(vae, objective, config, progress=PROGRESS)
-    return table[["call", "smiles", "score"]]  # pandas carries attrs (the stop reason) to the selection
+    return table[[c for c in ("call", "step", "smiles", "score") if c in table]]  # pandas carries attrs (the stop reason)
 
 
 def merge(results: pd.DataFrame, out: Path, folders: list[Path]) -> pd.DataFrame:
@@ -135,7 +137,8 @@ def figures(table: pd.DataFrame, budget: int) -> dict[str, float]:
     scored = table.assign(feasible=table.score.notna())
     top = np.sort(table.score.dropna().to_numpy())[::-1]
     return {"calls": len(table), "auc_top10": top_k_auc(scored, budget, k=10), "auc_top1": top_k_auc(scored, budget, k=1),
-            "top1": float(top[0]) if len(top) else 0.0, "top10": float(top[:10].mean()) if len(top) else 0.0}
+            "top1": float(top[0]) if len(top) else 0.0, "top10": float(top[:10].mean()) if len(top) else 0.0,
+            "rounds": int(table.step.max()) if "step" in table and len(table) else np.nan}  # a search's rounds (not screening's)
 
 
 def seed_spread(runs: pd.DataFrame, method: str, means: pd.DataFrame, compare: list[tuple[str, str]]) -> list[str]:
@@ -155,6 +158,24 @@ def seed_spread(runs: pd.DataFrame, method: str, means: pd.DataFrame, compare: l
             base = means.loc[common.index, frozen].sum()
             line += (f"; {frozen} (mean over its seeds) sums {base:.3f} there, so each seed leads it by "
                      + ", ".join(f"{v - base:+.3f}" for v in sums))
+    return [line]
+
+
+def paired(runs: pd.DataFrame, variant: str, method: str) -> list[str]:
+    """A report line for a variant against its method on the runs both made with the same task and
+    seed: the summed AUC difference, how many runs it was above and below, and the rounds each took
+    (where the rows record them): what the setting itself changed, without seed-to-seed noise."""
+    key = ["task", "seed"]
+    a = runs[runs.method == variant].set_index(key)
+    b = runs[runs.method == method].set_index(key)
+    both = a.index.intersection(b.index)
+    if both.empty:
+        return []
+    gap = a.loc[both, "auc_top10"] - b.loc[both, "auc_top10"]
+    line = (f"- {variant} against {method}, run for run ({len(both)} runs of the same task and seed): AUC sum "
+            f"{gap.sum():+.3f}, above on {int((gap > 0).sum())}, below on {int((gap < 0).sum())}")
+    if "rounds" in runs and a.loc[both, "rounds"].notna().all() and b.loc[both, "rounds"].notna().all():
+        line += f"; rounds {int(a.loc[both, 'rounds'].sum()):,} against {int(b.loc[both, 'rounds'].sum()):,}"
     return [line]
 
 
@@ -207,6 +228,8 @@ def report(results: pd.DataFrame, out: Path) -> str:
                 gap = means.loc[both, learner] - means.loc[both, frozen]
                 lines.append(f"- {learner} against {frozen} on the {len(both)} tasks both ran: sum "
                              f"{gap.sum():+.3f}, above on {int((gap > 0).sum())}, below on {int((gap < 0).sum())}")
+        for variant, method in PAIRED:
+            lines += paired(part, variant, method)
         for m in methods:  # the seed spread, on the tasks every seed of the method has run
             lines += seed_spread(part[part.method == m], m, means, COMPARE)
         if len(short):  # PMO's AUC holds a short run's last value: a lower bound where time, not the search, ended it
