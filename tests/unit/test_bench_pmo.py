@@ -92,3 +92,9 @@ def test_a_variant_is_compared_run_for_run_with_its_method(bench, tmp_path):
     assert "rounds 900 against 2,100" in bench.report(results, tmp_path)
     results.loc[1, "rounds"] = float("nan")  # qed seed 1 is: no rounds then
     assert "rounds" not in next(l for l in bench.report(results, tmp_path).splitlines() if "run for run" in l)
+
+
+def test_figures_count_a_search_rounds_and_none_for_screening(bench):
+    table = pd.DataFrame({"call": [1, 2, 3], "step": [0, 1, 4], "smiles": ["C", "CC", "CCC"], "score": [0.1, 0.5, 0.3]})
+    assert bench.figures(table, 10)["rounds"] == 4
+    assert pd.isna(bench.figures(table.drop(columns="step"), 10)["rounds"])
