@@ -12,8 +12,8 @@ Where the codes come from (``proposer``):
 - ``cmaes`` (the default): CMA-ES, as in the frozen ``cmaes`` method, moves its search distribution
   toward codes whose molecules scored well while the agent learns to write better molecules at them.
   The agent decodes greedily (``greedy``), so CMA-ES's fitness is repeatable, and a row that repeats a
-  molecule already seen is drawn again stochastically at the same code (``resample``): no row is
-  wasted, and the agent does not collapse onto a few molecules.
+  molecule already seen is drawn again stochastically at the same code, up to ``redraws`` times
+  (``resample``): few rows are wasted, and the agent does not collapse onto a few molecules.
 - ``gaussian``: REINVENT's own way, z ~ N(z0, sigma^2) every round, sampled stochastically (with
   ``greedy=False``), so the agent rarely proposes one molecule twice.
 
@@ -53,7 +53,8 @@ class PolicyConfig:
     proposer: str = "cmaes"       # where the codes come from: "cmaes" (CMA-ES on the scores) or "gaussian" (N(z0, sigma^2))
     greedy: bool = True           # decode the agent greedily (argmax) instead of sampling
     resample: bool = True         # greedy: rows that wrote a molecule already seen are sampled again, stochastically
-    redraws: int = 1              # resample: how many times such a row is sampled again while it still repeats one
+    redraws: int = 4              # resample: how many times such a row is sampled again while it still repeats one
+                                  # (4 against 1: fewer rounds for the calls, and higher AUC on 5 of 6 PMO runs)
 
     def __post_init__(self):
         for name in ("reward_scale", "learning_rate", "temperature"):

@@ -80,13 +80,13 @@ def test_seed_spread_sums_each_seed_over_the_tasks_all_seeds_ran(bench):
 
 def test_a_variant_is_compared_run_for_run_with_its_method(bench, tmp_path):
     # only the (task, seed) runs both made count; rounds are summed only when every such row has them
-    rows = [("qed", "policy", 0, 0.90, 1000), ("qed", "policy", 1, 0.80, 1200), ("median1", "policy", 1, 0.30, 900),
-            ("qed", "policy_redraw4", 1, 0.85, 500), ("median1", "policy_redraw4", 1, 0.28, 400),
-            ("median1", "policy_redraw4", 2, 0.99, 100)]
+    rows = [("qed", "policy_redraw1", 0, 0.90, 1000), ("qed", "policy_redraw1", 1, 0.80, 1200),
+            ("median1", "policy_redraw1", 1, 0.30, 900), ("qed", "policy", 1, 0.85, 500), ("median1", "policy", 1, 0.28, 400),
+            ("median1", "policy", 2, 0.99, 100)]
     results = pd.DataFrame([{"scoring": "pmo2022", "task": t, "method": m, "seed": s, "auc_top10": a, "rounds": r,
                              "calls": 10000, "budget": 10000, "seconds": 1.0} for t, m, s, a, r in rows])
     line = next(l for l in bench.report(results, tmp_path).splitlines() if "run for run" in l)
-    assert line == ("- policy_redraw4 against policy, run for run (2 runs of the same task and seed): AUC sum +0.030, "
+    assert line == ("- policy against policy_redraw1, run for run (2 runs of the same task and seed): AUC sum +0.030, "
                     "above on 1, below on 1; rounds 900 against 2,100")
     results.loc[0, "rounds"] = float("nan")  # qed seed 0 is not one of the pairs: still counted
     assert "rounds 900 against 2,100" in bench.report(results, tmp_path)
