@@ -20,7 +20,8 @@ wenhao-gao/mol_opt main/optimizer.py), top-1, top-10 mean and wall time.
 
 Methods: molvae's (``random`` = prior samples decoded, ``cmaes``, ``bo``, ``gradient``, ``policy``:
 CMA-ES chooses the codes, the decoder learns; ``policy_gaussian`` is the policy search the REINVENT
-way, blind Gaussian codes and sampling) and
+way, blind Gaussian codes and sampling; ``policy_redraw1`` the policy search with one redraw of a
+repeating row, its default before 4) and
 ``screening``: a seeded random sample of MOSES-train molecules scored in turn (PMO screened ZINC 250k;
 MOSES is a ZINC subset). Published PMO figures (AUC top-10, 5 seeds, from the authors' results
 workbook Mol_Opt.xlsx in pmo-benchmark/pmo-benchmark.github.io) are in docs/bench/pmo/pmo_published.csv.
@@ -162,6 +163,11 @@ def seed_spread(runs: pd.DataFrame, method: str, means: pd.DataFrame, compare: l
     return [line]
 
 
+def gap_summary(gap: pd.Series) -> str:
+    """The AUC differences of one method against another, in words: their sum, above and below."""
+    return f"sum {gap.sum():+.3f}, above on {int((gap > 0).sum())}, below on {int((gap < 0).sum())}"
+
+
 def paired(runs: pd.DataFrame, variant: str, method: str) -> list[str]:
     """A report line for a variant against its method on the runs both made with the same task and
     seed: the summed AUC difference, how many runs it was above and below, and the rounds each took
@@ -173,8 +179,7 @@ def paired(runs: pd.DataFrame, variant: str, method: str) -> list[str]:
     if both.empty:
         return []
     gap = a.loc[both, "auc_top10"] - b.loc[both, "auc_top10"]
-    line = (f"- {variant} against {method}, run for run ({len(both)} runs of the same task and seed): AUC sum "
-            f"{gap.sum():+.3f}, above on {int((gap > 0).sum())}, below on {int((gap < 0).sum())}")
+    line = f"- {variant} against {method}, run for run ({len(both)} runs of the same task and seed): AUC {gap_summary(gap)}"
     if "rounds" in runs and a.loc[both, "rounds"].notna().all() and b.loc[both, "rounds"].notna().all():
         line += f"; rounds {int(a.loc[both, 'rounds'].sum()):,} against {int(b.loc[both, 'rounds'].sum()):,}"
     return [line]
@@ -227,8 +232,7 @@ def report(results: pd.DataFrame, out: Path) -> str:
             both = [t for t in tasks if (t, learner) in stats.index and (t, frozen) in stats.index]
             if both:
                 gap = means.loc[both, learner] - means.loc[both, frozen]
-                lines.append(f"- {learner} against {frozen} on the {len(both)} tasks both ran: sum "
-                             f"{gap.sum():+.3f}, above on {int((gap > 0).sum())}, below on {int((gap < 0).sum())}")
+                lines.append(f"- {learner} against {frozen} on the {len(both)} tasks both ran: {gap_summary(gap)}")
         for variant, method in PAIRED:
             lines += paired(part, variant, method)
         for m in methods:  # the seed spread, on the tasks every seed of the method has run

@@ -1,8 +1,10 @@
 """Latent-space optimization on the tiny model: budgets, constraints, objectives, the verb."""
 
+import contextlib
 import copy
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -202,10 +204,9 @@ class ScriptedDecoder:
 
     def __init__(self, script: dict[int, list[str]]):
         self.script, self.draws, self.calls = script, {}, []
-        self.model = type("M", (), {"ids": type("I", (), {"pad": -1})()})()
+        self.model = SimpleNamespace(ids=SimpleNamespace(pad=-1))
 
     def autocast(self):
-        import contextlib
         return contextlib.nullcontext()
 
     def generate(self, z, temperature=1.0, generator=None):
