@@ -1,4 +1,5 @@
-"""scripts/bench_pmo.py's merge of results folders written by runs side by side."""
+"""scripts/bench_pmo.py's merge of results folders written by runs side by side, and the timing
+helpers of scripts/bench_oracle.py."""
 
 import importlib.util
 from pathlib import Path
@@ -9,13 +10,17 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def bench(monkeypatch):
-    monkeypatch.syspath_prepend(str(ROOT / "scripts"))  # bench_pmo imports its neighbour harness.py
-    spec = importlib.util.spec_from_file_location("bench_pmo", ROOT / "scripts" / "bench_pmo.py")
+def _script(monkeypatch, name: str):
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))  # the scripts import their neighbour harness.py
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture
+def bench(monkeypatch):
+    return _script(monkeypatch, "bench_pmo")
 
 
 def _folder(path: Path, rows: list[tuple[str, str, int, float]]) -> pd.DataFrame:
@@ -98,3 +103,15 @@ def test_figures_count_a_search_rounds_and_none_for_screening(bench):
     table = pd.DataFrame({"call": [1, 2, 3], "step": [0, 1, 4], "smiles": ["C", "CC", "CCC"], "score": [0.1, 0.5, 0.3]})
     assert bench.figures(table, 10)["rounds"] == 4
     assert pd.isna(bench.figures(table.drop(columns="step"), 10)["rounds"])
+
+
+def test_oracle_timing_samples_the_whole_run_and_times_every_call(monkeypatch):
+    oracle = _script(monkeypatch, "bench_oracle")
+    items = list(range(1000))
+    picked = oracle.evenly(items, 5)
+    assert picked[0] == 0 and picked[-1] == 999 and len(picked) == 5 and picked == sorted(picked)
+    assert oracle.evenly(items[:3], 5) == [0, 1, 2]  # fewer than asked: all of them
+    seen = []
+    seconds = oracle.time_calls(seen.append, ["a", "b", "c"])
+    assert seen == ["a", "a", "b", "c"]  # one warm-up call, then one timed call per molecule
+    assert seconds.shape == (3,) and (seconds >= 0).all()
