@@ -193,7 +193,7 @@ def report(results: pd.DataFrame, out: Path) -> str:
         stats = part.groupby(["task", "method"]).auc_top10.agg(["mean", "min", "max", "count"])
         stopped = part.stopped if "stopped" in part else pd.Series(np.nan, index=part.index)
         timed_out = set(zip(part.task[stopped == "time limit"], part.method[stopped == "time limit"]))
-        short = part[part.calls < part.budget].assign(stopped=stopped)
+        short = part.assign(stopped=stopped)[part.calls < part.budget]  # (assigned to no rows, pandas would make one)
         methods = [m for m in METHODS if m in part.method.unique()]
         tasks = [t for t in published.index if t != "sum" and t in part.task.unique()]
         lines += [f"### AUC top-10, {scoring} scoring ({part.calls.max():,} calls max per run)", "",

@@ -72,6 +72,8 @@ def test_report_marks_a_run_cut_short_by_time_as_a_lower_bound(bench, tmp_path):
     assert "policy deco_hop seed 0 at 4,200 calls (time limit)" in short and "cmaes" not in short
     older = bench.report(results.drop(columns="stopped"), tmp_path)  # rows written before the column existed
     assert "≥" not in older and "at 8,079 calls (reason not recorded)" in older
+    full = bench.report(results[results.calls == 10000], tmp_path)  # every run used its budget
+    assert "stopped before the budget" not in full
 
 
 def test_seed_spread_sums_each_seed_over_the_tasks_all_seeds_ran(bench):
