@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench_pmo import run_name
 from harness import script_provenance
 from molvae.io import write_json
 
@@ -61,16 +62,18 @@ def main() -> None:
     args = ap.parse_args()
 
     out = Path(args.out).expanduser()
+    if not (out / "results.csv").is_file():
+        raise SystemExit(f"{out} holds no results.csv: point --out at a scripts/bench_pmo.py results folder")
     results = pd.read_csv(out / "results.csv").set_index(["scoring", "task", "method", "seed"])
     rows = []
     for task in args.tasks:
-        found = [m for m in args.methods if (out / "runs" / f"{args.scoring}_{task}_{m}_s{args.seed}.csv.gz").is_file()
+        found = [m for m in args.methods if (out / "runs" / run_name(args.scoring, task, m, args.seed)).is_file()
                  and (args.scoring, task, m, args.seed) in results.index]
         if not found:
             print(f"{task}: no run of {', '.join(args.methods)} with seed {args.seed} in {out}; skipped", flush=True)
             continue
         method = found[0]
-        run = pd.read_csv(out / "runs" / f"{args.scoring}_{task}_{method}_s{args.seed}.csv.gz")
+        run = pd.read_csv(out / "runs" / run_name(args.scoring, task, method, args.seed))
         seconds = time_calls(tdc_scorer(task, args.scoring), evenly(run.smiles.tolist(), args.sample))
         recorded = results.loc[(args.scoring, task, method, args.seed)]
         oracle_s = seconds.mean() * recorded.calls

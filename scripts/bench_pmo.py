@@ -95,6 +95,11 @@ def run_one(vae, task: str, scoring: str, method: str, seed: int, budget: int, t
     return table[[c for c in ("call", "step", "smiles", "score") if c in table]]  # pandas carries attrs (the stop reason)
 
 
+def run_name(scoring: str, task: str, method: str, seed: int) -> str:
+    """The file in a results folder's runs/ that holds one run's calls."""
+    return f"{scoring}_{task}_{method}_s{seed}.csv.gz"
+
+
 def merge(results: pd.DataFrame, out: Path, folders: list[Path]) -> pd.DataFrame:
     """`results` (OUT's rows) with the rows of other results folders that OUT lacks, each with its
     runs/ file copied into OUT/runs/; rows sorted by scoring, task, method and seed. Merge folders
@@ -111,7 +116,7 @@ def merge(results: pd.DataFrame, out: Path, folders: list[Path]) -> pd.DataFrame
         rows = pd.read_csv(path)
         rows = rows[[tuple(r) not in have for r in rows[key].itertuples(index=False)]]
         for scoring, task, method, seed in rows[key].itertuples(index=False):
-            name = f"{scoring}_{task}_{method}_s{seed}.csv.gz"
+            name = run_name(scoring, task, method, seed)
             if not (folder / "runs" / name).is_file():
                 print(f"--merge: {folder}/runs/{name} is missing; its row is merged without it", flush=True)
                 continue
@@ -304,7 +309,7 @@ def main() -> None:
                         row = {"scoring": scoring, "task": task, "method": method, "seed": seed, "budget": args.budget,
                                **figures(table, args.budget), "seconds": round(time.perf_counter() - start, 1),
                                "stopped": table.attrs["stopped"]}
-                        table.to_csv(out / "runs" / f"{scoring}_{task}_{method}_s{seed}.csv.gz", index=False)
+                        table.to_csv(out / "runs" / run_name(scoring, task, method, seed), index=False)
                         results = pd.concat([results, pd.DataFrame([row])], ignore_index=True)
                         write_results(results, path)
                         print(f"{scoring} {task} {method} seed {seed}: AUC top-10 {row['auc_top10']:.3f}, "
