@@ -24,6 +24,7 @@ from molvae.data import MoleculeSet, prepare, sequential_batches
 from molvae.device import autocast, resolve_device, resolve_precision
 from molvae.errors import CheckpointError, MolvaeError
 from molvae.model import VAE, LatentPredictor, ModelConfig, build_model
+from molvae.prior import CodeBank, prior_label
 from molvae.sampling import SampleStream
 from molvae.training import train  # noqa: F401  (public here: ``from molvae.api import MolVAE, train``)
 from molvae.vocab import Vocab
@@ -46,6 +47,7 @@ class MolVAE:
         self.meta = meta or {}
         self.precision = precision
         self.predictor = None  # a molvae.predictors.LatentPredictor, saved with the model
+        self.prior = None  # a molvae.prior.CodeBank (from `molvae fit-prior`), saved with the model; None: N(0, I)
         # how input molecules are cleaned before encoding (every method that reads SMILES uses :meth:`prepare`)
         self.largest_fragment = False  # salts and mixtures: keep the largest fragment instead of rejecting
         self.standardize = False  # RDKit standardization (see molvae.chem.standardize)
@@ -89,6 +91,7 @@ class MolVAE:
             model = build_model(cfg, vocab)
             state = {k: v.float() for k, v in payload["state_dict"].items()}
             head = {k[len("predictor."):]: state.pop(k) for k in list(state) if k.startswith("predictor.")}
+            bank = CodeBank.from_checkpoint(state, meta["prior"]) if "prior" in meta else None
             model.load_state_dict(state)
             predictor = None
             if "predictor" in meta:
@@ -97,18 +100,24 @@ class MolVAE:
                 predictor.load_state_dict(head)
                 predictor.metrics = info.get("metrics", {})
                 predictor.eval()
-        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        except (KeyError, TypeError, ValueError, RuntimeError, MolvaeError) as exc:
             raise CheckpointError(f"{path}: checkpoint contents do not describe a molvae model ({exc})") from None
         vae = cls(model.to(resolve_device(device)), vocab, constraints, meta, precision)
+        vae.prior = bank.to(vae.device) if bank is not None else None
         # a predictor fitted to the frozen model wins over the jointly trained head
         vae.predictor = predictor if predictor is not None else model.property_head
         return vae
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write the model (no optimizer state) as a checkpoint, with its property predictor if any."""
+        """Write the model (no optimizer state) as a checkpoint, with its property predictor and
+        code bank if any."""
         state = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
         meta = dict(self.meta)
         meta.pop("predictor", None)
+        meta.pop("prior", None)
+        if self.prior is not None:
+            state.update(self.prior.state_dict())
+            meta["prior"] = self.prior.describe()
         if self.predictor is not None and self.predictor is not self.model.property_head:
             state.update({f"predictor.{k}": v.detach().cpu() for k, v in self.predictor.state_dict().items()})
             meta["predictor"] = self.predictor.describe()
@@ -141,7 +150,8 @@ class MolVAE:
 
     def sample(self, n: int, temperature: float = 1.0, greedy: bool = False, batch_size: int = 1024,
                seed: int | None = None, valid_only: bool = True, max_rounds: int = 20,
-               workers: int | None = None, progress: bool = False, relax: int = 0) -> pd.DataFrame:
+               workers: int | None = None, progress: bool = False, relax: int = 0, prior: str = "auto",
+               prior_width: float | None = None) -> pd.DataFrame:
         """Decode draws from the prior into molecules.
 
         Columns: ``smiles`` (canonical; empty if invalid), ``valid``, ``selfies``. With
@@ -152,25 +162,30 @@ class MolVAE:
         batch (default: one fewer than the cores, from ``PARALLEL_MIN_ROWS`` molecules up, when the
         model is on a GPU or the machine has 8 cores or more; else none). `relax` > 0 decodes under
         SELFIES constraints relaxed by that many bonds and discards the slips RDKit refuses (see
-        :class:`molvae.sampling.SampleStream`). For millions of molecules, :meth:`sample_to_csv` writes them without holding them all.
+        :class:`molvae.sampling.SampleStream`). `prior` says where the latent codes come from: "auto" (the
+        model's code bank from ``molvae fit-prior`` when it has one, else N(0, I)), "normal" or "bank"
+        (see :mod:`molvae.prior`); `prior_width` overrides the bank's stored width. For millions of
+        molecules, :meth:`sample_to_csv` writes them without holding them all.
         """
         stream = SampleStream(self, n, temperature, greedy, batch_size, seed, valid_only, max_rounds, workers, progress,
-                              relax)
+                              relax, prior, prior_width)
         chunks = list(stream)
         df = pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame(columns=["smiles", "valid", "selfies"])
         df.attrs["raw_validity"] = stream.raw_validity
+        df.attrs["prior"] = stream.codes
         return df
 
     def sample_to_csv(self, path: str | os.PathLike, n: int, temperature: float = 1.0, greedy: bool = False,
                       batch_size: int = 1024, seed: int | None = None, valid_only: bool = True,
                       max_rounds: int = 20, workers: int | None = None, progress: bool = False,
-                      properties: str | Sequence[str] | None = (), relax: int = 0) -> dict[str, float]:
+                      properties: str | Sequence[str] | None = (), relax: int = 0, prior: str = "auto",
+                      prior_width: float | None = None) -> dict[str, float]:
         """:meth:`sample` streamed into a CSV batch by batch (molecules are not kept;
         only a hash of each, for the uniqueness count). `properties` names RDKit properties to add
         as columns (see :mod:`molvae.properties`; ``None``: the default set, empty: none).
 
         Returns a summary: n, raw_validity, unique_of_valid (distinct canonical SMILES among the
-        valid rows), seconds, mol_per_s.
+        valid rows), seconds, mol_per_s, prior (where the codes came from: "normal", or "bank" at its width).
         """
         from molvae import properties as props
 
@@ -179,7 +194,7 @@ class MolVAE:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         stream = SampleStream(self, n, temperature, greedy, batch_size, seed, valid_only, max_rounds, workers, progress,
-                              relax)
+                              relax, prior, prior_width)
         seen: set[int] = set()  # hashes, not strings: uniqueness of millions in little memory
         rows = valid = 0
         with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
@@ -197,7 +212,7 @@ class MolVAE:
         seconds = time.perf_counter() - start
         return {"n": rows, "raw_validity": round(stream.raw_validity, 4),
                 "unique_of_valid": round(len(seen) / max(valid, 1), 4), "seconds": round(seconds, 2),
-                "mol_per_s": round(rows / max(seconds, 1e-9), 1)}
+                "mol_per_s": round(rows / max(seconds, 1e-9), 1), "prior": prior_label(stream.codes)}
 
     def encode(self, smiles: Sequence[str], return_logvar: bool = False, errors: str = "raise",
                batch_size: int = 1024, spellings: int = 0, seed: int = 0) -> np.ndarray | tuple[np.ndarray, np.ndarray]:

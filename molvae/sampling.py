@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 from molvae.chem import decode_many, relaxed_constraints
 from molvae.errors import MolvaeError
 from molvae.parallel import PARALLEL_MIN_ROWS, spawn_is_safe, worker_pool
+from molvae.prior import check_width, describe_prior, resolve_prior
 
 
 class SampleStream:
@@ -23,7 +24,9 @@ class SampleStream:
 
     With `relax` > 0 the SELFIES are decoded with every bond capacity raised by that much
     (:func:`molvae.chem.relaxed_constraints`), so decoding slips fail and are discarded (replaced by
-    new draws with `valid_only`); ``raw_validity`` is then the fraction of draws kept.
+    new draws with `valid_only`); ``raw_validity`` is then the fraction of draws kept. The latent
+    codes come from `prior` (:func:`molvae.prior.resolve_prior`: the model's code bank, or N(0, I)),
+    at `prior_width` if given; ``codes`` describes them.
 
     The network decodes in this process; SELFIES -> canonical SMILES runs in worker processes
     for large requests, overlapping the next batch's decoding. The draws depend only on the seed
@@ -33,12 +36,17 @@ class SampleStream:
 
     def __init__(self, vae: Any, n: int, temperature: float = 1.0, greedy: bool = False, batch_size: int = 1024,
                  seed: int | None = None, valid_only: bool = True, max_rounds: int = 20,
-                 workers: int | None = None, progress: bool = False, relax: int = 0):
+                 workers: int | None = None, progress: bool = False, relax: int = 0, prior: str = "auto",
+                 prior_width: float | None = None):
         if not greedy and not (0 < temperature < float("inf")):
             raise MolvaeError(f"temperature must be a finite number above 0, got {temperature}")
         if relax < 0:
             raise MolvaeError(f"relax must be 0 (off) or a positive number of extra bonds, got {relax}")
         self.vae, self.n, self.temperature, self.greedy = vae, n, temperature, greedy
+        self.bank = resolve_prior(vae, prior)
+        self.prior_width = None if prior_width is None else check_width(prior_width)
+        if self.bank is not None and self.bank.latent_dim != vae.config.latent_dim:
+            raise MolvaeError(f"the code bank has {self.bank.latent_dim} dimensions, the model {vae.config.latent_dim}")
         # decoding constraints: the model's own, or relaxed so that slips fail and are discarded
         self.constraints = relaxed_constraints(vae.constraints, relax) if relax else vae.constraints
         self.batch_size, self.valid_only, self.max_rounds, self.progress = batch_size, valid_only, max_rounds, progress
@@ -53,6 +61,11 @@ class SampleStream:
         self.drawn = self.valid = 0
 
     @property
+    def codes(self) -> dict:
+        """Where the latent codes come from (kind, and for a bank its width, size and source)."""
+        return describe_prior(self.bank, self.prior_width)
+
+    @property
     def raw_validity(self) -> float:
         return self.valid / max(self.drawn, 1)
 
@@ -60,7 +73,10 @@ class SampleStream:
         """SELFIES strings of each batch, decoded lazily."""
         vae = self.vae
         for size in sizes:
-            z = vae.model.sample_prior(size, generator=gen)
+            if self.bank is None:
+                z = vae.model.sample_prior(size, generator=gen)
+            else:
+                z = self.bank.sample(size, generator=gen, width=self.prior_width)
             with vae.autocast():
                 ids = vae.model.generate(z, temperature=self.temperature, greedy=self.greedy, generator=gen)
             yield [vae.vocab.decode(row) for row in ids.cpu().numpy()]

@@ -1,4 +1,4 @@
-"""molvae sample and molvae reconstruct: molecules out of the model."""
+"""molvae sample, fit-prior and reconstruct: molecules out of the model."""
 
 from __future__ import annotations
 
@@ -8,13 +8,15 @@ import pandas as pd
 
 from molvae.cli.common import (add_encoding_flags, add_input_flags, add_labels, add_model_flags, add_quiet_flag, load_model, non_negative, positive,
                                print_reject_reasons, print_summary, read_input, record_provenance, write_table)
+from molvae.prior import PRIORS, describe_prior, resolve_prior
 
 
 def add_parsers(sub) -> None:
     p = sub.add_parser("sample", help="sample molecules from the prior", description=(
-        "Decode draws from the prior N(0, I) into molecules; draws that decode to no molecule are "
-        "replaced by new ones, and the fraction of valid draws is reported as raw_validity. Writes a "
-        "CSV (smiles, valid, selfies) and OUT.meta.json with what made it."))
+        "Decode latent codes into molecules: codes from the model's code bank (molvae fit-prior) when it has "
+        "one, else from N(0, I). Draws that decode to no molecule are replaced by new ones, and the fraction "
+        "of valid draws is reported as raw_validity. Writes a CSV (smiles, valid, selfies) and OUT.meta.json "
+        "with what made it."))
     add_model_flags(p)
     p.add_argument("-n", "--num", type=positive(int), default=1000, help="how many molecules (default: 1000)")
     p.add_argument("-o", "--output", default="samples.csv", help="output CSV (default: samples.csv)")
@@ -28,6 +30,12 @@ def add_parsers(sub) -> None:
         "decode with every SELFIES bond capacity raised by K and discard the draws RDKit then refuses: decoding "
         "slips are dropped instead of repaired into odd molecules; raw_validity reports the fraction kept "
         "(default: 0, off; see docs/quality.md)"))
+    p.add_argument("--prior", choices=PRIORS, default="auto", help=(
+        "where the latent codes come from: the model's code bank (bank), N(0, I) (normal), or the bank when the "
+        "model has one (auto, the default); see docs/quality.md"))
+    p.add_argument("--prior-width", type=positive(float), default=None, metavar="W", help=(
+        "draw bank codes as mu + W * sigma * eps; above 1 gives more new molecules, fewer like the training data "
+        "(default: the width stored with the bank)"))
     p.add_argument("--properties", default="qed,logp,sa,mw", help=(
         "RDKit properties added as columns, comma-separated, or 'none' (known: qed, logp, sa, mw, tpsa, hbd, hba, "
         "rotatable_bonds, rings, aromatic_rings, heavy_atoms; default: qed,logp,sa,mw)"))
@@ -36,6 +44,20 @@ def add_parsers(sub) -> None:
         "(default: from 20,000 molecules up, one fewer than the cores on a GPU or with 8+ cores)"))
     add_quiet_flag(p)
     p.set_defaults(run=run_sample)
+
+    p = sub.add_parser("fit-prior", help="store a code bank of training molecules for sampling", description=(
+        "Encode molecules (usually the model's training set) and store their posterior means and standard "
+        "deviations in a copy of the model: molvae sample then draws codes mu + W * sigma * eps around them "
+        "instead of from N(0, I), where the decoder writes fewer odd molecules (docs/quality.md)."))
+    add_input_flags(p)
+    add_model_flags(p)
+    p.add_argument("--size", type=positive(int), default=50_000, help=(
+        "molecules in the bank, a seeded random choice of the input's (default: 50,000; 256 bytes each in the checkpoint)"))
+    p.add_argument("--width", type=positive(float), default=1.0, help="stored width W (default: 1.0)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the choice (default: 0)")
+    p.add_argument("-o", "--output", default="model_with_prior.pt", help="output checkpoint (default: model_with_prior.pt)")
+    add_quiet_flag(p)
+    p.set_defaults(run=run_fit_prior)
 
     p = sub.add_parser("reconstruct", help="encode and decode molecules", description=(
         "Encode each input molecule to its posterior mean and decode it greedily. Writes one row per "
@@ -54,11 +76,28 @@ def run_sample(args) -> int:
     summary = vae.sample_to_csv(out, args.num, temperature=args.temperature, greedy=args.greedy,
                                 batch_size=args.batch_size, seed=args.seed, valid_only=not args.keep_invalid,
                                 workers=args.workers if args.workers >= 0 else None, progress=not args.quiet,
-                                properties=args.properties, relax=args.relax)
+                                properties=args.properties, relax=args.relax, prior=args.prior,
+                                prior_width=args.prior_width)
     record_provenance(out, args, seed=args.seed, temperature=args.temperature, greedy=args.greedy, relax=args.relax,
-                      precision=args.precision, properties=args.properties, summary=summary)
+                      precision=args.precision, properties=args.properties,
+                      prior=describe_prior(resolve_prior(vae, args.prior), args.prior_width), summary=summary)
     print_summary(out, summary)
     print_property_summary(out, args.properties)
+    return 0
+
+
+def run_fit_prior(args) -> int:
+    from molvae.prior import CodeBank
+
+    smiles = read_input(args)
+    vae = load_model(args)
+    vae.prior = CodeBank.fit(vae, smiles.tolist(), size=args.size, width=args.width, seed=args.seed,
+                             source=str(args.input), progress=not args.quiet)
+    out = vae.save(args.output)
+    info = vae.prior.info
+    print(f"wrote {out}: the model with a code bank of {info['size']:,} molecules from {args.input} "
+          f"(width {args.width:g}; {info['rejected']} of the {info['offered']:,} chosen could not be encoded). "
+          f"Sample from it with: molvae sample -m {out}")
     return 0
 
 

@@ -1,0 +1,135 @@
+"""Where `molvae sample` draws its latent codes: N(0, I), or the model's own aggregate posterior.
+
+The decoder writes molecules like its training data near the codes of training molecules, and odd
+ones in the holes between them that N(0, I) also visits (docs/quality.md). A :class:`CodeBank`
+holds the posterior means and standard deviations of a sample of training molecules; a draw picks
+one of them at random and takes
+
+    z = mu_i + width * sigma_i * eps,    eps ~ N(0, I).
+
+With width 1 that is an exact draw from the aggregate posterior (1/N) sum_i q(z | x_i), the
+distribution the decoder was trained on; a wider draw reaches further from the training molecules:
+more new molecules, fewer like the data. ``molvae fit-prior`` builds a bank and stores it in the
+checkpoint; ``molvae sample`` then draws from it unless ``--prior normal`` is given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from molvae.errors import MolvaeError
+
+if TYPE_CHECKING:
+    from molvae.api import MolVAE
+
+PRIORS = ("auto", "normal", "bank")
+STATE_PREFIX = "prior."  # checkpoint state_dict keys of a stored bank
+
+
+def check_width(width: float) -> float:
+    width = float(width)
+    if not (0 < width < float("inf")):
+        raise MolvaeError(f"the prior width must be a finite number above 0, got {width}")
+    return width
+
+
+class CodeBank:
+    """Posterior means `mu` and standard deviations `sigma` (each (N, D)) of N training molecules,
+    drawn from as ``mu_i + width * sigma_i * eps``; `info` says where they came from."""
+
+    kind = "bank"
+
+    def __init__(self, mu: torch.Tensor | np.ndarray, sigma: torch.Tensor | np.ndarray, width: float = 1.0,
+                 info: dict[str, Any] | None = None):
+        self.mu = torch.as_tensor(mu, dtype=torch.float32)
+        self.sigma = torch.as_tensor(sigma, dtype=torch.float32)
+        if self.mu.ndim != 2 or self.mu.shape != self.sigma.shape or len(self.mu) == 0:
+            raise MolvaeError(f"a code bank needs mu and sigma of one shape (N, D), N > 0; got "
+                              f"{tuple(self.mu.shape)} and {tuple(self.sigma.shape)}")
+        self.width = check_width(width)
+        self.info = dict(info or {})
+
+    def __len__(self) -> int:
+        return len(self.mu)
+
+    @property
+    def latent_dim(self) -> int:
+        return self.mu.shape[1]
+
+    def to(self, device: torch.device | str) -> "CodeBank":
+        self.mu, self.sigma = self.mu.to(device), self.sigma.to(device)
+        return self
+
+    @classmethod
+    def fit(cls, vae: "MolVAE", smiles: Sequence[str], size: int = 50_000, width: float = 1.0, seed: int = 0,
+            source: str = "", progress: bool = False) -> "CodeBank":
+        """Encode up to `size` molecules of `smiles` (a seeded random choice when there are more) with
+        `vae` and keep their posteriors. Molecules the model cannot read are left out and counted."""
+        if size < 1:
+            raise MolvaeError(f"the bank size must be at least 1, got {size}")
+        smiles = list(smiles)
+        pick = np.arange(len(smiles))
+        if len(smiles) > size:
+            pick = np.sort(np.random.default_rng(seed).choice(len(smiles), size=size, replace=False))
+        mols = vae.prepare([smiles[i] for i in pick], progress=progress)
+        if len(mols) == 0:
+            raise MolvaeError(f"none of the {len(pick)} molecules offered could be encoded; a code bank needs at least one")
+        mu, logvar = vae.encode_set(mols)
+        info = {"size": len(mols), "offered": len(pick), "rejected": len(mols.rejects), "source": source,
+                "rows_in_source": len(smiles), "seed": seed}
+        return cls(mu, np.exp(0.5 * logvar), width, info)
+
+    def sample(self, n: int, generator: torch.Generator | None = None, width: float | None = None) -> torch.Tensor:
+        """n codes (n, D) on the bank's device."""
+        w = self.width if width is None else check_width(width)
+        device = self.mu.device
+        pick = torch.randint(len(self.mu), (n,), generator=generator, device=device)
+        eps = torch.randn(n, self.latent_dim, generator=generator, device=device)
+        return self.mu[pick] + w * self.sigma[pick] * eps
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """The tensors stored in a checkpoint (float16: 256 bytes a molecule at 64 dimensions)."""
+        return {STATE_PREFIX + "mu": self.mu.detach().cpu().half(), STATE_PREFIX + "sigma": self.sigma.detach().cpu().half()}
+
+    def describe(self) -> dict[str, Any]:
+        """What the checkpoint's metadata records about the bank."""
+        return {"kind": self.kind, "width": self.width, **self.info}
+
+    @classmethod
+    def from_checkpoint(cls, state: dict[str, torch.Tensor], info: dict[str, Any]) -> "CodeBank":
+        """The bank stored under ``prior.*`` in `state` and described by `info` (popped from `state`)."""
+        if info.get("kind") != cls.kind:
+            raise MolvaeError(f"unknown prior kind {info.get('kind')!r} in the checkpoint (this molvae knows 'bank')")
+        mu, sigma = state.pop(STATE_PREFIX + "mu"), state.pop(STATE_PREFIX + "sigma")
+        rest = {k: v for k, v in info.items() if k not in ("kind", "width")}
+        return cls(mu.float(), sigma.float(), info.get("width", 1.0), rest)
+
+
+def resolve_prior(vae: "MolVAE", prior: str = "auto") -> CodeBank | None:
+    """The code bank `prior` names for `vae`, or None for N(0, I): "auto" is the model's stored bank
+    when it has one, "normal" is N(0, I), and "bank" requires a stored bank."""
+    if prior not in PRIORS:
+        raise MolvaeError(f"prior must be one of {', '.join(PRIORS)}; got {prior!r}")
+    if prior == "normal":
+        return None
+    if prior == "bank" and vae.prior is None:
+        raise MolvaeError("this model has no code bank; build one with `molvae fit-prior` (or use --prior normal)")
+    return vae.prior
+
+
+def describe_prior(bank: CodeBank | None, width: float | None = None) -> dict[str, Any]:
+    """Provenance of the codes a sample was drawn from."""
+    if bank is None:
+        return {"kind": "normal"}
+    return {**bank.describe(), "width": bank.width if width is None else check_width(width)}
+
+
+def prior_label(codes: dict[str, Any]) -> str:
+    """A short name for :func:`describe_prior`'s record: "normal" or "bank(width=W, n=N)"."""
+    if codes.get("kind") != CodeBank.kind:
+        return "normal"
+    return f"bank(width={codes['width']:g}, n={codes.get('size', '?')})"

@@ -1,0 +1,158 @@
+"""Where in the latent space should `molvae sample` draw its codes from?
+
+    python scripts/study_code_prior.py                          # the shipped model, ~15 min on one core
+    python scripts/study_code_prior.py -m run/last.pt --widths 1 2 3 --out docs/bench/quality
+
+The decoder writes MOSES-like molecules near the codes of training molecules and odd ones in the
+holes between them, which N(0, I) visits (issue 19). This study draws codes from the model's own
+aggregate posterior instead: a bank of `--bank` training molecules is encoded once, and each draw
+picks one of them at random and takes
+
+    z = mu_i + w * sigma_i * eps,   eps ~ N(0, I)
+
+for a width w (w = 1 is an exact draw from q(z | x_i); larger w reaches further from the training
+molecule, trading closeness to the data for novelty). Rows:
+
+- ``normal``: z ~ N(0, I), what `molvae sample` does;
+- ``bank_w{w}``: the bank draws above, one row per `--widths`;
+- ``slerp``: the spherical interpolation between two bank means at a uniform t in [0.25, 0.75]
+  (new molecules between two training molecules rather than around one).
+
+Each row decodes `-n` draws stochastically (temperature 1) and scores the molecules with the MOSES
+metrics (FCD/Test, SNN/Test, Scaf/Test, Filters, novelty against all of MOSES-train, unique@10k,
+mean SA), and, with ``--relax K``, the same draws decoded under SELFIES constraints relaxed by K
+(the slips RDKit then refuses are discarded; ``relaxed_*`` columns), and, with ``--novel``, only the
+molecules that are not in MOSES-train (``novel_*`` columns: what a filter dropping training
+molecules would give, and the fraction of draws it would discard). The bank's molecules are drawn
+from MOSES-train with `--seed`; novelty is judged against the whole of MOSES-train, so a draw that
+decodes back to its bank molecule counts as not novel.
+
+Writes OUT/code_prior.csv and OUT/code_prior.json (command, settings, rows), and each row's
+molecules to OUT/code_prior_samples/SOURCE.csv.gz.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from harness import save_results
+
+METRICS = ("FCD/Test", "SNN/Test", "Scaf/Test", "Filters", "Novelty")
+
+
+def slerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Row-wise spherical interpolation between a and b (n, D) at t (n,); linear where they are parallel."""
+    na, nb = np.linalg.norm(a, axis=1, keepdims=True), np.linalg.norm(b, axis=1, keepdims=True)
+    cos = np.clip(((a / np.maximum(na, 1e-12)) * (b / np.maximum(nb, 1e-12))).sum(1, keepdims=True), -1.0, 1.0)
+    omega = np.arccos(cos)
+    t = t[:, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        s = np.sin(omega)
+        out = (np.sin((1 - t) * omega) * a + np.sin(t * omega) * b) / s
+    linear = (1 - t) * a + t * b
+    return np.where(s > 1e-6, out, linear).astype(np.float32)
+
+
+def codes(source: str, n: int, mu: np.ndarray, sigma: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """n latent codes (n, D) float32 for one row of the study."""
+    d = mu.shape[1]
+    if source == "normal":
+        return rng.standard_normal((n, d)).astype(np.float32)
+    pick = rng.integers(0, len(mu), n)
+    if source == "slerp":
+        other = rng.integers(0, len(mu), n)
+        return slerp(mu[pick], mu[other], rng.uniform(0.25, 0.75, n))
+    width = float(source.removeprefix("bank_w"))
+    return (mu[pick] + width * sigma[pick] * rng.standard_normal((n, d))).astype(np.float32)
+
+
+def decode(vae, z: np.ndarray, seed: int, batch: int = 1000) -> list[str]:
+    """SELFIES strings decoded stochastically (temperature 1) from codes z."""
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    selfies: list[str] = []
+    for start in range(0, len(z), batch):
+        ids = vae.model.generate(torch.from_numpy(z[start: start + batch]), generator=gen)
+        selfies += vae.tokens_to_smiles(ids)[0]
+    return selfies
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("-m", "--model", default=None, help="checkpoint (default: the shipped model)")
+    ap.add_argument("-n", type=int, default=10_000, help="draws per row")
+    ap.add_argument("--bank", type=int, default=50_000, help="training molecules encoded into the bank")
+    ap.add_argument("--widths", type=float, nargs="*", default=[1.0, 1.5, 2.0, 3.0],
+                    help="widths w of the bank draws mu + w * sigma * eps")
+    ap.add_argument("--no-slerp", action="store_true", help="skip the interpolation row")
+    ap.add_argument("--no-normal", action="store_true", help="skip the N(0, I) row")
+    ap.add_argument("--relax", type=int, default=1, help="also score the draws decoded under constraints relaxed by K (0: off)")
+    ap.add_argument("--novel", action="store_true", help="also score only the molecules not in MOSES-train")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--workers", type=int, default=1, help="processes for the RDKit side of scoring")
+    ap.add_argument("--out", default="docs/bench/quality", help="output folder")
+    args = ap.parse_args()
+
+    import torch
+
+    from molvae.api import MolVAE
+    from molvae.chem import decode_many, relaxed_constraints
+    from molvae.data import canonical_set
+    from molvae.io import read_smiles, resolve_data_path
+    from molvae.metrics import evaluate, load_reference
+    from molvae.properties import compute
+
+    torch.set_num_threads(args.threads)
+    vae = MolVAE.load(args.model, device="cpu", precision="fp32")
+    rng = np.random.default_rng(args.seed)
+    train = read_smiles(resolve_data_path("moses:train"))
+    bank = train.iloc[np.sort(rng.choice(len(train), size=min(args.bank, len(train)), replace=False))].tolist()
+    started = time.perf_counter()
+    mu, logvar = vae.encode_set(vae.prepare(bank))
+    sigma = np.exp(0.5 * logvar)
+    print(f"bank: {len(mu)} training molecules encoded in {time.perf_counter() - started:.0f} s", flush=True)
+    refs = {"Test": load_reference("moses:test", workers=args.workers, progress=False)}
+    train_set = canonical_set(resolve_data_path("moses:train"), workers=args.workers, progress=False)
+    relaxed = relaxed_constraints(vae.constraints, args.relax) if args.relax else None
+
+    def figures(smiles: list[str]) -> dict[str, float]:
+        result = evaluate(smiles, refs, train_set, ks=(10_000,), workers=args.workers, progress=False)
+        return {**{k: result[k] for k in METRICS}, "unique@10k": result["unique@10k"]}
+
+    sources = ([] if args.no_normal else ["normal"]) + [f"bank_w{w:g}" for w in args.widths] + \
+        ([] if args.no_slerp else ["slerp"])
+    out = Path(args.out).expanduser()
+    (out / "code_prior_samples").mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i, source in enumerate(sources):
+        started = time.perf_counter()
+        z = codes(source, args.n, mu, sigma, np.random.default_rng([args.seed, i]))
+        selfies = decode(vae, z, seed=args.seed + i)
+        smiles = [s for s in decode_many(selfies, vae.constraints) if s]
+        row = {"source": source, "draws": len(selfies), "valid": len(smiles) / len(selfies), **figures(smiles),
+               "mean_sa": float(np.nanmean(compute(smiles, ["sa"], workers=args.workers)["sa"]))}
+        if relaxed is not None:
+            kept = [s for s in decode_many(selfies, relaxed) if s]
+            row["relaxed_discarded"] = 1 - len(kept) / len(selfies)
+            row.update({f"relaxed_{k}": v for k, v in figures(kept).items() if k in METRICS})
+        if args.novel:
+            novel = [s for s in smiles if s not in train_set]
+            row["novel_discarded"] = 1 - len(novel) / len(selfies)
+            row.update({f"novel_{k}": v for k, v in figures(novel).items()})
+        pd.DataFrame({"smiles": smiles}).to_csv(out / "code_prior_samples" / f"{source}.csv.gz", index=False)
+        row["seconds"] = time.perf_counter() - started
+        rows.append(row)
+        print(pd.DataFrame([row]).round(4).to_string(index=False, header=len(rows) == 1), flush=True)
+    save_results(pd.DataFrame(rows), out / "code_prior.csv", settings=vars(args))
+    print(f"wrote {out / 'code_prior.csv'}")
+
+
+if __name__ == "__main__":
+    main()

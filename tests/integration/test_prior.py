@@ -1,0 +1,100 @@
+"""The code-bank prior: molvae fit-prior stores it, molvae sample draws from it."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from molvae.cli.main import main
+from molvae.errors import MolvaeError
+from molvae.prior import CodeBank, resolve_prior
+
+
+def test_bank_draws_follow_each_posterior_at_the_width():
+    mu = torch.tensor([[3.0, -2.0], [-5.0, 1.0]])
+    sigma = torch.tensor([[0.5, 0.1], [0.2, 2.0]])
+    bank = CodeBank(mu, sigma, width=1.0)
+    gen = torch.Generator().manual_seed(0)
+    z = bank.sample(40_000, generator=gen)
+    first = z[:, 0] > -1  # the two posteriors do not overlap in the first dimension
+    assert 0.48 < first.float().mean() < 0.52  # each molecule is drawn equally often
+    for rows, m, s in ((first, mu[0], sigma[0]), (~first, mu[1], sigma[1])):
+        torch.testing.assert_close(z[rows].mean(0), m, atol=0.05, rtol=0)
+        torch.testing.assert_close(z[rows].std(0), s, atol=0.05, rtol=0.03)
+    wide = bank.sample(40_000, generator=gen, width=2.0)
+    torch.testing.assert_close(wide[wide[:, 0] > -1].std(0), 2 * sigma[0], atol=0.05, rtol=0.03)
+    again = bank.sample(5, generator=torch.Generator().manual_seed(7))
+    torch.testing.assert_close(again, bank.sample(5, generator=torch.Generator().manual_seed(7)))
+    with pytest.raises(MolvaeError, match="width"):
+        bank.sample(3, width=0)
+    with pytest.raises(MolvaeError, match="one shape"):
+        CodeBank(mu, sigma[:1])
+
+
+def test_fit_prior_stores_a_bank_that_sample_uses(tiny_run, tmp_path, moses_300, capsys):
+    from molvae.api import MolVAE
+
+    out = tmp_path / "with_prior.pt"
+    assert main(["fit-prior", str(moses_300), "-m", str(tiny_run / "best.pt"), "--device", "cpu", "--size", "120",
+                 "--width", "1.5", "-o", str(out), "-q"]) == 0
+    assert "code bank of 120 molecules" in capsys.readouterr().out
+    vae = MolVAE.load(out, device="cpu")
+    assert len(vae.prior) == 120 and vae.prior.width == 1.5 and vae.prior.info["source"] == str(moses_300)
+    # the bank holds the posteriors of molecules of the input, stored in float16
+    smiles = pd.read_csv(moses_300).iloc[:, 0].tolist()
+    mu = vae.encode(smiles)
+    nearest = torch.cdist(vae.prior.mu, torch.from_numpy(mu)).min(dim=1).values
+    assert float(nearest.max()) < 1e-2
+    # round trip keeps it; a model without a bank samples from N(0, I)
+    again = MolVAE.load(vae.save(tmp_path / "copy.pt"), device="cpu")
+    torch.testing.assert_close(again.prior.sigma, vae.prior.sigma)
+    assert resolve_prior(MolVAE.load(tiny_run / "best.pt", device="cpu"), "auto") is None
+
+    samples = tmp_path / "s.csv"
+    assert main(["sample", "-m", str(out), "-n", "40", "-o", str(samples), "--properties", "none", "-q"]) == 0
+    meta = json.loads((tmp_path / "s.csv.meta.json").read_text())
+    assert meta["prior"]["kind"] == "bank" and meta["prior"]["width"] == 1.5 and meta["prior"]["size"] == 120
+    assert len(pd.read_csv(samples)) == 40
+    # the width flag and --prior normal change the codes, and the record says so
+    assert main(["sample", "-m", str(out), "-n", "40", "-o", str(tmp_path / "n.csv"), "--prior", "normal",
+                 "--properties", "none", "-q"]) == 0
+    assert json.loads((tmp_path / "n.csv.meta.json").read_text())["prior"] == {"kind": "normal"}
+    assert main(["sample", "-m", str(out), "-n", "40", "-o", str(tmp_path / "w.csv"), "--prior-width", "0.5",
+                 "--properties", "none", "-q"]) == 0
+    assert json.loads((tmp_path / "w.csv.meta.json").read_text())["prior"]["width"] == 0.5
+
+
+def test_bank_codes_sit_closer_to_the_data_than_normal_draws(tiny_run, moses_300):
+    """At width 1 the bank's codes are where the encoder puts training molecules: each draw's
+    nearest training code is nearer than for N(0, I) draws (the tiny model's posteriors are far
+    narrower than the prior)."""
+    from molvae.api import MolVAE
+
+    vae = MolVAE.load(tiny_run / "best.pt", device="cpu")
+    smiles = pd.read_csv(moses_300).iloc[:, 0].tolist()
+    vae.prior = CodeBank.fit(vae, smiles, size=200, seed=1)
+    mu = torch.from_numpy(vae.encode(smiles))
+    gen = torch.Generator().manual_seed(0)
+    bank_gap = torch.cdist(vae.prior.sample(500, generator=gen), mu).min(dim=1).values.median()
+    normal_gap = torch.cdist(vae.model.sample_prior(500, generator=gen), mu).min(dim=1).values.median()
+    assert bank_gap < normal_gap
+    df = vae.sample(30, seed=0)
+    assert df.attrs["prior"]["kind"] == "bank" and len(df) == 30
+    assert vae.sample(30, seed=0, prior="normal").attrs["prior"] == {"kind": "normal"}
+
+
+def test_prior_mistakes_are_one_line_errors(tiny_run, tmp_path, moses_300, capsys):
+    model = str(tiny_run / "best.pt")
+    assert main(["sample", "-m", model, "-n", "5", "--prior", "bank", "-o", str(tmp_path / "x.csv"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "has no code bank" in err and "molvae fit-prior" in err and "Traceback" not in err
+    bad = tmp_path / "bad.csv"
+    bad.write_text("smiles\nxx\nyy\n")
+    assert main(["fit-prior", str(bad), "-m", model, "-o", str(tmp_path / "p.pt"), "-q"]) == 2
+    assert "none of the 2 molecules" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["sample", "-m", model, "--prior-width", "-1"])
+    assert exc.value.code == 2
+    assert not np.isnan(CodeBank(np.zeros((1, 2)), np.ones((1, 2))).sample(2).numpy()).any()
