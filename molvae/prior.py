@@ -15,7 +15,7 @@ checkpoint; ``molvae sample`` then draws from it unless ``--prior normal`` is gi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -83,13 +83,35 @@ class CodeBank:
                 "rows_in_source": len(smiles), "seed": seed}
         return cls(mu, np.exp(0.5 * logvar), width, info)
 
-    def sample(self, n: int, generator: torch.Generator | None = None, width: float | None = None) -> torch.Tensor:
-        """n codes (n, D) on the bank's device."""
+    def sampler(self, generator: torch.Generator | None = None, width: float | None = None) -> Callable[[int], torch.Tensor]:
+        """A function ``draw(n)`` giving n codes (n, D) on the bank's device, call after call.
+
+        The bank's molecules are visited in a random order, each once before any is visited again
+        (sampling without replacement, reshuffled after every pass): each draw is still a draw from
+        the aggregate posterior, but a finite bank does not hand out the same molecule twice within
+        len(bank) draws, which would repeat molecules that a larger bank would not."""
         w = self.width if width is None else check_width(width)
         device = self.mu.device
-        pick = torch.randint(len(self.mu), (n,), generator=generator, device=device)
-        eps = torch.randn(n, self.latent_dim, generator=generator, device=device)
-        return self.mu[pick] + w * self.sigma[pick] * eps
+        order, pos = torch.empty(0, dtype=torch.long, device=device), 0
+
+        def draw(n: int) -> torch.Tensor:
+            nonlocal order, pos
+            picks = []
+            while n > 0:
+                if pos == len(order):
+                    order, pos = torch.randperm(len(self.mu), generator=generator, device=device), 0
+                take = min(n, len(order) - pos)
+                picks.append(order[pos: pos + take])
+                pos, n = pos + take, n - take
+            pick = torch.cat(picks) if picks else order[:0]
+            eps = torch.randn(len(pick), self.latent_dim, generator=generator, device=device)
+            return self.mu[pick] + w * self.sigma[pick] * eps
+
+        return draw
+
+    def sample(self, n: int, generator: torch.Generator | None = None, width: float | None = None) -> torch.Tensor:
+        """n codes (n, D) on the bank's device (one call of :meth:`sampler`)."""
+        return self.sampler(generator, width)(n)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """The tensors stored in a checkpoint (float16: 256 bytes a molecule at 64 dimensions)."""

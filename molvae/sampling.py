@@ -59,6 +59,7 @@ class SampleStream:
             workers = min(cores - 1, 16) if n >= PARALLEL_MIN_ROWS and many else 0
         self.workers = workers
         self.drawn = self.valid = 0
+        self._draw = None  # the bank's sampler during iteration
 
     @property
     def codes(self) -> dict:
@@ -73,10 +74,7 @@ class SampleStream:
         """SELFIES strings of each batch, decoded lazily."""
         vae = self.vae
         for size in sizes:
-            if self.bank is None:
-                z = vae.model.sample_prior(size, generator=gen)
-            else:
-                z = self.bank.sample(size, generator=gen, width=self.prior_width)
+            z = vae.model.sample_prior(size, generator=gen) if self._draw is None else self._draw(size)
             with vae.autocast():
                 ids = vae.model.generate(z, temperature=self.temperature, greedy=self.greedy, generator=gen)
             yield [vae.vocab.decode(row) for row in ids.cpu().numpy()]
@@ -101,6 +99,8 @@ class SampleStream:
     def __iter__(self):
         gen = torch.Generator(device=self.vae.device)
         gen.manual_seed(self.seed)
+        # bank codes: one sampler for the whole stream, so that its pass through the bank spans the rounds
+        self._draw = None if self.bank is None else self.bank.sampler(gen, self.prior_width)
         emitted = 0
         pool = worker_pool(self.workers) if self.workers > 0 and spawn_is_safe() else None
         try:

@@ -1,5 +1,7 @@
 """Export a trained checkpoint as molvae's shipped default model: half-precision weights, no
-optimizer state, provenance kept and the name of the model card added.
+optimizer state, provenance kept and the name of the model card added. A code bank added by
+`molvae fit-prior` is kept (already float16); exporting an earlier release records it as
+``derived_from``.
 
     python scripts/export_pretrained.py RUN/best.pt molvae/pretrained/default.pt --name molvae-moses-v1
 """
@@ -23,8 +25,12 @@ def main() -> None:
     payload = load_checkpoint(args.checkpoint)
     state = {k: v.half() if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
     meta = dict(payload["meta"])
-    meta["release"] = {"name": args.name, "card": args.card, "weights": "float16",
-                       "source_sha256": hashlib.sha256(Path(args.checkpoint).read_bytes()).hexdigest()}
+    release = {"name": args.name, "card": args.card, "weights": "float16",
+               "source_sha256": hashlib.sha256(Path(args.checkpoint).read_bytes()).hexdigest()}
+    if "release" in meta:  # a release re-exported (e.g. with a code bank added by `molvae fit-prior`)
+        earlier = meta["release"]
+        release["derived_from"] = {k: earlier[k] for k in ("name", "source_sha256", "derived_from") if k in earlier}
+    meta["release"] = release
     out = save_checkpoint(args.output, meta, state)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB)")
 

@@ -72,9 +72,12 @@ def script_provenance(**extra) -> dict:
 
 
 def save_results(table: pd.DataFrame, path: Path, **extra) -> Path:
-    """``PATH.json`` beside the results CSV: the command, molvae's version, the time, `extra` and the rows."""
+    """The results CSV at `path` and ``PATH.json`` beside it: the command, molvae's version, the time,
+    `extra` and the rows."""
     from molvae.io import write_json
 
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(path, index=False)
     info = script_provenance(**extra, rows=table.to_dict(orient="records"))
     json_path = path.with_suffix(".json")
     write_json(json_path, info)

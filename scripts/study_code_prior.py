@@ -27,8 +27,11 @@ molecules would give, and the fraction of draws it would discard). The bank's mo
 from MOSES-train with `--seed`; novelty is judged against the whole of MOSES-train, so a draw that
 decodes back to its bank molecule counts as not novel.
 
-Writes OUT/code_prior.csv and OUT/code_prior.json (command, settings, rows), and each row's
-molecules to OUT/code_prior_samples/SOURCE.csv.gz.
+Rows are labelled with the model (`--label`) and merged into OUT/code_prior.csv (a model's rows
+replace its earlier ones), with OUT/code_prior.json (command, settings, rows) and
+OUT/code_prior.png: FCD/Test and Filters against novelty, one line per model, beside the MOSES
+paper's VAE and CharRNN. Each row's molecules go to OUT/code_prior_samples/LABEL_SOURCE.csv.gz.
+``--report`` only redraws the figure from the CSV.
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ import pandas as pd
 from harness import save_results
 
 METRICS = ("FCD/Test", "SNN/Test", "Scaf/Test", "Filters", "Novelty")
+# the MOSES paper's table (30,000 samples; mean over seeds): novelty, FCD/Test, Filters
+PEERS = {"MOSES VAE": (0.695, 0.099, 0.997), "MOSES CharRNN": (0.842, 0.073, 0.994)}
 
 
 def slerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -83,9 +88,50 @@ def decode(vae, z: np.ndarray, seed: int, batch: int = 1000) -> list[str]:
     return selfies
 
 
+def figure(table: pd.DataFrame, path: Path) -> None:
+    """FCD/Test and Filters against novelty: the bank widths of each model as a line, N(0, I) as a cross."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for ax, metric, peer_at in ((axes[0], "FCD/Test", 1), (axes[1], "Filters", 2)):
+        for i, (label, rows) in enumerate(table.groupby("model", sort=False)):
+            color = f"C{i}"
+            bank = rows[rows.source.str.startswith("bank_w")].sort_values("Novelty")
+            ax.plot(bank.Novelty, bank[metric], "o-", color=color, label=f"{label}: code bank, widths")
+            for _, r in bank.iterrows():
+                ax.annotate(r.source.removeprefix("bank_"), (r.Novelty, r[metric]), fontsize=7,
+                            textcoords="offset points", xytext=(4, 3))
+            for source, marker in (("normal", "x"), ("slerp", "s")):
+                one = rows[rows.source == source]
+                if len(one):
+                    ax.plot(one.Novelty, one[metric], marker, color=color, ms=8, label=f"{label}: {source}")
+        for j, (name, peer) in enumerate(PEERS.items()):
+            ax.plot(peer[0], peer[peer_at], "*", color=f"C{7 + j}", ms=12, label=name)
+        ax.set_xlabel("novelty (fraction not in MOSES-train)")
+        ax.set_ylabel(metric + (" (log scale)" if metric == "FCD/Test" else ""))
+        if metric == "FCD/Test":
+            ax.set_yscale("log")
+            ax.axhline(1.0, color="grey", ls=":", lw=1)
+        else:
+            ax.axhline(0.95, color="grey", ls=":", lw=1)
+        ax.axvline(0.85, color="grey", ls=":", lw=1)
+        ax.grid(alpha=0.3)
+    axes[0].set_title("closer to the data (down) against new (right)", fontsize=9)
+    axes[1].set_title("dotted: issue 19's targets", fontsize=9)
+    axes[1].legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-m", "--model", default=None, help="checkpoint (default: the shipped model)")
+    ap.add_argument("--label", default=None, help="the model's name in the table and figure (default: its release name)")
+    ap.add_argument("--report", action="store_true", help="only redraw the figure from OUT/code_prior.csv")
     ap.add_argument("-n", type=int, default=10_000, help="draws per row")
     ap.add_argument("--bank", type=int, default=50_000, help="training molecules encoded into the bank")
     ap.add_argument("--widths", type=float, nargs="*", default=[1.0, 1.5, 2.0, 3.0],
@@ -99,6 +145,12 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1, help="processes for the RDKit side of scoring")
     ap.add_argument("--out", default="docs/bench/quality", help="output folder")
     args = ap.parse_args()
+    out = Path(args.out).expanduser()
+    table_path = out / "code_prior.csv"
+    if args.report:
+        figure(pd.read_csv(table_path), out / "code_prior.png")
+        print(f"wrote {out / 'code_prior.png'}")
+        return
 
     import torch
 
@@ -111,6 +163,7 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     vae = MolVAE.load(args.model, device="cpu", precision="fp32")
+    label = args.label or vae.meta.get("release", {}).get("name") or Path(args.model).parent.name
     rng = np.random.default_rng(args.seed)
     train = read_smiles(resolve_data_path("moses:train"))
     bank = train.iloc[np.sort(rng.choice(len(train), size=min(args.bank, len(train)), replace=False))].tolist()
@@ -128,7 +181,6 @@ def main() -> None:
 
     sources = ([] if args.no_normal else ["normal"]) + [f"bank_w{w:g}" for w in args.widths] + \
         ([] if args.no_slerp else ["slerp"])
-    out = Path(args.out).expanduser()
     (out / "code_prior_samples").mkdir(parents=True, exist_ok=True)
     rows = []
     for i, source in enumerate(sources):
@@ -136,7 +188,7 @@ def main() -> None:
         z = codes(source, args.n, mu, sigma, np.random.default_rng([args.seed, i]))
         selfies = decode(vae, z, seed=args.seed + i)
         smiles = [s for s in decode_many(selfies, vae.constraints) if s]
-        row = {"source": source, "draws": len(selfies), "valid": len(smiles) / len(selfies), **figures(smiles),
+        row = {"model": label, "source": source, "draws": len(selfies), "valid": len(smiles) / len(selfies), **figures(smiles),
                "mean_sa": float(np.nanmean(compute(smiles, ["sa"], workers=args.workers)["sa"]))}
         if relaxed is not None:
             kept = [s for s in decode_many(selfies, relaxed) if s]
@@ -146,12 +198,17 @@ def main() -> None:
             novel = [s for s in smiles if s not in train_set]
             row["novel_discarded"] = 1 - len(novel) / len(selfies)
             row.update({f"novel_{k}": v for k, v in figures(novel).items()})
-        pd.DataFrame({"smiles": smiles}).to_csv(out / "code_prior_samples" / f"{source}.csv.gz", index=False)
+        pd.DataFrame({"smiles": smiles}).to_csv(out / "code_prior_samples" / f"{label}_{source}.csv.gz", index=False)
         row["seconds"] = time.perf_counter() - started
         rows.append(row)
         print(pd.DataFrame([row]).round(4).to_string(index=False, header=len(rows) == 1), flush=True)
-    save_results(pd.DataFrame(rows), out / "code_prior.csv", settings=vars(args))
-    print(f"wrote {out / 'code_prior.csv'}")
+    table = pd.DataFrame(rows)
+    if table_path.is_file():
+        earlier = pd.read_csv(table_path)
+        table = pd.concat([earlier[earlier.model != label], table], ignore_index=True)
+    save_results(table, table_path, settings=vars(args))
+    figure(table, out / "code_prior.png")
+    print(f"wrote {table_path}, its .json and {out / 'code_prior.png'}")
 
 
 if __name__ == "__main__":

@@ -33,6 +33,19 @@ def test_bank_draws_follow_each_posterior_at_the_width():
         CodeBank(mu, sigma[:1])
 
 
+def test_bank_hands_out_each_molecule_once_per_pass():
+    """A finite bank is visited without replacement: no molecule twice within len(bank) draws,
+    across calls of one sampler, and every molecule equally often over whole passes."""
+    n = 50
+    bank = CodeBank(torch.arange(n, dtype=torch.float32)[:, None] * 10, torch.full((n, 1), 1e-3))
+    draw = bank.sampler(torch.Generator().manual_seed(3))
+    first = torch.cat([draw(k) for k in (7, 20, 23)]).round().long().squeeze(1) // 10
+    assert sorted(first.tolist()) == list(range(n))
+    more = torch.cat([draw(9) for _ in range(10)]).round().long().squeeze(1) // 10  # 90 draws: 1.8 passes
+    counts = torch.bincount(torch.cat([first, more]), minlength=n)
+    assert counts.min() >= 2 and counts.max() <= 3 and int(counts.sum()) == 140
+
+
 def test_fit_prior_stores_a_bank_that_sample_uses(tiny_run, tmp_path, moses_300, capsys):
     from molvae.api import MolVAE
 
