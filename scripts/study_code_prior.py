@@ -27,8 +27,8 @@ molecules would give, and the fraction of draws it would discard). The bank's mo
 from MOSES-train with `--seed`; novelty is judged against the whole of MOSES-train, so a draw that
 decodes back to its bank molecule counts as not novel.
 
-Rows are labelled with the model (`--label`) and merged into OUT/code_prior.csv (a model's rows
-replace its earlier ones), with OUT/code_prior.json (command, settings, rows) and
+Rows are labelled with the model (`--label`) and merged into OUT/code_prior.csv after each row (a
+row replaces the earlier one of the same model and source), with OUT/code_prior.json (command, settings, rows) and
 OUT/code_prior.png: FCD/Test and Filters against novelty, one line per model, beside the MOSES
 paper's VAE and CharRNN. Each row's molecules go to OUT/code_prior_samples/LABEL_SOURCE.csv.gz.
 ``--report`` only redraws the figure from the CSV.
@@ -182,6 +182,7 @@ def main() -> None:
     sources = ([] if args.no_normal else ["normal"]) + [f"bank_w{w:g}" for w in args.widths] + \
         ([] if args.no_slerp else ["slerp"])
     (out / "code_prior_samples").mkdir(parents=True, exist_ok=True)
+    earlier = pd.read_csv(table_path) if table_path.is_file() else pd.DataFrame(columns=["model", "source"])
     rows = []
     for i, source in enumerate(sources):
         started = time.perf_counter()
@@ -202,11 +203,10 @@ def main() -> None:
         row["seconds"] = time.perf_counter() - started
         rows.append(row)
         print(pd.DataFrame([row]).round(4).to_string(index=False, header=len(rows) == 1), flush=True)
-    table = pd.DataFrame(rows)
-    if table_path.is_file():
-        earlier = pd.read_csv(table_path)
-        table = pd.concat([earlier[earlier.model != label], table], ignore_index=True)
-    save_results(table, table_path, settings=vars(args))
+        # after every row, so that a stopped study keeps what it measured
+        table = pd.concat([earlier[~((earlier.model == label) & earlier.source.isin(sources))], pd.DataFrame(rows)],
+                          ignore_index=True)
+        save_results(table, table_path, settings=vars(args))
     figure(table, out / "code_prior.png")
     print(f"wrote {table_path}, its .json and {out / 'code_prior.png'}")
 

@@ -52,6 +52,20 @@ def test_card_matches_the_shipped_checkpoint():
     assert card["release"]["sha256"] == hashlib.sha256(PRETRAINED.read_bytes()).hexdigest()
     assert card["release"]["selfies"] == meta["selfies"]["version"]
     assert card["release"]["epochs"] == pytest.approx(meta["history"][-1]["epoch"], abs=0.01)
+    assert card["release"]["weights_from"] == meta["release"]["derived_from"]["name"]
+    for key, value in card["prior"].items():
+        assert meta["prior"][key] == value, f"card says prior.{key} = {value!r}, checkpoint {meta['prior'][key]!r}"
+
+
+def test_shipped_model_samples_from_its_code_bank(shipped):
+    bank = shipped.prior
+    assert bank is not None and len(bank) == bank.info["size"] and bank.latent_dim == shipped.config.latent_dim
+    assert bank.info["source"] == "moses:train" and bank.info["rejected"] == 0
+    # its codes have the aggregate posterior's scale (mean squared radius near the latent size)
+    radius = float((bank.mu.pow(2) + bank.sigma.pow(2)).sum(1).mean())
+    assert 0.5 * shipped.config.latent_dim < radius < 1.5 * shipped.config.latent_dim
+    samples = shipped.sample(100, seed=0)
+    assert samples.attrs["prior"]["kind"] == "bank" and samples.attrs["prior"]["width"] == bank.width
 
 
 def test_main_job_runs_on_the_shipped_model(tmp_path, capsys):
@@ -61,3 +75,4 @@ def test_main_job_runs_on_the_shipped_model(tmp_path, capsys):
     assert "properties of the valid molecules" in text and "qed" in text
     header = out.read_text().splitlines()[0].split(",")
     assert header == ["smiles", "valid", "selfies", "qed", "logp", "sa", "mw"]
+    assert "prior=bank(" in text  # the main job draws from the shipped code bank
