@@ -45,8 +45,10 @@ class SampleStream:
         self.vae, self.n, self.temperature, self.greedy = vae, n, temperature, greedy
         self.bank = resolve_prior(vae, prior)
         self.prior_width = None if prior_width is None else check_width(prior_width)
-        if self.bank is not None and self.bank.latent_dim != vae.config.latent_dim:
-            raise MolvaeError(f"the code bank has {self.bank.latent_dim} dimensions, the model {vae.config.latent_dim}")
+        if self.bank is not None:
+            if self.bank.latent_dim != vae.config.latent_dim:
+                raise MolvaeError(f"the code bank has {self.bank.latent_dim} dimensions, the model {vae.config.latent_dim}")
+            self.bank.to(vae.device)  # where the network is now, if it moved after loading
         # decoding constraints: the model's own, or relaxed so that slips fail and are discarded
         self.constraints = relaxed_constraints(vae.constraints, relax) if relax else vae.constraints
         self.batch_size, self.valid_only, self.max_rounds, self.progress = batch_size, valid_only, max_rounds, progress

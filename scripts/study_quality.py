@@ -100,7 +100,9 @@ def score(vae, args, refs, train_set, test) -> dict[str, float]:
     row = {"recon_exact": figures["recon_exact"], "kl": figures["kl"], "active_units": figures["active_units"],
            "active_fraction": figures["active_fraction"]}
     start = time.perf_counter()
-    draws = vae.sample(args.n, seed=args.seed, valid_only=False, batch_size=1000)
+    # N(0, I) for every variant, the shipped one included (it carries a code bank since v0.2.1): the
+    # study compares training recipes; scripts/study_code_prior.py measures the bank
+    draws = vae.sample(args.n, seed=args.seed, valid_only=False, batch_size=1000, prior="normal")
     row["sample_seconds"] = time.perf_counter() - start
     smiles = [s for s in draws.smiles if s]
     result = evaluate(smiles, refs, train_set, ks=(10_000,), workers=args.workers, progress=False)
