@@ -35,8 +35,11 @@ from molvae.errors import ConfigError, InputFileError
 from molvae.io import resolve_data_path
 from molvae.latent import active_units, collapse_diagnostics, collapse_warning, kl_per_dimension
 from molvae.model import VAE, ModelConfig, build_model
+from molvae.prior import STATE_PREFIX as PRIOR_PREFIX
 from molvae.trainer import Trainer
 from molvae.vocab import Vocab
+
+ATTACHMENTS = (PRIOR_PREFIX, "predictor.")  # checkpoint entries stored beside the network's weights
 
 
 def vae_loss_fn(config: RunConfig):
@@ -240,7 +243,10 @@ class StartingPoint:
         payload = load_checkpoint(source)
         meta = payload["meta"]
         config = replace(config, model=ModelConfig(**meta["model_config"]))  # the weights decide the model
-        weights = None if resume is not None else {k: v.float() for k, v in payload["state_dict"].items()}
+        # the network's weights only: a code bank (``prior.*``) or a fitted predictor (``predictor.*``)
+        # stored with the model describes the old network's latent space, not the one about to train
+        weights = None if resume is not None else {k: v.float() for k, v in payload["state_dict"].items()
+                                                   if not k.startswith(ATTACHMENTS)}
         return cls(config, meta["selfies"]["constraints"], Vocab(meta["vocab"]), weights, Path(source))
 
 

@@ -30,7 +30,7 @@ decodes back to its bank molecule counts as not novel.
 Rows are labelled with the model (`--label`) and merged into OUT/code_prior.csv after each row (a
 row replaces the earlier one of the same model and source), with OUT/code_prior.json (command, settings, rows) and
 OUT/code_prior.png: FCD/Test and Filters against novelty, one line per model, beside the MOSES
-paper's VAE and CharRNN. Each row's molecules go to OUT/code_prior_samples/LABEL_SOURCE.csv.gz.
+paper's VAE and CharRNN, and OUT/code_prior.md: the rows as a Markdown table. Each row's molecules go to OUT/code_prior_samples/LABEL_SOURCE.csv.gz.
 ``--report`` only redraws the figure from the CSV.
 """
 
@@ -86,6 +86,25 @@ def decode(vae, z: np.ndarray, seed: int, batch: int = 1000) -> list[str]:
         ids = vae.model.generate(torch.from_numpy(z[start: start + batch]), generator=gen)
         selfies += vae.tokens_to_smiles(ids)[0]
     return selfies
+
+
+def markdown(table: pd.DataFrame) -> str:
+    """The rows as the Markdown table of docs/quality.md (each model's rows in order of width)."""
+    cols = [("FCD/Test", 2), ("Filters", 3), ("SNN/Test", 3), ("Scaf/Test", 3), ("Novelty", 3), ("unique@10k", 4),
+            ("mean_sa", 2), ("relaxed_discarded", 2), ("relaxed_FCD/Test", 2), ("relaxed_Filters", 3),
+            ("relaxed_Novelty", 3)]
+    head = ["model", "codes", "FCD/Test", "Filters", "SNN/Test", "Scaf/Test", "novelty", "unique@10k", "mean SA",
+            "relaxed: discarded", "relaxed: FCD", "relaxed: Filters", "relaxed: novelty"]
+    order = {"normal": -1.0, "slerp": 99.0}
+    lines = ["| " + " | ".join(head) + " |", "|---|---|" + "---:|" * (len(head) - 2)]
+    for label, rows in table.groupby("model", sort=False):
+        rows = rows.assign(key=rows.source.map(lambda x: order[x] if x in order else float(x.removeprefix("bank_w"))))
+        for _, r in rows.sort_values("key").iterrows():
+            codes = {"normal": "N(0, I)", "slerp": "slerp between two bank means"}.get(
+                r.source, f"bank, W = {r.source.removeprefix('bank_w')}")
+            cells = [f"{r[c]:.{d}f}" if pd.notna(r.get(c)) else "" for c, d in cols]
+            lines.append("| " + " | ".join([label, codes, *cells]) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def figure(table: pd.DataFrame, path: Path) -> None:
@@ -148,8 +167,10 @@ def main() -> None:
     out = Path(args.out).expanduser()
     table_path = out / "code_prior.csv"
     if args.report:
-        figure(pd.read_csv(table_path), out / "code_prior.png")
-        print(f"wrote {out / 'code_prior.png'}")
+        table = pd.read_csv(table_path)
+        figure(table, out / "code_prior.png")
+        (out / "code_prior.md").write_text(markdown(table))
+        print(f"wrote {out / 'code_prior.png'} and {out / 'code_prior.md'}")
         return
 
     import torch
@@ -208,7 +229,8 @@ def main() -> None:
                           ignore_index=True)
         save_results(table, table_path, settings=vars(args))
     figure(table, out / "code_prior.png")
-    print(f"wrote {table_path}, its .json and {out / 'code_prior.png'}")
+    (out / "code_prior.md").write_text(markdown(table))
+    print(f"wrote {table_path}, its .json, {out / 'code_prior.png'} and {out / 'code_prior.md'}")
 
 
 if __name__ == "__main__":

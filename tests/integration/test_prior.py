@@ -79,6 +79,22 @@ def test_fit_prior_stores_a_bank_that_sample_uses(tiny_run, tmp_path, moses_300,
     assert json.loads((tmp_path / "w.csv.meta.json").read_text())["prior"]["width"] == 0.5
 
 
+def test_training_can_start_from_a_model_with_a_bank(tiny_run, tmp_path, moses_300):
+    """--init-from takes the network's weights and leaves the bank (which describes the old
+    latent space) behind, as the shipped model's fine-tunes need."""
+    from conftest import tiny_config
+
+    from molvae.api import MolVAE, train
+
+    vae = MolVAE.load(tiny_run / "best.pt", device="cpu")
+    vae.prior = CodeBank.fit(vae, pd.read_csv(moses_300).iloc[:, 0].tolist(), size=50)
+    source = vae.save(tmp_path / "with_bank.pt")
+    out = tmp_path / "finetune"
+    train(tiny_config(moses_300, epochs=1, init_from=str(source)), out, progress=False)
+    tuned = MolVAE.load(out / "last.pt", device="cpu")
+    assert tuned.prior is None and "prior" not in tuned.meta
+
+
 def test_bank_codes_sit_closer_to_the_data_than_normal_draws(tiny_run, moses_300):
     """At width 1 the bank's codes are where the encoder puts training molecules: each draw's
     nearest training code is nearer than for N(0, I) draws (the tiny model's posteriors are far
