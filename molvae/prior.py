@@ -16,15 +16,12 @@ checkpoint; ``molvae sample`` then draws from it unless ``--prior normal`` is gi
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 
 from molvae.errors import MolvaeError
-
-if TYPE_CHECKING:
-    from molvae.api import MolVAE
 
 PRIORS = ("auto", "normal", "bank")
 STATE_PREFIX = "prior."  # checkpoint state_dict keys of a stored bank
@@ -65,10 +62,11 @@ class CodeBank:
         return self
 
     @classmethod
-    def fit(cls, vae: "MolVAE", smiles: Sequence[str], size: int = 50_000, width: float = 1.0, seed: int = 0,
+    def fit(cls, vae: Any, smiles: Sequence[str], size: int = 50_000, width: float = 1.0, seed: int = 0,
             source: str = "", progress: bool = False) -> "CodeBank":
         """Encode up to `size` molecules of `smiles` (a seeded random choice when there are more) with
-        `vae` and keep their posteriors. Molecules the model cannot read are left out and counted."""
+        `vae` (a loaded :class:`molvae.api.MolVAE`) and keep their posteriors. Molecules the model
+        cannot read are left out and counted."""
         if size < 1:
             raise MolvaeError(f"the bank size must be at least 1, got {size}")
         smiles = list(smiles)
@@ -131,7 +129,7 @@ class CodeBank:
         return cls(mu.float(), sigma.float(), info.get("width", 1.0), rest)
 
 
-def resolve_prior(vae: "MolVAE", prior: str = "auto") -> CodeBank | None:
+def resolve_prior(vae: Any, prior: str = "auto") -> CodeBank | None:
     """The code bank `prior` names for `vae`, or None for N(0, I): "auto" is the model's stored bank
     when it has one, "normal" is N(0, I), and "bank" requires a stored bank."""
     if prior not in PRIORS:
