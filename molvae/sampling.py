@@ -45,6 +45,9 @@ class SampleStream:
         self.vae, self.n, self.temperature, self.greedy = vae, n, temperature, greedy
         self.bank = resolve_prior(vae, prior)
         self.prior_width = None if prior_width is None else check_width(prior_width)
+        if self.bank is None and prior_width is not None:
+            raise MolvaeError("a prior width applies to a code bank, and these codes come from N(0, I) "
+                              "(use a model with a bank, from `molvae fit-prior`, or drop the width)")
         if self.bank is not None:
             if self.bank.latent_dim != vae.config.latent_dim:
                 raise MolvaeError(f"the code bank has {self.bank.latent_dim} dimensions, the model {vae.config.latent_dim}")

@@ -123,6 +123,8 @@ def test_prior_mistakes_are_one_line_errors(tiny_run, tmp_path, moses_300, capsy
     bad.write_text("smiles\nxx\nyy\n")
     assert main(["fit-prior", str(bad), "-m", model, "-o", str(tmp_path / "p.pt"), "-q"]) == 2
     assert "none of the 2 molecules" in capsys.readouterr().err
+    assert main(["sample", "-m", model, "-n", "5", "--prior-width", "1.5", "-o", str(tmp_path / "y.csv"), "-q"]) == 2
+    assert "applies to a code bank" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exc:
         main(["sample", "-m", model, "--prior-width", "-1"])
     assert exc.value.code == 2
