@@ -3,7 +3,8 @@
 # three variants side by side (the H100 earlier ran three jobs at 23k mol/s each and was underused),
 # each fine-tuned from the shipped weights with a constant KL weight for MINUTES, then scored by
 # scripts/study_quality.py (--rescore: no more training). Everything lands in OUT (default $OUT or
-# runs/gpu_quality): the runs' last.pt/best.pt and logs, study.csv, study.json, pareto.png.
+# runs/gpu_quality): the runs' last.pt/best.pt and logs, study.csv, study.json, pareto.png, and the
+# beta 0.6 run's code-bank rows (code_prior.csv, .md, .png; about a minute a width).
 #
 #   MINUTES=8 bash scripts/gpu_quality.sh            # on the device machine: OUT=$OUT is brought back
 #
@@ -32,4 +33,11 @@ wait
 for name in "${!VARIANTS[@]}"; do touch "$OUT/$name/done"; done
 python scripts/study_quality.py --out "$OUT" --only shipped "${!VARIANTS[@]}" --threads 8 --workers 8 \
   > "$OUT/study.log" 2>&1 || true
+# the v0.3 recipe with a code bank (docs/quality.md, "Where the codes come from"): BANK_WIDTHS="" skips it
+BANK_WIDTHS=${BANK_WIDTHS:-0.9 1}
+if [[ -n "$BANK_WIDTHS" ]]; then
+  # shellcheck disable=SC2086
+  python scripts/study_code_prior.py -m "$OUT/gpu_ft_beta0.6/last.pt" --label gpu_ft_beta0.6 --widths $BANK_WIDTHS \
+    --no-slerp --no-normal --relax 0 --threads 8 --workers 8 --out "$OUT" > "$OUT/code_prior.log" 2>&1 || true
+fi
 ls -la "$OUT"
