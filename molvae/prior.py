@@ -49,6 +49,7 @@ class CodeBank:
                               f"{tuple(self.mu.shape)} and {tuple(self.sigma.shape)}")
         self.width = check_width(width)
         self.info = dict(info or {})
+        self.rejects = None  # set by fit: a (row, input, reason) table of the chosen molecules left out
 
     def __len__(self) -> int:
         return len(self.mu)
@@ -79,7 +80,10 @@ class CodeBank:
         mu, logvar = vae.encode_set(mols)
         info = {"size": len(mols), "offered": len(pick), "rejected": len(mols.rejects), "source": source,
                 "rows_in_source": len(smiles), "seed": seed}
-        return cls(mu, np.exp(0.5 * logvar), width, info)
+        bank = cls(mu, np.exp(0.5 * logvar), width, info)
+        # the chosen molecules the model could not read, by their row in `smiles`
+        bank.rejects = mols.rejects.assign(row=pick[mols.rejects.row.to_numpy(dtype=np.int64)])
+        return bank
 
     def sampler(self, generator: torch.Generator | None = None, width: float | None = None) -> Callable[[int], torch.Tensor]:
         """A function ``draw(n)`` giving n codes (n, D) on the bank's device, call after call.

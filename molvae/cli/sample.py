@@ -7,7 +7,8 @@ from pathlib import Path
 import pandas as pd
 
 from molvae.cli.common import (add_encoding_flags, add_input_flags, add_labels, add_model_flags, add_quiet_flag, load_model, non_negative, positive,
-                               print_reject_reasons, print_summary, read_input, record_provenance, write_table)
+                               print_reject_reasons, print_summary, read_input, record_provenance, with_suffix,
+                               write_table)
 from molvae.prior import PRIORS, describe_prior, resolve_prior
 
 
@@ -95,9 +96,15 @@ def run_fit_prior(args) -> int:
                              source=str(args.input), progress=not args.quiet)
     out = vae.save(args.output)
     info = vae.prior.info
+    note = ""
+    if info["rejected"]:
+        rejects = with_suffix(out, ".rejects.csv")
+        add_labels(vae.prior.rejects, smiles).to_csv(rejects, index=False)
+        note = f", listed with their reasons in {rejects}"
     print(f"wrote {out}: the model with a code bank of {info['size']:,} molecules from {args.input} "
-          f"(width {args.width:g}; {info['rejected']} of the {info['offered']:,} chosen could not be encoded). "
+          f"(width {args.width:g}; {info['rejected']} of the {info['offered']:,} chosen could not be encoded{note}). "
           f"Sample from it with: molvae sample -m {out}")
+    print_reject_reasons(vae.prior.rejects.reason)
     return 0
 
 

@@ -123,6 +123,13 @@ def test_prior_mistakes_are_one_line_errors(tiny_run, tmp_path, moses_300, capsy
     bad.write_text("smiles\nxx\nyy\n")
     assert main(["fit-prior", str(bad), "-m", model, "-o", str(tmp_path / "p.pt"), "-q"]) == 2
     assert "none of the 2 molecules" in capsys.readouterr().err
+    # every chosen row the model cannot read is listed with its reason, by its input row
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_text("smiles\nCCO\nnot_a_molecule\nc1ccccc1O\nCC(=O)N\n")
+    assert main(["fit-prior", str(mixed), "-m", model, "-o", str(tmp_path / "m.pt"), "-q"]) == 0
+    assert "1 of the 4 chosen could not be encoded" in capsys.readouterr().out
+    rejects = pd.read_csv(tmp_path / "m.rejects.csv")
+    assert rejects.row.tolist() == [1] and rejects.input.tolist() == ["not_a_molecule"] and rejects.reason[0]
     assert main(["sample", "-m", model, "-n", "5", "--prior-width", "1.5", "-o", str(tmp_path / "y.csv"), "-q"]) == 2
     assert "applies to a code bank" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exc:
