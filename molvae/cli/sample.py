@@ -35,7 +35,7 @@ def add_parsers(sub) -> None:
         "where the latent codes come from: the model's code bank (bank), N(0, I) (normal), or the bank when the "
         "model has one (auto, the default); see docs/quality.md"))
     p.add_argument("--prior-width", type=positive(float), default=None, metavar="W", help=(
-        "draw bank codes as mu + W * sigma * eps; above 1 gives more new molecules, fewer like the training data "
+        "draw bank codes as mu + W * sigma * eps; a wider W gives more new molecules, fewer like the training data "
         "(default: the width stored with the bank)"))
     p.add_argument("--properties", default="qed,logp,sa,mw", help=(
         "RDKit properties added as columns, comma-separated, or 'none' (known: qed, logp, sa, mw, tpsa, hbd, hba, "
