@@ -84,7 +84,7 @@ def decode(vae, z: np.ndarray, seed: int, batch: int = 1000) -> list[str]:
     selfies: list[str] = []
     for start in range(0, len(z), batch):
         ids = vae.model.generate(torch.from_numpy(z[start: start + batch]), generator=gen)
-        selfies += vae.tokens_to_smiles(ids)[0]
+        selfies += [vae.vocab.decode(row) for row in ids.numpy()]  # SMILES come later, under each row's constraints
     return selfies
 
 
