@@ -26,10 +26,12 @@ from molvae.errors import CheckpointError, MolvaeError
 from molvae.model import VAE, LatentPredictor, ModelConfig, build_model
 from molvae.prior import CodeBank, prior_label
 from molvae.sampling import SampleStream
+from molvae.shipped import default_model, resolve_model
 from molvae.training import train  # noqa: F401  (public here: ``from molvae.api import MolVAE, train``)
 from molvae.vocab import Vocab
 
-PRETRAINED = Path(__file__).resolve().parent / "pretrained" / "default.pt"
+# the shipped model the latent tools load by default (molvae.shipped has every shipped model)
+PRETRAINED = default_model("latent").path
 
 
 class MolVAE:
@@ -45,6 +47,7 @@ class MolVAE:
                  precision: str = "fp32"):
         self.model, self.vocab, self.constraints = model.eval(), vocab, dict(constraints)
         self.meta = meta or {}
+        self.path: Path | None = None  # the checkpoint file it was loaded from
         self.precision = precision
         self.predictor = None  # a molvae.predictors.LatentPredictor, saved with the model
         self.prior = None  # a molvae.prior.CodeBank (from `molvae fit-prior`), saved with the model; None: N(0, I)
@@ -69,19 +72,18 @@ class MolVAE:
     # -------------------------------------------------------------- files
 
     @classmethod
-    def load(cls, path: str | os.PathLike | None = None, device: str = "auto", precision: str = "fp32") -> "MolVAE":
-        """Load a checkpoint written by ``molvae train`` (``None``: the model shipped with molvae).
+    def load(cls, path: str | os.PathLike | None = None, device: str = "auto", precision: str = "fp32",
+             use: str = "latent") -> "MolVAE":
+        """Load a checkpoint written by ``molvae train``, or a model shipped with molvae by its name
+        (``"molvae-moses-v0.3"``; see molvae.shipped). ``None`` loads the shipped default for `use`:
+        "latent" (encoding, reconstruction, exploration, optimization: the model that reconstructs
+        best) or "sample" (the model whose samples are closest to the training data), as the
+        ``molvae`` verbs do.
 
         `precision` "bf16" or "auto" runs the network in bfloat16 where the hardware has it: about
         twice as fast on such CPUs, and decodings can differ from fp32 where two tokens are nearly
         tied (see docs/speed.md)."""
-        if path is None:
-            if not PRETRAINED.is_file():
-                raise CheckpointError(
-                    "no pretrained model ships with this version of molvae yet; pass a checkpoint "
-                    "written by `molvae train` (its best.pt)"
-                )
-            path = PRETRAINED
+        path = resolve_model(path, use)
         payload = load_checkpoint(path)
         meta = payload["meta"]
         try:
@@ -104,6 +106,7 @@ class MolVAE:
             raise CheckpointError(f"{path}: checkpoint contents do not describe a molvae model ({exc})") from None
         vae = cls(model.to(resolve_device(device)), vocab, constraints, meta, precision)
         vae.prior = bank.to(vae.device) if bank is not None else None
+        vae.path = Path(path)
         # a predictor fitted to the frozen model wins over the jointly trained head
         vae.predictor = predictor if predictor is not None else model.property_head
         return vae

@@ -43,9 +43,14 @@ def non_negative(kind: type):
     return number(kind, 0)
 
 
-def add_model_flags(p: argparse.ArgumentParser) -> None:
-    """-m, --device and --precision: the flags of every verb that runs a trained model."""
-    p.add_argument("-m", "--model", help="checkpoint to use (default: the model shipped with molvae)")
+def add_model_flags(p: argparse.ArgumentParser, use: str = "latent") -> None:
+    """-m, --device and --precision: the flags of every verb that runs a trained model. `use` says
+    which shipped model the verb loads when -m is not given ("sample" or "latent"; molvae.shipped)."""
+    from molvae.shipped import default_model
+
+    p.add_argument("-m", "--model", help=(
+        f"checkpoint file, or a shipped model's name (default: {default_model(use).name}; `molvae models` lists them)"))
+    p.set_defaults(model_use=use)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda (default: auto)")
     p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16", "auto"], help=(
         "network arithmetic; bf16 is about 2x faster on CPUs with native bf16 (default: fp32)"))
@@ -104,10 +109,12 @@ def add_labels(table: pd.DataFrame, smiles: pd.Series) -> pd.DataFrame:
 
 
 def load_model(args: argparse.Namespace):
-    """The model ``-m`` names (default: the shipped one) on ``--device`` at ``--precision``."""
+    """The model ``-m`` names (default: the shipped one for the verb's use) on ``--device`` at ``--precision``."""
     from molvae.api import MolVAE
 
-    vae = MolVAE.load(args.model, device=args.device, precision=args.precision)
+    vae = MolVAE.load(args.model, device=args.device, precision=args.precision, use=getattr(args, "model_use", "latent"))
+    # what the outputs' provenance records: the file actually loaded (a shipped default has no -m)
+    args.model_file, args.model_name = vae.path, vae.meta.get("release", {}).get("name")
     vae.largest_fragment = getattr(args, "largest_fragment", False)
     vae.standardize = getattr(args, "standardize", False)
     return vae
@@ -128,7 +135,9 @@ def write_table(table: pd.DataFrame, out: Path, args: argparse.Namespace, float_
 
 def record_provenance(out: Path, args: argparse.Namespace, **extra) -> None:
     """``OUT.meta.json`` beside an output: what made it."""
-    write_json(out.with_name(out.name + ".meta.json"), provenance(getattr(args, "model", None), **extra))
+    write_json(out.with_name(out.name + ".meta.json"), provenance(
+        getattr(args, "model_file", None) or getattr(args, "model", None), model_name=getattr(args, "model_name", None),
+        **extra))
 
 
 def print_summary(out: Path, summary: dict, note: str = "") -> None:

@@ -18,7 +18,7 @@ def add_parsers(sub) -> None:
         "one, else from N(0, I). Draws that decode to no molecule are replaced by new ones, and the fraction "
         "of valid draws is reported as raw_validity. Writes a CSV (smiles, valid, selfies) and OUT.meta.json "
         "with what made it."))
-    add_model_flags(p)
+    add_model_flags(p, use="sample")
     p.add_argument("-n", "--num", type=positive(int), default=1000, help="how many molecules (default: 1000)")
     p.add_argument("-o", "--output", default="samples.csv", help="output CSV (default: samples.csv)")
     p.add_argument("--temperature", type=positive(float), default=1.0, help="softmax temperature; <1 is more conservative (default: 1.0)")

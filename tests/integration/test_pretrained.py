@@ -1,6 +1,7 @@
-"""The model that ships inside the package, and its model card."""
+"""The models that ship inside the package, and their model card."""
 
 import hashlib
+import math
 import re
 import tomllib
 from pathlib import Path
@@ -10,54 +11,80 @@ import pytest
 from molvae.api import PRETRAINED, MolVAE
 from molvae.checkpoint import load_checkpoint
 from molvae.cli import main
+from molvae.errors import CheckpointError
+from molvae.shipped import DEFAULTS, SHIPPED, default_model, resolve_model
 
 CARD = Path(__file__).resolve().parents[2] / "docs" / "model_card.md"
+NAMES = [m.name for m in SHIPPED]
 
 
-@pytest.fixture(scope="module")
-def shipped():
-    return MolVAE.load(device="cpu")
+@pytest.fixture(scope="module", params=NAMES)
+def shipped(request):
+    return MolVAE.load(request.param, device="cpu")
 
 
-def _card_config() -> dict:
-    """The TOML block under the card's "Configuration" heading."""
+def _card_config(name: str) -> dict:
+    """The TOML block under the card's "Configuration: NAME" heading."""
     text = CARD.read_text()
-    section = text.split("## Configuration", 1)[1]
+    heading = f"## Configuration: {name}\n"
+    assert heading in text, f"the model card has no section {heading.strip()!r}"
+    section = text.split(heading, 1)[1].split("\n## ", 1)[0]
     block = re.search(r"```toml\n(.*?)```", section, re.S)
-    assert block, "the model card's Configuration section has no TOML block"
+    assert block, f"the model card's Configuration section of {name} has no TOML block"
     return tomllib.loads(block.group(1))
 
 
-def test_shipped_model_is_small_and_loads_by_default(shipped):
-    assert PRETRAINED.is_file() and PRETRAINED.stat().st_size <= 10 * 1024 * 1024
+def _epochs_trained(meta: dict) -> float:
+    """Epochs of the run the checkpoint comes from: the last finished one, or the step within the first."""
+    if meta["history"]:
+        return meta["history"][-1]["epoch"]
+    batches = math.ceil(meta["data"]["n_train"] / meta["run_config"]["train"]["batch_size"])
+    return meta["step"] / batches
+
+
+def test_every_verb_has_a_shipped_default_and_the_latent_one_is_the_api_default():
+    assert set(DEFAULTS) == {"sample", "latent"} and set(DEFAULTS.values()) <= set(NAMES)
+    assert PRETRAINED == default_model("latent").path
+    assert resolve_model(None, use="sample") == default_model("sample").path
+    assert resolve_model(DEFAULTS["latent"], use="sample") == default_model("latent").path
+    with pytest.raises(CheckpointError, match="molvae-moses-v0.3"):
+        resolve_model("molvae-moses-v9", use="sample")  # neither a file nor a shipped name: the names are listed
+
+
+def test_shipped_models_are_small_and_load_by_name(shipped):
+    path = resolve_model(shipped.meta["release"]["name"])
+    assert path.is_file() and path.stat().st_size <= 10 * 1024 * 1024
     assert shipped.meta["release"]["card"] == "docs/model_card.md"
     assert shipped.meta["data"]["n_train"] > 1_500_000  # all of MOSES-train, not a subset
 
 
-def test_shipped_model_samples_valid_molecules(shipped):
+def test_shipped_models_sample_valid_molecules(shipped):
     samples = shipped.sample(200, seed=0, valid_only=False)
     assert samples.attrs["raw_validity"] == 1.0 and samples.valid.all()
     assert samples.smiles.nunique() >= 198
 
 
-def test_card_matches_the_shipped_checkpoint():
-    card = _card_config()
-    meta = load_checkpoint(PRETRAINED)["meta"]
+@pytest.mark.parametrize("name", NAMES)
+def test_card_matches_the_shipped_checkpoint(name):
+    path = resolve_model(name)
+    card = _card_config(name)
+    meta = load_checkpoint(path)["meta"]
     assert card["model"] == meta["model_config"]
     run = meta["run_config"]
     for section in ("anneal", "train"):
         for key, value in card[section].items():
             assert run[section][key] == value, f"card says {section}.{key} = {value!r}, checkpoint {run[section][key]!r}"
-    assert card["release"]["name"] == meta["release"]["name"]
-    assert card["release"]["sha256"] == hashlib.sha256(PRETRAINED.read_bytes()).hexdigest()
+    assert card["release"]["name"] == meta["release"]["name"] == name
+    assert card["release"]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert card["release"]["selfies"] == meta["selfies"]["version"]
-    assert card["release"]["epochs"] == pytest.approx(meta["history"][-1]["epoch"], abs=0.01)
-    assert card["release"]["weights_from"] == meta["release"]["derived_from"]["name"]
+    assert card["release"]["epochs"] == pytest.approx(_epochs_trained(meta), abs=0.01)
+    if "weights_from" in card["release"]:
+        assert card["release"]["weights_from"] == meta["release"]["derived_from"]["name"]
     for key, value in card["prior"].items():
         assert meta["prior"][key] == value, f"card says prior.{key} = {value!r}, checkpoint {meta['prior'][key]!r}"
 
 
-def test_shipped_model_samples_from_its_code_bank(shipped):
+def test_shipped_models_sample_from_their_code_banks(shipped):
     bank = shipped.prior
     assert bank is not None and len(bank) == bank.info["size"] and bank.latent_dim == shipped.config.latent_dim
     assert bank.info["source"] == "moses:train" and bank.info["rejected"] == 0
@@ -68,7 +95,7 @@ def test_shipped_model_samples_from_its_code_bank(shipped):
     assert samples.attrs["prior"]["kind"] == "bank" and samples.attrs["prior"]["width"] == bank.width
 
 
-def test_main_job_runs_on_the_shipped_model(tmp_path, capsys):
+def test_main_job_runs_on_the_sampling_model(tmp_path, capsys):
     out = tmp_path / "samples.csv"
     assert main(["sample", "-n", "50", "-o", str(out), "-q"]) == 0
     text = capsys.readouterr().out
@@ -76,3 +103,12 @@ def test_main_job_runs_on_the_shipped_model(tmp_path, capsys):
     header = out.read_text().splitlines()[0].split(",")
     assert header == ["smiles", "valid", "selfies", "qed", "logp", "sa", "mw"]
     assert "prior=bank(" in text  # the main job draws from the shipped code bank
+    made_by = (tmp_path / "samples.meta.json").read_text()
+    assert DEFAULTS["sample"] in made_by and DEFAULTS["latent"] not in made_by
+
+
+def test_models_lists_each_shipped_model_with_what_it_is_the_default_for(capsys):
+    assert main(["models"]) == 0
+    text = capsys.readouterr().out
+    for use, name in DEFAULTS.items():
+        assert re.search(rf"^{re.escape(name)} .*default for: [a-z, ]*{use}", text, re.M), text

@@ -1,0 +1,32 @@
+"""``molvae models``: the models shipped with molvae, and which verbs use which by default."""
+
+from __future__ import annotations
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser("models", help="list the shipped models and which verbs use which", description=(
+        "List the models that ship inside molvae: their names (for -m NAME), what each is the default for "
+        "(sample: `molvae sample`; latent: encode, reconstruct, interpolate, explore, score, map, optimize, "
+        "fit-predictor, fit-prior, diagnose), their architecture and code bank, and their files."))
+    p.set_defaults(run=run_models)
+
+
+def run_models(args) -> int:
+    from molvae.checkpoint import load_checkpoint
+    from molvae.shipped import SHIPPED, defaults_of
+
+    for model in SHIPPED:
+        uses = defaults_of(model.name)
+        print(f"{model.name}  (default for: {', '.join(uses) if uses else 'nothing; pick it with -m'})")
+        print(f"    {model.summary}")
+        if not model.path.is_file():
+            print(f"    file missing: {model.path}")
+            continue
+        meta = load_checkpoint(model.path)["meta"]
+        cfg, anneal = meta["model_config"], meta.get("run_config", {}).get("anneal", {})
+        prior = meta.get("prior")
+        bank = f"code bank of {prior['size']:,} ({prior['source']}, width {prior['width']:g})" if prior else "N(0, I)"
+        print(f"    latent {cfg['latent_dim']}, decoder {cfg['decoder_layers']} x {cfg['decoder_hidden']}, "
+              f"beta {anneal.get('beta', '?')}; samples from: {bank}")
+        print(f"    {model.path} ({model.path.stat().st_size / 1e6:.1f} MB); card: {meta.get('release', {}).get('card', '-')}")
+    return 0

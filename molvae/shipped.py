@@ -1,0 +1,85 @@
+"""The models that ship inside the package, by name, and which one each kind of work uses.
+
+No single shipped model is best at everything (issue 19, docs/model_card.md): the sampling model
+was trained with a stronger KL weight, which brings its samples closer to the data and costs exact
+reconstruction, which the latent tools (encode, reconstruct, interpolate, explore, score, map,
+optimize) need. So `molvae sample` and the latent tools have different defaults, and ``-m NAME``
+(or ``MolVAE.load(NAME)``) picks either one for any verb.
+
+    >>> resolve_model(None, use="sample").name       # the file `molvae sample` loads
+    'molvae-moses-v0.3.pt'
+    >>> resolve_model("molvae-moses-v0.2.1", use="sample").name
+    'molvae-moses-v0.2.1.pt'
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from molvae.errors import CheckpointError
+
+PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
+
+USES = ("sample", "latent")
+
+
+@dataclass(frozen=True)
+class ShippedModel:
+    """One model file in ``molvae/pretrained``: its release name and what it is for."""
+
+    name: str
+    summary: str
+
+    @property
+    def path(self) -> Path:
+        return PRETRAINED_DIR / f"{self.name}.pt"
+
+
+SHIPPED = (
+    ShippedModel("molvae-moses-v0.3", "samples closest to MOSES (beta 0.6 fine-tune of v0.2 + code bank)"),
+    ShippedModel("molvae-moses-v0.2.1", "best reconstruction, for the latent tools (v0.2 + code bank)"),
+)
+
+# which shipped model each kind of work loads when no model is named
+DEFAULTS = {"sample": "molvae-moses-v0.3", "latent": "molvae-moses-v0.2.1"}
+
+
+def shipped_model(name: str) -> ShippedModel:
+    """The shipped model called `name` (a release name such as ``molvae-moses-v0.3``)."""
+    for model in SHIPPED:
+        if model.name == name:
+            return model
+    raise CheckpointError(f"no shipped model is called {name!r}; shipped: {', '.join(m.name for m in SHIPPED)}")
+
+
+def default_model(use: str) -> ShippedModel:
+    """The shipped model that `use` ("sample" or "latent") loads by default."""
+    if use not in DEFAULTS:
+        raise ValueError(f"use must be one of {USES}, got {use!r}")
+    return shipped_model(DEFAULTS[use])
+
+
+def resolve_model(model: str | os.PathLike | None, use: str = "latent") -> Path:
+    """The checkpoint file `model` names: ``None`` is the default for `use`, a shipped model's name
+    is its file, anything else is a path to a checkpoint (written by ``molvae train``)."""
+    if model is None:
+        path = default_model(use).path
+    elif isinstance(model, str) and model in {m.name for m in SHIPPED}:
+        path = shipped_model(model).path
+    else:
+        path = Path(model)
+        if not path.exists():
+            raise CheckpointError(f"checkpoint not found: {model} (nor is it a shipped model's name: "
+                                  f"{', '.join(m.name for m in SHIPPED)})")
+        return path  # load_checkpoint says what is wrong with a file that is not a checkpoint
+    if not path.is_file():
+        raise CheckpointError(f"{path}: the shipped model file is missing from this installation of molvae; "
+                              "reinstall it, or pass a checkpoint written by `molvae train` (its best.pt)")
+    return path
+
+
+def defaults_of(name: str) -> list[str]:
+    """The kinds of work for which the shipped model `name` is the default (may be empty)."""
+    return [use for use, default in DEFAULTS.items() if default == name]
