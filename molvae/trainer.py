@@ -71,6 +71,9 @@ class TrainConfig:
     time_limit_minutes: float = field(default=0.0, metadata={"help": (
         "stop after this many minutes of training in this session, validating and saving as at an "
         "epoch's end; the run resumes mid-epoch from last.pt (0 = no limit)")})
+    stop_at_step: int = field(default=0, metadata={"help": (
+        "stop once the run has made this many optimizer steps in all (resumes included), validating and saving "
+        "as at an epoch's end: a checkpoint at an exact point of a run, e.g. to reproduce a release (0 = none)")})
 
 
 class _Means:
@@ -251,8 +254,13 @@ class Trainer:
         dist.all_reduce(flag, op=dist.ReduceOp.MAX)
         return bool(flag.item())
 
+    def _at_step_limit(self) -> bool:
+        return 0 < self.cfg.stop_at_step <= self.step
+
     def _fit(self, batches, collate, val_batches, val_collate) -> None:
         last_save = session_start = time.monotonic()
+        if self._at_step_limit():
+            return self._stopped_early()
         while self.epoch < self.cfg.epochs:
             epoch_batches = self._shard(batches(self.epoch))
             n_batches = len(epoch_batches)
@@ -275,12 +283,12 @@ class Trainer:
                 if time.monotonic() - last_save > 60 * self.cfg.checkpoint_minutes:
                     self.save("last.pt")
                     last_save = time.monotonic()
-                if self.batch_in_epoch < n_batches and self._out_of_time(session_start):
+                if self.batch_in_epoch < n_batches and (self._at_step_limit() or self._out_of_time(session_start)):
                     bar.close()
                     self._record(val_batches, val_collate, time.monotonic() - epoch_start, self.partial.n - start_mols,
                                  data_s, self.epoch + self.batch_in_epoch / n_batches)
                     self.save("last.pt")
-                    return self._stopped_by_time()
+                    return self._stopped_early()
             bar.close()
             seconds = time.monotonic() - epoch_start
             self._record(val_batches, val_collate, seconds, self.partial.n - start_mols, data_s, self.epoch + 1)
@@ -288,13 +296,15 @@ class Trainer:
             self.save("last.pt")
             if self.world > 1:
                 dist.barrier()  # the others wait while rank 0 validates and writes
-            if self.epoch < self.cfg.epochs and self._out_of_time(session_start):
-                return self._stopped_by_time()
+            if self.epoch < self.cfg.epochs and (self._at_step_limit() or self._out_of_time(session_start)):
+                return self._stopped_early()
             last_save = time.monotonic()
 
-    def _stopped_by_time(self) -> None:
+    def _stopped_early(self) -> None:
         if self.progress:
-            tqdm.write(f"time limit of {self.cfg.time_limit_minutes:g} min reached; resume from {self.out_dir / 'last.pt'}")
+            why = (f"step {self.step} reached (stop_at_step)" if self._at_step_limit()
+                   else f"time limit of {self.cfg.time_limit_minutes:g} min reached")
+            tqdm.write(f"{why}; resume from {self.out_dir / 'last.pt'}")
 
     def _train_step(self, batch: Batch, t: float) -> None:
         """One optimizer step on `batch` at progress `t` (epochs)."""

@@ -1,9 +1,11 @@
-"""Export a trained checkpoint as molvae's shipped default model: half-precision weights, no
+"""Export a trained checkpoint as a model shipped with molvae: half-precision weights, no
 optimizer state, provenance kept and the name of the model card added. A code bank added by
 `molvae fit-prior` is kept (already float16); exporting an earlier release records it as
 ``derived_from``.
 
-    python scripts/export_pretrained.py RUN/best.pt molvae/pretrained/default.pt --name molvae-moses-v1
+    python scripts/export_pretrained.py RUN/best.pt molvae/pretrained/molvae-moses-v1.pt --name molvae-moses-v1
+
+(a new shipped model is also named in molvae/shipped.py, with the work it is the default for)
 """
 
 from __future__ import annotations

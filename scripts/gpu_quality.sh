@@ -1,43 +1,61 @@
 #!/usr/bin/env bash
-# The deciding runs of the quality study (docs/quality.md) on one lent GPU, prepared to start at once:
-# three variants side by side (the H100 earlier ran three jobs at 23k mol/s each and was underused),
-# each fine-tuned from the shipped weights with a constant KL weight for MINUTES, then scored by
-# scripts/study_quality.py (--rescore: no more training). Everything lands in OUT (default $OUT or
-# runs/gpu_quality): the runs' last.pt/best.pt and logs, study.csv, study.json, pareto.png, and the
-# beta 0.6 run's code-bank rows (code_prior.csv, .md, .png; about a minute a width).
+# The deciding runs of the quality study (docs/quality.md) on one lent GPU, prepared to start at once.
+# Six runs side by side for MINUTES each (the H100 earlier ran three jobs at 23k mol/s each and was
+# underused), then scored by scripts/study_quality.py (--rescore: no more training):
+#   gpu_v03                        continues molvae-moses-v0.3 (beta 0.6) from its shipped weights: the
+#                                  next v0.3 (issue 19, item 3; export it with scripts/export_pretrained.py)
+#   gpu_ft_beta1.8_fb0.25          v0.2's weights at the MOSES VAE's KL weight, with free bits
+#   gpu_scratch_beta0.6[_...]      from scratch at v0.3's KL weight: the default sizes, a 3 x 512 decoder
+#                                  (the MOSES VAE's), 128 latent dimensions, no word dropout
+# Everything lands in OUT (default $OUT or runs/gpu_quality): each run's last.pt/best.pt and log,
+# study.csv, study.json, pareto.png, and gpu_v03's code-bank rows (code_prior.csv, .md, .png).
 #
 #   MINUTES=8 bash scripts/gpu_quality.sh            # on the device machine: OUT=$OUT is brought back
+#   DRY=1 bash scripts/gpu_quality.sh                # print the commands only
 #
 # A run stopped by the time limit resumes with the same command (each variant continues its last.pt).
 set -euo pipefail
 OUT=${OUT:-runs/gpu_quality}
 MINUTES=${MINUTES:-8}
 BATCH=${BATCH:-1024}
-mkdir -p "$OUT"
-COMMON=(--data moses:train --device cuda --precision auto --batch-size "$BATCH" --epochs 100 --schedule constant
-        --lr 0.0005 --init-from molvae/pretrained/default.pt --checkpoint-minutes 1 --time-limit-minutes "$MINUTES"
-        --workers 4 --threads 4 -q)
+V03=molvae/pretrained/molvae-moses-v0.3.pt
+V02=molvae/pretrained/molvae-moses-v0.2.1.pt
+FT=(--schedule constant --lr 0.0005)
+SCRATCH=(--warmup-epochs 0.3)
+COMMON=(--data moses:train --device cuda --precision auto --batch-size "$BATCH" --epochs 100 --checkpoint-minutes 1
+        --time-limit-minutes "$MINUTES" --workers 2 --threads 2 -q)
 declare -A VARIANTS=(
-  [gpu_ft_beta0.6]="--beta 0.6 --free-bits 0"
-  [gpu_ft_beta1.8]="--beta 1.8 --free-bits 0"
-  [gpu_ft_beta1.8_fb0.25]="--beta 1.8 --free-bits 0.25"
+  [gpu_v03]="--init-from $V03 ${FT[*]} --beta 0.6 --free-bits 0"
+  [gpu_ft_beta1.8_fb0.25]="--init-from $V02 ${FT[*]} --beta 1.8 --free-bits 0.25"
+  [gpu_scratch_beta0.6]="${SCRATCH[*]} --beta 0.6"
+  [gpu_scratch_beta0.6_dec3x512]="${SCRATCH[*]} --beta 0.6 --decoder-hidden 512 --decoder-layers 3"
+  [gpu_scratch_beta0.6_z128]="${SCRATCH[*]} --beta 0.6 --latent-dim 128"
+  [gpu_scratch_beta0.6_wd0]="${SCRATCH[*]} --beta 0.6 --word-dropout 0"
 )
+exec 3>&1  # the dry run prints here, past the logs' redirections
+run() { if [[ -n "${DRY:-}" ]]; then echo "$*" >&3; else "$@"; fi; }
+mkdir -p "$OUT"
+# preprocess MOSES-train once with every core (one step of a throwaway run fills the cache); six runs
+# preprocessing it each with 2 processes on a fresh machine would spend minutes of the window on it
+run python -m molvae train --data moses:train --device cuda --epochs 1 --stop-at-step 1 --workers 16 -q \
+  -o "$OUT/.warmup" > "$OUT/warmup.log" 2>&1
+rm -rf "$OUT/.warmup"
 for name in "${!VARIANTS[@]}"; do
-  run="$OUT/$name"
-  resume=(); [[ -f "$run/last.pt" ]] && resume=(--resume "$run/last.pt")
-  # shellcheck disable=SC2086
-  python -m molvae train "${COMMON[@]}" ${VARIANTS[$name]} -o "$run" "${resume[@]}" > "$OUT/$name.log" 2>&1 &
+  dir="$OUT/$name"
+  # continuing a run resumes its last.pt (its settings are its own: the start flags are left out)
+  if [[ -f "$dir/last.pt" ]]; then flags=(--resume "$dir/last.pt"); else read -ra flags <<< "${VARIANTS[$name]}"; fi
+  run python -m molvae train "${COMMON[@]}" "${flags[@]}" -o "$dir" > "$OUT/$name.log" 2>&1 &
 done
 wait
-# score each (10,000 prior samples, 1,000 test reconstructions; the GPU runs ChemNet too)
-for name in "${!VARIANTS[@]}"; do touch "$OUT/$name/done"; done
-python scripts/study_quality.py --out "$OUT" --only shipped "${!VARIANTS[@]}" --threads 8 --workers 8 \
+# score each (10,000 prior samples from N(0, I), 1,000 test reconstructions; the GPU runs ChemNet too)
+[[ -n "${DRY:-}" ]] || for name in "${!VARIANTS[@]}"; do touch "$OUT/$name/done"; done
+run python scripts/study_quality.py --out "$OUT" --only shipped "${!VARIANTS[@]}" --threads 8 --workers 8 \
   > "$OUT/study.log" 2>&1 || true
-# the v0.3 recipe with a code bank (docs/quality.md, "Where the codes come from"): BANK_WIDTHS="" skips it
+# the next v0.3 with a code bank (docs/quality.md, "Where the codes come from"): BANK_WIDTHS="" skips it
 BANK_WIDTHS=${BANK_WIDTHS:-0.9 1}
 if [[ -n "$BANK_WIDTHS" ]]; then
   # shellcheck disable=SC2086
-  python scripts/study_code_prior.py -m "$OUT/gpu_ft_beta0.6/last.pt" --label gpu_ft_beta0.6 --widths $BANK_WIDTHS \
+  run python scripts/study_code_prior.py -m "$OUT/gpu_v03/last.pt" --label gpu_v03 --widths $BANK_WIDTHS \
     --no-slerp --no-normal --relax 0 --threads 8 --workers 8 --out "$OUT" > "$OUT/code_prior.log" 2>&1 || true
 fi
 ls -la "$OUT"

@@ -54,6 +54,11 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "gpu_ft_beta0.6": ("ft", ["--beta", "0.6", "--free-bits", "0"]),
     "gpu_ft_beta1.8": ("ft", ["--beta", "1.8", "--free-bits", "0"]),
     "gpu_ft_beta1.8_fb0.25": ("ft", ["--beta", "1.8", "--free-bits", "0.25"]),
+    "gpu_v03": ("ft", ["--beta", "0.6", "--free-bits", "0"]),  # continues molvae-moses-v0.3's weights
+    "gpu_scratch_beta0.6": ("scratch", ["--beta", "0.6"]),
+    "gpu_scratch_beta0.6_dec3x512": ("scratch", ["--beta", "0.6", "--decoder-hidden", "512", "--decoder-layers", "3"]),
+    "gpu_scratch_beta0.6_z128": ("scratch", ["--beta", "0.6", "--latent-dim", "128"]),
+    "gpu_scratch_beta0.6_wd0": ("scratch", ["--beta", "0.6", "--word-dropout", "0"]),
     # the v0.3 candidate trained on all of MOSES-train in the background on the CPU, session after
     # session (docs/quality.md, "How to continue"); scored here from its latest last.pt with --rescore
     "cpu_full_ft_beta0.6": ("ft", ["--beta", "0.6", "--free-bits", "0"]),
@@ -159,7 +164,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1, help="processes for the RDKit side of scoring")
     ap.add_argument("--warmup-epochs", type=float, default=0.3, help="KL warm-up of the from-scratch variants")
     ap.add_argument("--ft-lr", type=float, default=5e-4, help="learning rate of the fine-tuned variants")
-    ap.add_argument("--shipped", default="molvae/pretrained/default.pt", help="the weights fine-tuned from")
+    ap.add_argument("--shipped", default="molvae/pretrained/molvae-moses-v0.2.1.pt",
+                    help="the weights fine-tuned from (v0.2's, with a code bank the study does not use)")
     ap.add_argument("-n", type=int, default=10_000, help="prior samples scored per variant")
     ap.add_argument("--test", type=int, default=1000, help="MOSES-test molecules reconstructed")
     ap.add_argument("--relax", type=int, nargs="*", default=[1], help="extra bond capacities for the relaxed decoding")

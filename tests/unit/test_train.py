@@ -141,6 +141,20 @@ def test_time_limit_stops_mid_epoch_with_a_log_row_and_resumes(tmp_path):
     assert [h["epoch"] for h in history] == [pytest.approx(1 / 8), 1, 2] and resumed.step == 16
 
 
+def test_stop_at_step_ends_a_run_at_that_exact_step_and_a_later_limit_continues_it(tmp_path):
+    trainer = make(tmp_path, epochs=3, stop_at_step=3)  # 8 batches an epoch: mid-epoch
+    history = trainer.fit(batches, collate, [np.arange(64)])
+    assert len(history) == 1 and history[0]["epoch"] == pytest.approx(3 / 8) and "val_loss" in history[0]
+    assert load_checkpoint(tmp_path / "last.pt")["meta"]["step"] == 3
+    again = make(tmp_path, epochs=3, stop_at_step=3)  # resumed at its limit: nothing more to do
+    again.resume(tmp_path / "last.pt")
+    assert len(again.fit(batches, collate, [np.arange(64)])) == 1 and again.step == 3
+    later = make(tmp_path, epochs=3, stop_at_step=8)  # exactly an epoch's end: one row, not two
+    later.resume(tmp_path / "last.pt")
+    history = later.fit(batches, collate, [np.arange(64)])
+    assert [h["epoch"] for h in history] == [pytest.approx(3 / 8), 1] and later.step == 8
+
+
 def test_time_limit_also_stops_at_an_epoch_end(tmp_path):
     trainer = make(tmp_path, epochs=5, time_limit_minutes=1e-9)
     history = trainer.fit(lambda epoch: [np.arange(64)], collate, [np.arange(64)])  # one batch per epoch
