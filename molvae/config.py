@@ -71,7 +71,8 @@ class RunConfig:
                     "model.decoder_hidden", "model.decoder_layers", "model.max_len", "train.epochs",
                     "train.batch_size", "train.lr"]
         non_negative = ["data.limit", "data.max_val", "data.workers", "anneal.beta", "anneal.beta_start",
-                        "anneal.free_bits", "train.weight_decay", "train.grad_clip", "train.threads"]
+                        "anneal.free_bits", "train.weight_decay", "train.grad_clip", "train.threads",
+                        "train.stop_at_step"]
         for key in positive + non_negative:
             section, name = key.split(".")
             value = getattr(getattr(self, section), name)

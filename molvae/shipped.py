@@ -80,6 +80,15 @@ def resolve_model(model: str | os.PathLike | None, use: str = "latent") -> Path:
     return path
 
 
+def shipped_name(path: str | os.PathLike | None) -> str | None:
+    """The release name of the shipped model whose file is `path`, else None (a file of the user's,
+    or one derived from a shipped model, e.g. by ``molvae fit-prior``)."""
+    if path is None:
+        return None
+    where = Path(path).resolve()
+    return next((m.name for m in SHIPPED if m.path.resolve() == where), None)
+
+
 def defaults_of(name: str) -> list[str]:
     """The kinds of work for which the shipped model `name` is the default (may be empty)."""
     return [use for use, default in DEFAULTS.items() if default == name]

@@ -37,7 +37,7 @@ from tqdm.auto import tqdm
 
 from molvae.checkpoint import load_checkpoint, save_checkpoint
 from molvae.device import autocast, distributed_rank, init_distributed, resolve_precision
-from molvae.errors import CheckpointError, TrainingDiverged
+from molvae.errors import CheckpointError, ConfigError, TrainingDiverged
 
 Batch = dict[str, torch.Tensor]
 LOG_EVERY = 50  # steps between the scalars written to TensorBoard
@@ -259,6 +259,9 @@ class Trainer:
 
     def _fit(self, batches, collate, val_batches, val_collate) -> None:
         last_save = session_start = time.monotonic()
+        if 0 < self.cfg.stop_at_step < self.step:
+            raise ConfigError(f"the run resumed is at step {self.step}, past stop_at_step = {self.cfg.stop_at_step}: "
+                              "it cannot go back; resume with --stop-at-step 0 (no limit) or a later step")
         if self._at_step_limit():
             return self._stopped_early()
         while self.epoch < self.cfg.epochs:
@@ -302,9 +305,12 @@ class Trainer:
 
     def _stopped_early(self) -> None:
         if self.progress:
-            why = (f"step {self.step} reached (stop_at_step)" if self._at_step_limit()
-                   else f"time limit of {self.cfg.time_limit_minutes:g} min reached")
-            tqdm.write(f"{why}; resume from {self.out_dir / 'last.pt'}")
+            last = self.out_dir / "last.pt"
+            if self._at_step_limit():
+                tqdm.write(f"step {self.step} reached (stop_at_step); continue with --resume {last} "
+                           "--stop-at-step 0 (no limit) or a later step")
+            else:
+                tqdm.write(f"time limit of {self.cfg.time_limit_minutes:g} min reached; resume from {last}")
 
     def _train_step(self, batch: Batch, t: float) -> None:
         """One optimizer step on `batch` at progress `t` (epochs)."""

@@ -20,7 +20,7 @@ import pandas as pd
 import rdkit
 
 from harness import script_provenance
-from molvae.api import PRETRAINED, MolVAE
+from molvae.api import MolVAE
 from molvae.io import read_smiles, write_json
 from molvae.space import reason_kind
 
@@ -60,7 +60,7 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "inputs.csv", index=False)
-    write_json(out / "inputs.json", script_provenance(model=args.model or PRETRAINED, rows=rows))
+    write_json(out / "inputs.json", script_provenance(model=vae.path, rows=rows))
     print("| file | rows | encoded | encoded with --standardize | rejected as is, by reason | rejected standardized, by reason |")
     print("|---|---:|---:|---:|---|---|")
     for name, part in table.groupby("file", sort=False):

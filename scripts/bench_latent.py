@@ -30,7 +30,7 @@ import rdkit
 
 from harness import script_provenance
 from molvae import properties as props
-from molvae.api import PRETRAINED, MolVAE
+from molvae.api import MolVAE
 from molvae.io import read_smiles, resolve_data_path
 from molvae.plots import latent_map, molecule_grid, property_distributions
 from molvae.space import reason_kind, auroc, explore, interpolate, score
@@ -118,7 +118,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     vae = MolVAE.load(args.model, device="cpu")
     start = time.perf_counter()
-    result = script_provenance(model=args.model or PRETRAINED)
+    result = script_provenance(model=vae.path)
     result["interpolation"] = interpolation(vae, args.pairs, args.steps, out)
     print(json.dumps(result["interpolation"], indent=2), flush=True)
     result["pictures"] = pictures(vae, 3000, 3000, out)

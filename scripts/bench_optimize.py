@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from harness import script_provenance
-from molvae.api import PRETRAINED, MolVAE
+from molvae.api import MolVAE
 from molvae.io import write_json
 from molvae.io import read_smiles, resolve_data_path
 from molvae.optimize import Constraints, Objective, Oracle, SearchConfig, Term, optimize, top_k_auc
@@ -203,7 +203,7 @@ def main() -> None:
     if table.empty:
         return
     means = table.groupby(["task", "method", "start"])[["top1", "top2", "top3", "auc_top10", "calls", "seconds"]].mean()
-    write_json(out / "bench_optimize.json", script_provenance(model=args.model or PRETRAINED,
+    write_json(out / "bench_optimize.json", script_provenance(model=vae.path,
                                                               means=means.reset_index().to_dict(orient="records")))
     with pd.option_context("display.width", 200):
         print(means.round(4).to_string())

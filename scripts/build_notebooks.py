@@ -42,22 +42,25 @@ OUT.mkdir(parents=True, exist_ok=True)
 N = 1000  # molecules to sample; the model card's figures use 30,000"""),
     ("md", """\
 ## Load the model
-`MolVAE.load()` with no path loads the shipped model; pass a path to load one you trained."""),
+Two models ship with molvae (`molvae models` lists them): one whose samples are closest to the data,
+which `molvae sample` uses, and one that reconstructs molecules best, which the latent tools use.
+`MolVAE.load(use="sample")` loads the first, `MolVAE.load()` the second; pass a shipped model's name
+or the path of a checkpoint you trained to load that one."""),
     ("code", """\
-vae = MolVAE.load()
+vae = MolVAE.load(use="sample")
 print(vae.meta["release"]["name"], "| trained on", vae.meta["data"]["n_train"], "molecules |", vae.config)"""),
     ("md", """\
 ## Sample
 Each row is a latent code decoded into SELFIES and then SMILES. The shipped model draws its codes
-from its code bank (the posteriors of 20,000 training molecules, each draw mu + 1.65 sigma eps
-around one of them; `vae.prior`), where the decoder writes molecules closer to the data than from
+from its code bank (the posteriors of 20,000 training molecules, each draw mu + W sigma eps around
+one of them, W = `vae.prior.width`), where the decoder writes molecules closer to the data than from
 N(0, I) (`vae.sample(N, prior="normal")`; docs/quality.md). SELFIES guarantees a valid molecule;
 `raw_validity` is the share of draws that decoded to one before any redraw."""),
     ("code", """\
 samples = vae.sample(N, seed=0)
 samples.to_csv(OUT / "samples.csv", index=False)
 print(f"{len(samples)} molecules, raw validity {samples.attrs['raw_validity']:.3f}, "
-      f"{samples.smiles.nunique()} distinct, codes from: {samples.attrs['prior']['kind']}")
+      f"{samples.smiles.nunique()} distinct, codes from: {samples.attrs['prior']['kind']} (width {vae.prior.width:g})")
 samples.head()"""),
     ("md", """\
 ## Look at them

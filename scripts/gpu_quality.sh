@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The deciding runs of the quality study (docs/quality.md) on one lent GPU, prepared to start at once.
 # Six runs side by side for MINUTES each (the H100 earlier ran three jobs at 23k mol/s each and was
-# underused), then scored by scripts/study_quality.py (--rescore: no more training):
+# underused), then scored by scripts/study_quality.py (--rescore: scored again from where each run has got):
 #   gpu_v03                        continues molvae-moses-v0.3 (beta 0.6) from its shipped weights: the
 #                                  next v0.3 (issue 19, item 3; export it with scripts/export_pretrained.py)
 #   gpu_ft_beta1.8_fb0.25          v0.2's weights at the MOSES VAE's KL weight, with free bits
@@ -32,30 +32,41 @@ declare -A VARIANTS=(
   [gpu_scratch_beta0.6_z128]="${SCRATCH[*]} --beta 0.6 --latent-dim 128"
   [gpu_scratch_beta0.6_wd0]="${SCRATCH[*]} --beta 0.6 --word-dropout 0"
 )
-exec 3>&1  # the dry run prints here, past the logs' redirections
+# DRY=1: print each command instead of running it, and write nothing (its logs go nowhere)
 run() { if [[ -n "${DRY:-}" ]]; then echo "$*" >&3; else "$@"; fi; }
-mkdir -p "$OUT"
+log() { if [[ -n "${DRY:-}" ]]; then echo /dev/null; else echo "$OUT/$1"; fi; }
+exec 3>&1
+[[ -n "${DRY:-}" ]] || mkdir -p "$OUT"
+if [[ -z "${DRY:-}" ]] && ! python -c "from molvae.checkpoint import load_checkpoint as l; import sys; \
+    sys.exit(l('$V03')['meta']['release']['name'] != 'molvae-moses-v0.3')"; then
+  echo "$V03 is not molvae-moses-v0.3; gpu_v03 would continue the wrong weights" >&2; exit 2
+fi
 # preprocess MOSES-train once with every core (one step of a throwaway run fills the cache); six runs
 # preprocessing it each with 2 processes on a fresh machine would spend minutes of the window on it
+[[ -n "${DRY:-}" ]] || rm -rf "$OUT/.warmup"
 run python -m molvae train --data moses:train --device cuda --epochs 1 --stop-at-step 1 --workers 16 -q \
-  -o "$OUT/.warmup" > "$OUT/warmup.log" 2>&1
-rm -rf "$OUT/.warmup"
+  -o "$OUT/.warmup" > "$(log warmup.log)" 2>&1 || echo "warm-up failed (see $OUT/warmup.log); the runs preprocess alone" >&2
+[[ -n "${DRY:-}" ]] || rm -rf "$OUT/.warmup"
 for name in "${!VARIANTS[@]}"; do
   dir="$OUT/$name"
   # continuing a run resumes its last.pt (its settings are its own: the start flags are left out)
   if [[ -f "$dir/last.pt" ]]; then flags=(--resume "$dir/last.pt"); else read -ra flags <<< "${VARIANTS[$name]}"; fi
-  run python -m molvae train "${COMMON[@]}" "${flags[@]}" -o "$dir" > "$OUT/$name.log" 2>&1 &
+  run python -m molvae train "${COMMON[@]}" "${flags[@]}" -o "$dir" > "$(log "$name.log")" 2>&1 &
 done
-wait
+wait || true
 # score each (10,000 prior samples from N(0, I), 1,000 test reconstructions; the GPU runs ChemNet too)
-[[ -n "${DRY:-}" ]] || for name in "${!VARIANTS[@]}"; do touch "$OUT/$name/done"; done
-run python scripts/study_quality.py --out "$OUT" --only shipped "${!VARIANTS[@]}" --threads 8 --workers 8 \
-  > "$OUT/study.log" 2>&1 || true
+# only the runs that got as far as a checkpoint (a run that failed to start would stop the study)
+trained=()
+for name in "${!VARIANTS[@]}"; do
+  if [[ -n "${DRY:-}" || -f "$OUT/$name/last.pt" ]]; then trained+=("$name"); [[ -n "${DRY:-}" ]] || touch "$OUT/$name/done"; fi
+done
+run python scripts/study_quality.py --out "$OUT" --only shipped "${trained[@]}" --rescore --threads 8 --workers 8 \
+  > "$(log study.log)" 2>&1 || true
 # the next v0.3 with a code bank (docs/quality.md, "Where the codes come from"): BANK_WIDTHS="" skips it
 BANK_WIDTHS=${BANK_WIDTHS:-0.9 1}
 if [[ -n "$BANK_WIDTHS" ]]; then
   # shellcheck disable=SC2086
   run python scripts/study_code_prior.py -m "$OUT/gpu_v03/last.pt" --label gpu_v03 --widths $BANK_WIDTHS \
-    --no-slerp --no-normal --relax 0 --threads 8 --workers 8 --out "$OUT" > "$OUT/code_prior.log" 2>&1 || true
+    --no-slerp --no-normal --relax 0 --threads 8 --workers 8 --out "$OUT" > "$(log code_prior.log)" 2>&1 || true
 fi
-ls -la "$OUT"
+[[ -n "${DRY:-}" ]] || ls -la "$OUT"

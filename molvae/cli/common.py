@@ -111,10 +111,11 @@ def add_labels(table: pd.DataFrame, smiles: pd.Series) -> pd.DataFrame:
 def load_model(args: argparse.Namespace):
     """The model ``-m`` names (default: the shipped one for the verb's use) on ``--device`` at ``--precision``."""
     from molvae.api import MolVAE
+    from molvae.shipped import shipped_name
 
     vae = MolVAE.load(args.model, device=args.device, precision=args.precision, use=getattr(args, "model_use", "latent"))
     # what the outputs' provenance records: the file actually loaded (a shipped default has no -m)
-    args.model_file, args.model_name = vae.path, vae.meta.get("release", {}).get("name")
+    args.model_file, args.model_name = vae.path, shipped_name(vae.path)
     vae.largest_fragment = getattr(args, "largest_fragment", False)
     vae.standardize = getattr(args, "standardize", False)
     return vae

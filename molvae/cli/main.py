@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
     for group in GROUPS:
         group.add_parsers(sub)
+    parser.verbs = dict(sub.choices)  # each verb's parser, by name
     return parser
 
 

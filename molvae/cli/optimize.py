@@ -111,6 +111,6 @@ def run_optimize(args) -> int:
           + spec_toml(objective, search))
     vae = load_model(args)
     table, result = run_to_folder(vae, objective, search, args.output, train=args.train, top=args.top,
-                                  progress=not args.quiet, model=args.model or vae.path)
+                                  progress=not args.quiet, model=vae.path)
     print(report(table, result, search, args.output))
     return 0

@@ -51,7 +51,7 @@ def add_parsers(sub) -> None:
         "deviations in a copy of the model: molvae sample then draws codes mu + W * sigma * eps around them "
         "instead of from N(0, I), where the decoder writes fewer odd molecules (docs/quality.md)."))
     add_input_flags(p)
-    add_model_flags(p)
+    add_model_flags(p, use="sample")  # a code bank is for sampling
     p.add_argument("--size", type=positive(int), default=50_000, help=(
         "molecules in the bank, a seeded random choice of the input's (default: 50,000; 256 bytes each in the checkpoint)"))
     p.add_argument("--width", type=positive(float), default=1.0, help="stored width W (default: 1.0)")

@@ -17,6 +17,7 @@ from molvae.optimize.objective import Objective
 from molvae.optimize.oracle import STOP_REASONS
 from molvae.optimize.search import SearchConfig, optimize
 from molvae.optimize.spec import spec_dict, spec_toml
+from molvae.shipped import shipped_name
 
 if TYPE_CHECKING:
     from molvae.api import MolVAE
@@ -86,9 +87,10 @@ def run_to_folder(vae: "MolVAE", objective: Objective, search: SearchConfig, out
     table.to_csv(out / "proposals.csv", index=False, float_format="%.6g")
     result = summary(table, k=top)
     result["seconds"] = round(time.perf_counter() - start, 1)
-    info = provenance(model, command, settings=spec_dict(objective, search), summary=result)
+    name = shipped_name(model)
+    info = provenance(model, command, model_name=name, settings=spec_dict(objective, search), summary=result)
     write_json(out / "summary.json", info)
-    rerun = f"molvae optimize {out / 'spec.toml'}" + (f" -m {model}" if model else " -m MODEL (the model it used)")
+    rerun = f"molvae optimize {out / 'spec.toml'}" + (f" -m {name or model}" if model else " -m MODEL (the model it used)")
     header = [f"every setting of a molvae {info['molvae']} optimization run; `{rerun}` repeats it",
               f"command: {info['command']}"]
     (out / "spec.toml").write_text(spec_toml(objective, search, header))

@@ -1,6 +1,7 @@
 """The models that ship inside the package, and their model card."""
 
 import hashlib
+import json
 import math
 import re
 import tomllib
@@ -12,7 +13,8 @@ from molvae.api import PRETRAINED, MolVAE
 from molvae.checkpoint import load_checkpoint
 from molvae.cli import main
 from molvae.errors import CheckpointError
-from molvae.shipped import DEFAULTS, SHIPPED, default_model, resolve_model
+from molvae.cli.main import build_parser
+from molvae.shipped import DEFAULTS, SHIPPED, USES, default_model, resolve_model, shipped_model
 
 CARD = Path(__file__).resolve().parents[2] / "docs" / "model_card.md"
 NAMES = [m.name for m in SHIPPED]
@@ -20,7 +22,10 @@ NAMES = [m.name for m in SHIPPED]
 
 @pytest.fixture(scope="module", params=NAMES)
 def shipped(request):
-    return MolVAE.load(request.param, device="cpu")
+    vae = MolVAE.load(request.param, device="cpu")
+    # the file under each name is that release (not, say, a copy of another shipped model)
+    assert vae.meta["release"]["name"] == request.param and vae.path == shipped_model(request.param).path
+    return vae
 
 
 def _card_config(name: str) -> dict:
@@ -78,8 +83,7 @@ def test_card_matches_the_shipped_checkpoint(name):
     assert card["release"]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert card["release"]["selfies"] == meta["selfies"]["version"]
     assert card["release"]["epochs"] == pytest.approx(_epochs_trained(meta), abs=0.01)
-    if "weights_from" in card["release"]:
-        assert card["release"]["weights_from"] == meta["release"]["derived_from"]["name"]
+    assert card["release"].get("weights_from") == meta["release"].get("derived_from", {}).get("name")
     for key, value in card["prior"].items():
         assert meta["prior"][key] == value, f"card says prior.{key} = {value!r}, checkpoint {meta['prior'][key]!r}"
 
@@ -112,3 +116,24 @@ def test_models_lists_each_shipped_model_with_what_it_is_the_default_for(capsys)
     text = capsys.readouterr().out
     for use, name in DEFAULTS.items():
         assert re.search(rf"^{re.escape(name)} .*default for: [a-z, ]*{use}", text, re.M), text
+
+
+def test_each_verb_that_loads_a_model_names_the_work_it_does():
+    parsers = build_parser().verbs
+    uses = {verb: p.get_default("model_use") for verb, p in parsers.items() if p.get_default("model_use")}
+    assert set(uses.values()) <= set(USES)
+    assert uses["sample"] == uses["fit-prior"] == "sample"
+    assert all(uses[verb] == "latent" for verb in ("encode", "reconstruct", "explore", "optimize", "diagnose"))
+
+
+def test_a_latent_verb_takes_a_shipped_model_by_name_and_records_it(tmp_path, capsys):
+    src = tmp_path / "in.csv"
+    src.write_text("smiles\nCCO\nc1ccccc1O\n")
+    out = tmp_path / "z.csv"
+    for name in NAMES:
+        assert main(["encode", str(src), "-m", name, "-o", str(out), "-q"]) == 0
+        made_by = json.loads((tmp_path / "z.csv.meta.json").read_text())["model"]
+        assert made_by["name"] == name and made_by["sha256"] == hashlib.sha256(shipped_model(name).path.read_bytes()).hexdigest()
+    assert main(["encode", str(src), "-m", "molvae-moses-v9", "-o", str(out), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "molvae-moses-v9" in err and "Traceback" not in err

@@ -153,6 +153,10 @@ def test_stop_at_step_ends_a_run_at_that_exact_step_and_a_later_limit_continues_
     later.resume(tmp_path / "last.pt")
     history = later.fit(batches, collate, [np.arange(64)])
     assert [h["epoch"] for h in history] == [pytest.approx(3 / 8), 1] and later.step == 8
+    earlier = make(tmp_path, epochs=3, stop_at_step=5)  # a run cannot go back to an earlier step
+    earlier.resume(tmp_path / "last.pt")
+    with pytest.raises(ConfigError, match="past stop_at_step = 5"):
+        earlier.fit(batches, collate, [np.arange(64)])
 
 
 def test_time_limit_also_stops_at_an_epoch_end(tmp_path):
