@@ -30,7 +30,7 @@ QUICKSTART = [
     ("md", """\
 # molvae quickstart: sample molecules from the shipped model
 
-This notebook loads the model that ships with molvae (trained on the MOSES training set; see
+This notebook loads the sampling model that ships with molvae (trained on the MOSES training set; see
 `docs/model_card.md`), samples new molecules from its prior, draws them, compares their properties
 with held-out MOSES molecules and computes the MOSES generation metrics. It runs in about a minute
 on a laptop CPU. Everything it makes is written to `results/01_quickstart/`."""),
@@ -168,7 +168,8 @@ LATENT = [
 # The latent space
 
 Encode molecules, map the latent space coloured by properties, walk between two drugs, look
-around a lead molecule and flag molecules unlike the training data. Uses the shipped model;
+around a lead molecule and flag molecules unlike the training data. Uses the shipped model of the
+latent tools (`MolVAE.load()`: molvae-moses-v0.2.1, which reconstructs molecules best);
 results go to `results/03_latent_space/`."""),
     ("code", SETUP + """\
 from rdkit import RDConfig

@@ -148,7 +148,9 @@ def figure(table: pd.DataFrame, path: Path) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("-m", "--model", default=None, help="checkpoint (default: the shipped model)")
+    ap.add_argument("-m", "--model", default=None, help=(
+        "checkpoint or shipped model's name (default: the latent tools' shipped model, molvae-moses-v0.2.1, "
+        "v0.2's weights)"))
     ap.add_argument("--label", default=None, help="the model's name in the table and figure (default: its release name)")
     ap.add_argument("--report", action="store_true", help="only redraw the figure from OUT/code_prior.csv")
     ap.add_argument("-n", type=int, default=10_000, help="draws per row")

@@ -48,7 +48,9 @@ def draws(vae, n: int, seed: int, batch: int = 1000, temperature: float = 1.0) -
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("-m", "--model", default=None, help="checkpoint (default: the shipped model)")
+    ap.add_argument("-m", "--model", default=None, help=(
+        "checkpoint or shipped model's name (default: the latent tools' shipped model, molvae-moses-v0.2.1, "
+        "v0.2's weights)"))
     ap.add_argument("-n", type=int, default=12_000, help="prior draws (at least --keep / 0.6, so that every row has --keep molecules)")
     ap.add_argument("--keep", type=int, default=7_000, help="molecules scored per row (the first kept ones)")
     ap.add_argument("--seed", type=int, default=0)

@@ -42,8 +42,8 @@ python scripts/export_pretrained.py "$OUT/stage2/best.pt" "$OUT/v0.2.pt" --name 
 python -m molvae fit-prior moses:train -m "$OUT/v0.2.pt" --size 20000 --width 1.65 --seed 0 -o "$OUT/v0.2_bank.pt" -q
 python scripts/export_pretrained.py "$OUT/v0.2_bank.pt" "$OUT/molvae-moses-v0.2.1.pt" --name molvae-moses-v0.2.1
 
-STEPS3=${STEPS3:-@STEPS3@}
-WIDTH3=${WIDTH3:-@WIDTH3@}
+STEPS3=${STEPS3:-2380}
+WIDTH3=${WIDTH3:-0.92}
 RESUME=(--init-from "$OUT/v0.2.pt")
 [[ -f "$OUT/v0.3/last.pt" ]] && RESUME=(--resume "$OUT/v0.3/last.pt")
 [[ -f "$OUT/v0.3/done" ]] || python -m molvae train --data moses:train --beta 0.6 --free-bits 0 --word-dropout 0.2 \
