@@ -35,6 +35,8 @@ import pandas as pd
 
 from harness import add_budget_flags, run_variants, save_results, train_variant
 
+from molvae.shipped import shipped_model
+
 SHIPPED = "shipped"  # variant name of the shipped model, scored as is
 
 # name -> (start, flags). start "ft" fine-tunes the shipped weights, "scratch" starts afresh.
@@ -44,6 +46,7 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "ft_beta0.6": ("ft", ["--beta", "0.6", "--free-bits", "0"]),
     "ft_beta1.8": ("ft", ["--beta", "1.8", "--free-bits", "0"]),
     "ft_beta1.8_fb0.25": ("ft", ["--beta", "1.8", "--free-bits", "0.25"]),
+    "ft_beta0.6_wd0": ("ft", ["--beta", "0.6", "--free-bits", "0", "--word-dropout", "0"]),  # v0.3's recipe, no word dropout
     "scratch_beta0.15": ("scratch", ["--beta", "0.15"]),
     "scratch_beta1.8": ("scratch", ["--beta", "1.8"]),
     "scratch_beta1.8_nofb": ("scratch", ["--beta", "1.8", "--free-bits", "0"]),
@@ -164,7 +167,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1, help="processes for the RDKit side of scoring")
     ap.add_argument("--warmup-epochs", type=float, default=0.3, help="KL warm-up of the from-scratch variants")
     ap.add_argument("--ft-lr", type=float, default=5e-4, help="learning rate of the fine-tuned variants")
-    ap.add_argument("--shipped", default="molvae/pretrained/molvae-moses-v0.2.1.pt",
+    ap.add_argument("--shipped", default=str(shipped_model("molvae-moses-v0.2.1").path),
                     help="the weights fine-tuned from (v0.2's, with a code bank the study does not use)")
     ap.add_argument("-n", type=int, default=10_000, help="prior samples scored per variant")
     ap.add_argument("--test", type=int, default=1000, help="MOSES-test molecules reconstructed")
