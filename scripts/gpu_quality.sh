@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The deciding runs of the quality study (docs/quality.md) on one lent GPU, prepared to start at once.
-# Six runs side by side for MINUTES each (the H100 earlier ran three jobs at 23k mol/s each and was
+# Seven runs side by side for MINUTES each (the H100 earlier ran three jobs at 23k mol/s each and was
 # underused), then scored by scripts/study_quality.py (--rescore: scored again from where each run has got):
 #   gpu_v03                        continues molvae-moses-v0.3 (beta 0.6) from its shipped weights: the
 #                                  next v0.3 (issue 19, item 3; export it with scripts/export_pretrained.py)
+#   gpu_v03_wd0                    the same without word dropout (better samples per unit of compute on
+#                                  the CPU study: docs/quality.md, ft_beta0.6_wd0)
 #   gpu_ft_beta1.8_fb0.25          v0.2's weights at the MOSES VAE's KL weight, with free bits
 #   gpu_scratch_beta0.6[_...]      from scratch at v0.3's KL weight: the default sizes, a 3 x 512 decoder
 #                                  (the MOSES VAE's), 128 latent dimensions, no word dropout
@@ -26,6 +28,7 @@ COMMON=(--data moses:train --device cuda --precision auto --batch-size "$BATCH" 
         --time-limit-minutes "$MINUTES" --workers 2 --threads 2 -q)
 declare -A VARIANTS=(
   [gpu_v03]="--init-from $V03 ${FT[*]} --beta 0.6 --free-bits 0"
+  [gpu_v03_wd0]="--init-from $V03 ${FT[*]} --beta 0.6 --free-bits 0 --word-dropout 0"
   [gpu_ft_beta1.8_fb0.25]="--init-from $V02 ${FT[*]} --beta 1.8 --free-bits 0.25"
   [gpu_scratch_beta0.6]="${SCRATCH[*]} --beta 0.6"
   [gpu_scratch_beta0.6_dec3x512]="${SCRATCH[*]} --beta 0.6 --decoder-hidden 512 --decoder-layers 3"
