@@ -82,7 +82,7 @@ def run_sample(args) -> int:
     record_provenance(out, args, seed=args.seed, temperature=args.temperature, greedy=args.greedy, relax=args.relax,
                       precision=args.precision, properties=args.properties,
                       prior=describe_prior(resolve_prior(vae, args.prior), args.prior_width), summary=summary)
-    print_summary(out, summary)
+    print_summary(out, summary, note=f" [model: {args.model_name or args.model_file}]")
     print_property_summary(out, args.properties)
     return 0
 

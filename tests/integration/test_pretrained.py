@@ -107,6 +107,7 @@ def test_main_job_runs_on_the_sampling_model(tmp_path, capsys):
     header = out.read_text().splitlines()[0].split(",")
     assert header == ["smiles", "valid", "selfies", "qed", "logp", "sa", "mw"]
     assert "prior=bank(" in text  # the main job draws from the shipped code bank
+    assert f"[model: {DEFAULTS['sample']}]" in text  # and says which model it used
     made_by = (tmp_path / "samples.csv.meta.json").read_text()
     assert DEFAULTS["sample"] in made_by and DEFAULTS["latent"] not in made_by
 
