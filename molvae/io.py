@@ -18,6 +18,7 @@ import pandas as pd
 from molvae.cache import file_sha256
 from molvae.chem import canonical_smiles
 from molvae.errors import InputFileError
+from molvae.shipped import shipped_name
 from molvae.version import __version__
 
 
@@ -193,16 +194,17 @@ def _pick_column(table: pd.DataFrame, column: str | None, path: Path) -> str:
     return best
 
 
-def provenance(model: str | os.PathLike | None = None, command: str | None = None, model_name: str | None = None,
-               **extra: Any) -> dict[str, Any]:
+def provenance(model: str | os.PathLike | None = None, command: str | None = None, **extra: Any) -> dict[str, Any]:
     """What made an output: the command line (default: this process's), molvae's version, the time,
-    the model file (path, SHA-256 and release name, if any) when one was used, then `extra` (settings, summaries)."""
+    the model file (path, SHA-256, and its release name when it is a shipped model) when one was used,
+    then `extra` (settings, summaries)."""
     info: dict[str, Any] = {"command": command if command is not None else " ".join(sys.argv),
                             "molvae": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     if model:
         info["model"] = {"path": str(Path(model).resolve()), "sha256": file_sha256(Path(model))}
-        if model_name:
-            info["model"]["name"] = model_name
+        name = shipped_name(model)
+        if name:
+            info["model"]["name"] = name
     info.update(extra)
     return info
 

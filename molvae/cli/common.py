@@ -111,11 +111,9 @@ def add_labels(table: pd.DataFrame, smiles: pd.Series) -> pd.DataFrame:
 def load_model(args: argparse.Namespace):
     """The model ``-m`` names (default: the shipped one for the verb's use) on ``--device`` at ``--precision``."""
     from molvae.api import MolVAE
-    from molvae.shipped import shipped_name
 
     vae = MolVAE.load(args.model, device=args.device, precision=args.precision, use=getattr(args, "model_use", "latent"))
-    # what the outputs' provenance records: the file actually loaded (a shipped default has no -m)
-    args.model_file, args.model_name = vae.path, shipped_name(vae.path)
+    args.model_file = vae.path  # what the outputs' provenance records (a shipped default has no -m)
     vae.largest_fragment = getattr(args, "largest_fragment", False)
     vae.standardize = getattr(args, "standardize", False)
     return vae
@@ -136,9 +134,8 @@ def write_table(table: pd.DataFrame, out: Path, args: argparse.Namespace, float_
 
 def record_provenance(out: Path, args: argparse.Namespace, **extra) -> None:
     """``OUT.meta.json`` beside an output: what made it."""
-    write_json(out.with_name(out.name + ".meta.json"), provenance(
-        getattr(args, "model_file", None) or getattr(args, "model", None), model_name=getattr(args, "model_name", None),
-        **extra))
+    write_json(out.with_name(out.name + ".meta.json"),
+               provenance(getattr(args, "model_file", None) or getattr(args, "model", None), **extra))
 
 
 def print_summary(out: Path, summary: dict, note: str = "") -> None:

@@ -96,8 +96,7 @@ def run_diagnose(args) -> int:
     history = vae.meta.get("history") or []
     if history:
         training_curves(history, out / "training_curves.png")
-    write_json(out / "diagnostics.json", provenance(vae.path, model_name=args.model_name, data=str(args.data),
-                                                         figures=figures))
+    write_json(out / "diagnostics.json", provenance(vae.path, data=str(args.data), figures=figures))
     width = max(map(len, figures))
     for k, v in figures.items():
         print(f"{k:<{width}}  {v:.4g}" if isinstance(v, float) else f"{k:<{width}}  {v}")

@@ -10,6 +10,7 @@ from molvae.cli.common import (add_encoding_flags, add_input_flags, add_labels, 
                                print_reject_reasons, print_summary, read_input, record_provenance, with_suffix,
                                write_table)
 from molvae.prior import PRIORS, describe_prior, resolve_prior
+from molvae.shipped import shipped_name
 
 
 def add_parsers(sub) -> None:
@@ -82,7 +83,7 @@ def run_sample(args) -> int:
     record_provenance(out, args, seed=args.seed, temperature=args.temperature, greedy=args.greedy, relax=args.relax,
                       precision=args.precision, properties=args.properties,
                       prior=describe_prior(resolve_prior(vae, args.prior), args.prior_width), summary=summary)
-    print_summary(out, summary, note=f" [model: {args.model_name or args.model_file}]")
+    print_summary(out, summary, note=f" [model: {shipped_name(vae.path) or vae.path}]")
     print_property_summary(out, args.properties)
     return 0
 

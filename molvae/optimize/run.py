@@ -88,7 +88,7 @@ def run_to_folder(vae: "MolVAE", objective: Objective, search: SearchConfig, out
     result = summary(table, k=top)
     result["seconds"] = round(time.perf_counter() - start, 1)
     name = shipped_name(model)
-    info = provenance(model, command, model_name=name, settings=spec_dict(objective, search), summary=result)
+    info = provenance(model, command, settings=spec_dict(objective, search), summary=result)
     write_json(out / "summary.json", info)
     rerun = f"molvae optimize {out / 'spec.toml'}" + (f" -m {name or model}" if model else " -m MODEL (the model it used)")
     header = [f"every setting of a molvae {info['molvae']} optimization run; `{rerun}` repeats it",
