@@ -68,6 +68,10 @@ class TrainConfig:
     init_from: str | None = field(default=None, metadata={"help": (
         "fine-tune: start from this checkpoint's weights, vocabulary and model sizes (training state, "
         "schedule and optimizer start fresh; molecules with tokens outside its vocabulary are rejected)")})
+    grow: str = field(default="", metadata={"help": (
+        "with init_from: grow the model first, keeping what it computes, e.g. latent_dim=128,decoder_hidden=512,"
+        "decoder_layers=3 (new latent dimensions start unused, new decoder units unread, a new top layer as a "
+        "near-identity; see molvae.grow)")})
     time_limit_minutes: float = field(default=0.0, metadata={"help": (
         "stop after this many minutes of training in this session, validating and saving as at an "
         "epoch's end; the run resumes mid-epoch from last.pt (0 = no limit)")})

@@ -35,6 +35,7 @@ from molvae.errors import ConfigError, InputFileError
 from molvae.io import resolve_data_path
 from molvae.latent import active_units, collapse_diagnostics, collapse_warning, kl_per_dimension
 from molvae.model import VAE, ModelConfig, build_model
+from molvae.grow import grow_weights, grown_config, parse_growth
 from molvae.prior import STATE_PREFIX as PRIOR_PREFIX
 from molvae.trainer import Trainer
 from molvae.vocab import Vocab
@@ -238,6 +239,8 @@ class StartingPoint:
     @classmethod
     def of(cls, config: RunConfig, resume: str | os.PathLike | None) -> "StartingPoint":
         source = resume if resume is not None else config.train.init_from
+        if config.train.grow and not config.train.init_from and resume is None:
+            raise ConfigError("train.grow needs train.init_from: the model to grow")
         if not source:
             return cls(config, default_constraints())
         payload = load_checkpoint(source)
@@ -247,6 +250,10 @@ class StartingPoint:
         # stored with the model describes the old network's latent space, not the one about to train
         weights = None if resume is not None else {k: v.float() for k, v in payload["state_dict"].items()
                                                    if not k.startswith(ATTACHMENTS)}
+        if weights is not None and config.train.grow:  # a resumed run was grown when it started
+            grown = grown_config(config.model, parse_growth(config.train.grow))
+            weights = grow_weights(weights, config.model, grown, torch.Generator().manual_seed(config.train.seed))
+            config = replace(config, model=grown)
         return cls(config, meta["selfies"]["constraints"], Vocab(meta["vocab"]), weights, Path(source))
 
 

@@ -47,6 +47,10 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "ft_beta1.8": ("ft", ["--beta", "1.8", "--free-bits", "0"]),
     "ft_beta1.8_fb0.25": ("ft", ["--beta", "1.8", "--free-bits", "0.25"]),
     "ft_beta0.6_wd0": ("ft", ["--beta", "0.6", "--free-bits", "0", "--word-dropout", "0"]),  # v0.3's recipe, no word dropout
+    # the issue's size levers at the study's budget: the shipped weights grown first (molvae.grow), so
+    # that they start out computing what the shipped model computes, then fine-tuned as ft_beta0.6
+    "ft_beta0.6_z128": ("ft", ["--beta", "0.6", "--free-bits", "0", "--grow", "latent_dim=128"]),
+    "ft_beta0.6_dec3x512": ("ft", ["--beta", "0.6", "--free-bits", "0", "--grow", "decoder_hidden=512,decoder_layers=3"]),
     "scratch_beta0.15": ("scratch", ["--beta", "0.15"]),
     "scratch_beta1.8": ("scratch", ["--beta", "1.8"]),
     "scratch_beta1.8_nofb": ("scratch", ["--beta", "1.8", "--free-bits", "0"]),

@@ -143,6 +143,31 @@ def test_fine_tune_starts_from_the_checkpoint(tiny_run, tiny_model, tmp_path):
     assert meta["init_from"]["path"].endswith("best.pt") and len(meta["init_from"]["sha256"]) == 64
 
 
+def test_fine_tune_can_grow_the_model_first(tiny_run, tiny_model, tmp_path):
+    """train.grow: a fine-tune starts from the checkpoint grown to the sizes asked for, computing
+    what it computed (the new latent dimensions unused); without init_from it is a ConfigError."""
+    from conftest import tiny_config
+    from molvae.api import train
+    from molvae.errors import ConfigError
+
+    data = tmp_path / "own.csv"
+    pd.DataFrame({"smiles": ["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1", "CCN(CC)CC"] * 8}).to_csv(data, index=False)
+    old = tiny_model.config
+    sizes = f"latent_dim={old.latent_dim + 4},decoder_hidden={old.decoder_hidden + 8}"
+    train(tiny_config(data, epochs=1, lr=1e-12, init_from=str(tiny_run / "best.pt"), grow=sizes),
+          tmp_path / "ft", progress=False)
+    grown = MolVAE.load(tmp_path / "ft" / "last.pt", device="cpu")
+    assert (grown.config.latent_dim, grown.config.decoder_hidden) == (old.latent_dim + 4, old.decoder_hidden + 8)
+    smiles = ["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1"]
+    z = tiny_model.encode(smiles)
+    z_grown = grown.encode(smiles)
+    np.testing.assert_allclose(z_grown[:, :old.latent_dim], z, atol=1e-5)
+    assert np.abs(z_grown[:, old.latent_dim:]).max() < 1e-6
+    assert grown.decode(z_grown) == tiny_model.decode(z)
+    with pytest.raises(ConfigError, match="init_from"):
+        train(tiny_config(data, epochs=1, grow=sizes), tmp_path / "bad", progress=False)
+
+
 def test_best_checkpoint_is_chosen_by_the_training_objective(tiny_run):
     """best.pt = the lowest validation recon + beta * KL at the final beta, not the ELBO (which
     would favour early low-KL epochs whenever beta < 1)."""
