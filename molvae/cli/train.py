@@ -55,7 +55,7 @@ def run_train(args) -> int:
     from molvae.checkpoint import load_checkpoint
     from molvae.config import load_config, resumed_config
     from molvae.device import distributed_rank
-    from molvae.training import train
+    from molvae.training import StartingPoint, train
 
     dests = args.config_dests
     overrides = {dests[d]: v for d, v in vars(args).items() if d in dests and v is not None}
@@ -66,7 +66,8 @@ def run_train(args) -> int:
         config = resumed_config(saved, args.config, overrides)
         out = Path(args.out or Path(args.resume).parent)
     else:
-        config = load_config(args.config, overrides)
+        # with init_from the checkpoint decides the model's sizes (grown by train.grow): print those
+        config = StartingPoint.of(load_config(args.config, overrides), None).config
         out = Path(args.out or f"runs/{time.strftime('%Y%m%d-%H%M%S')}")
     rank, world, _ = distributed_rank()
     if rank == 0:

@@ -75,6 +75,18 @@ def test_user_mistakes_are_one_line_errors(tmp_path, capsys):
     assert pd.read_csv(tmp_path / "r2" / "rejects.csv").row.tolist() == [0, 1]
 
 
+def test_fine_tune_prints_the_sizes_it_trains_and_refuses_a_bad_growth(tiny_run, tmp_path, moses_300, capsys):
+    ft = ["train", "--data", str(moses_300), "--epochs", "1", "--init-from", str(tiny_run / "best.pt"), "-q"]
+    assert main([*ft, "--grow", "latent_dim=12", "-o", str(tmp_path / "ft")]) == 0
+    printed = capsys.readouterr().out
+    assert "latent_dim = 12" in printed and "decoder_hidden = 64" in printed  # the checkpoint's sizes, grown
+    assert main([*ft, "--grow", "latent_dim=4", "-o", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "latent_dim can only grow, from 8; got 4" in err and "Traceback" not in err
+    assert main(["train", "--data", str(moses_300), "--grow", "latent_dim=12", "-o", str(tmp_path / "r"), "-q"]) == 2
+    assert "train.grow needs train.init_from" in capsys.readouterr().err
+
+
 def test_help_explains_every_option():
     out = subprocess.run([sys.executable, "-m", "molvae.cli", "train", "--help"], capture_output=True, text=True).stdout
     for flag in ("--latent-dim", "--schedule", "--word-dropout", "--free-bits", "--epochs", "--resume", "--config"):
