@@ -10,6 +10,23 @@ RDKIT_DATA = Path(rdkit.__file__).parent / "Data"
 RDKIT_CONTRIB = Path(rdkit.__file__).parent / "Contrib"
 
 
+def token_batch(vocab_size: int, b: int = 5, t: int = 9, seed: int = 0):
+    """Random token ids (b, t), each row ending in <eos> then padding, and their lengths (b,); row 0 is full."""
+    import torch
+
+    from molvae.model import SpecialIds
+
+    ids = SpecialIds()
+    g = torch.Generator().manual_seed(seed)
+    lengths = torch.randint(2, t + 1, (b,), generator=g)
+    lengths[0] = t
+    tokens = torch.randint(4, vocab_size, (b, t), generator=g)
+    for i, n in enumerate(lengths):
+        tokens[i, n - 1] = ids.eos
+        tokens[i, n:] = ids.pad
+    return tokens, lengths
+
+
 @pytest.fixture(scope="session")
 def moses_300() -> Path:
     """300 molecules from the MOSES training set."""

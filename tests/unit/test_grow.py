@@ -3,24 +3,17 @@ from dataclasses import replace
 import pytest
 import torch
 
+from conftest import token_batch
 from molvae.errors import ConfigError
 from molvae.grow import grow_weights, grown_config, parse_growth
-from molvae.model import VAE, ModelConfig, SpecialIds
+from molvae.model import VAE, ModelConfig
 
-IDS = SpecialIds()
 CFG = ModelConfig(embed_dim=8, encoder_hidden=16, latent_dim=6, decoder_hidden=24, decoder_layers=2, max_len=12)
 V = 20
 
 
-def _batch(b=6, t=10, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    lengths = torch.randint(2, t + 1, (b,), generator=g)
-    lengths[0] = t
-    tokens = torch.randint(4, V, (b, t), generator=g)
-    for i, n in enumerate(lengths):
-        tokens[i, n - 1] = IDS.eos
-        tokens[i, n:] = IDS.pad
-    return tokens, lengths
+def _batch():
+    return token_batch(V, b=6, t=10)
 
 
 def _trained_like(cfg):

@@ -4,6 +4,7 @@ import sys
 import pytest
 import torch
 
+from conftest import token_batch
 from molvae.model import VAE, ModelConfig, SpecialIds, kl_per_dim, word_dropout
 
 IDS = SpecialIds()
@@ -12,14 +13,7 @@ V = 20
 
 
 def _batch(b=5, t=9, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    lengths = torch.randint(2, t + 1, (b,), generator=g)
-    lengths[0] = t
-    tokens = torch.randint(4, V, (b, t), generator=g)
-    for i, n in enumerate(lengths):
-        tokens[i, n - 1] = IDS.eos
-        tokens[i, n:] = IDS.pad
-    return tokens, lengths
+    return token_batch(V, b, t, seed)
 
 
 def test_shapes():
