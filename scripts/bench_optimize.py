@@ -46,6 +46,7 @@ from molvae.io import write_json
 from molvae.io import read_smiles, resolve_data_path
 from molvae.optimize import Constraints, Objective, Oracle, SearchConfig, Term, optimize, top_k_auc
 from molvae.plots import score_vs_calls
+from molvae.shipped import shipped_name
 
 CELECOXIB = "Cc1ccc(-c2cc(C(F)(F)F)nn2-c2ccc(S(N)(=O)=O)cc2)cc1"
 ARIPIPRAZOLE = "O=C1CCc2ccc(OCCCCN3CCN(c4cccc(Cl)c4Cl)CC3)cc2N1"
@@ -132,15 +133,22 @@ def report(rows: pd.DataFrame) -> str:
     rows = rows.copy()
     rows["start"] = rows.get("start", pd.Series("prior", index=rows.index)).fillna("prior")
     rows.loc[rows.method == "screen", "start"] = "-"
-    g = rows.groupby(["task", "method", "start"], sort=False)
+    rows["model"] = rows.get("model", pd.Series("", index=rows.index)).fillna("")
+    by_model = rows.model.nunique() > 1  # rows of several models: a column says which
+    g = rows.groupby(["task", "model", "method", "start"], sort=False)
     stats = g[["top1", "top2", "top3", "auc_top10"]].mean().join(g[["top3", "auc_top10"]].std().add_suffix("_sd"))
     stats["seeds"] = g.size()
-    lines = ["| task | method | start | top-1 | top-2 | top-3 | AUC top-10 | seeds |", "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |"]
-    for (task, method, start), r in stats.iterrows():
+    first = {t: i for i, t in enumerate(dict.fromkeys(rows.task))}  # a task's rows together, models side by side
+    stats = stats.iloc[sorted(range(len(stats)), key=lambda i: first[stats.index[i][0]])]
+    model_head = ("model | ", "--- | ") if by_model else ("", "")
+    lines = [f"| task | {model_head[0]}method | start | top-1 | top-2 | top-3 | AUC top-10 | seeds |",
+             f"| --- | {model_head[1]}--- | --- | ---: | ---: | ---: | ---: | ---: |"]
+    for (task, model, method, start), r in stats.iterrows():
         best = stats.loc[task]
         cell = {c: (f"**{r[c]:.4f}**" if r[c] >= best[c].max() else f"{r[c]:.4f}") for c in ("top1", "top2", "top3", "auc_top10")}
-        lines.append(f"| {TASK_NAMES.get(task, task)} | {method_name(method, start)} | {start} | {cell['top1']} | {cell['top2']} "
-                     f"| {cell['top3']}{_sd(r.top3_sd)} | {cell['auc_top10']}{_sd(r.auc_top10_sd)} | {int(r.seeds)} |")
+        lines.append(f"| {TASK_NAMES.get(task, task)} | {model + ' | ' if by_model else ''}{method_name(method, start)} | {start} "
+                     f"| {cell['top1']} | {cell['top2']} | {cell['top3']}{_sd(r.top3_sd)} | {cell['auc_top10']}{_sd(r.auc_top10_sd)} "
+                     f"| {int(r.seeds)} |")
     return "\n".join(lines)
 
 
@@ -168,6 +176,7 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     vae = MolVAE.load(args.model, device="cpu")
+    model_name = shipped_name(vae.path) or str(vae.path)
     pool = read_smiles(resolve_data_path("moses:train")).sample(200_000, random_state=0).tolist()
     rows = []
     for task in args.tasks:
@@ -183,7 +192,7 @@ def main() -> None:
                                        start_count=max(args.start_screen, 1))
                     table = optimize(vae, TASKS[task](), cfg)
                 feasible = table[table.feasible].score.sort_values(ascending=False).tolist() if len(table) else []
-                row = {"task": task, "method": method, "start": start_label(method, args.start_screen),
+                row = {"task": task, "model": model_name, "method": method, "start": start_label(method, args.start_screen),
                        "seed": seed, "calls": len(table),
                        "top1": feasible[0] if feasible else np.nan, "top2": feasible[1] if len(feasible) > 1 else np.nan,
                        "top3": feasible[2] if len(feasible) > 2 else np.nan, "auc_top10": top_k_auc(table, args.budget),
