@@ -76,9 +76,9 @@ class MolVAE:
              use: str = "latent") -> "MolVAE":
         """Load a checkpoint written by ``molvae train``, or a model shipped with molvae by its name
         (``"molvae-moses-v0.3"``; see molvae.shipped). ``None`` loads the shipped default for `use`:
-        "latent" (encoding, reconstruction, exploration, optimization: the model that reconstructs
-        best) or "sample" (the model whose samples are closest to the training data), as the
-        ``molvae`` verbs do.
+        "latent" (encoding, reconstruction, exploration: the model that reconstructs best),
+        "sample" (the model whose samples are closest to the training data) or "optimize" (the model
+        latent-space optimization finds the best molecules with), as the ``molvae`` verbs do.
 
         `precision` "bf16" or "auto" runs the network in bfloat16 where the hardware has it: about
         twice as fast on such CPUs, and decodings can differ from fp32 where two tokens are nearly

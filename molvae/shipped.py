@@ -3,8 +3,11 @@
 No single shipped model is best at everything (issue 19, docs/model_card.md): the sampling model
 was trained with a stronger KL weight, which brings its samples closer to the data and costs exact
 reconstruction, which the latent tools (encode, reconstruct, interpolate, explore, score, map,
-optimize) need. So `molvae sample` and the latent tools have different defaults, and ``-m NAME``
-(or ``MolVAE.load(NAME)``) picks either one for any verb.
+fit-predictor, diagnose) need. Optimization goes with sampling: CMA-ES finds better molecules with
+the sampling model from the prior on every benchmark task, and at least as good ones from a start
+molecule under a similarity bound (docs/optimize.md, "Which shipped model to optimize with"). So `molvae sample` and
+`molvae optimize` have one default and the latent tools another, and ``-m NAME`` (or
+``MolVAE.load(NAME)``) picks either one for any verb.
 
     >>> resolve_model(None, use="sample").name       # the file `molvae sample` loads
     'molvae-moses-v0.3.pt'
@@ -22,7 +25,7 @@ from molvae.errors import CheckpointError
 
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
 
-USES = ("sample", "latent")
+USES = ("sample", "optimize", "latent")
 
 
 @dataclass(frozen=True)
@@ -38,12 +41,12 @@ class ShippedModel:
 
 
 SHIPPED = (
-    ShippedModel("molvae-moses-v0.3", "samples closest to MOSES (beta 0.6 fine-tune of v0.2 + code bank)"),
+    ShippedModel("molvae-moses-v0.3", "samples closest to MOSES, best for optimization (beta 0.6 fine-tune of v0.2 + code bank)"),
     ShippedModel("molvae-moses-v0.2.1", "best reconstruction, for the latent tools (v0.2 + code bank)"),
 )
 
 # which shipped model each kind of work loads when no model is named
-DEFAULTS = {"sample": "molvae-moses-v0.3", "latent": "molvae-moses-v0.2.1"}
+DEFAULTS = {"sample": "molvae-moses-v0.3", "optimize": "molvae-moses-v0.3", "latent": "molvae-moses-v0.2.1"}
 
 
 def shipped_model(name: str) -> ShippedModel:
@@ -55,7 +58,7 @@ def shipped_model(name: str) -> ShippedModel:
 
 
 def default_model(use: str) -> ShippedModel:
-    """The shipped model that `use` ("sample" or "latent") loads by default."""
+    """The shipped model that `use` (one of :data:`USES`) loads by default."""
     if use not in DEFAULTS:
         raise ValueError(f"use must be one of {USES}, got {use!r}")
     return shipped_model(DEFAULTS[use])

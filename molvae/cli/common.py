@@ -45,7 +45,7 @@ def non_negative(kind: type):
 
 def add_model_flags(p: argparse.ArgumentParser, use: str = "latent") -> None:
     """-m, --device and --precision: the flags of every verb that runs a trained model. `use` says
-    which shipped model the verb loads when -m is not given ("sample" or "latent"; molvae.shipped)."""
+    which shipped model the verb loads when -m is not given ("sample", "optimize" or "latent"; molvae.shipped)."""
     from molvae.shipped import default_model
 
     p.add_argument("-m", "--model", help=(

@@ -6,8 +6,8 @@ from __future__ import annotations
 def add_parsers(sub) -> None:
     p = sub.add_parser("models", help="list the shipped models and which verbs use which", description=(
         "List the models that ship inside molvae: their names (for -m NAME), what each is the default for "
-        "(sample: `molvae sample` and `molvae fit-prior`; latent: encode, reconstruct, interpolate, explore, score, "
-        "map, optimize, fit-predictor, diagnose), their architecture and code bank, and their files."))
+        "(sample: `molvae sample` and `molvae fit-prior`; optimize: `molvae optimize`; latent: encode, reconstruct, "
+        "interpolate, explore, score, map, fit-predictor, diagnose), their architecture and code bank, and their files."))
     p.set_defaults(run=run_models)
 
 

@@ -31,7 +31,7 @@ def add_parsers(sub) -> None:
         "(every evaluated molecule: call, score, feasibility, properties, similarity to the start, novelty), "
         "OUT/summary.json (top-k, settings) and OUT/score_vs_calls.png."))
     p.add_argument("spec", nargs="?", help="TOML spec (see docs/optimize.md)")
-    add_model_flags(p)
+    add_model_flags(p, use="optimize")
     p.add_argument("--maximize", "--oracle", help="property to maximize (without a spec), or a scorer: a Python "
                    "function SMILES -> float as module:function, or a TDC/PMO task as tdc:NAME (pip install \".[bench]\")")
     p.add_argument("--minimize", help="property to minimize (without a spec)")

@@ -48,7 +48,7 @@ def _epochs_trained(meta: dict) -> float:
 
 
 def test_every_verb_has_a_shipped_default_and_the_latent_one_is_the_api_default():
-    assert set(DEFAULTS) == {"sample", "latent"} and set(DEFAULTS.values()) <= set(NAMES)
+    assert set(DEFAULTS) == set(USES) and set(DEFAULTS.values()) <= set(NAMES)
     assert PRETRAINED == default_model("latent").path
     assert resolve_model(None, use="sample") == default_model("sample").path
     assert resolve_model(DEFAULTS["latent"], use="sample") == default_model("latent").path
@@ -124,7 +124,8 @@ def test_each_verb_that_loads_a_model_names_the_work_it_does():
     uses = {verb: p.get_default("model_use") for verb, p in parsers.items() if p.get_default("model_use")}
     assert set(uses.values()) <= set(USES)
     assert uses["sample"] == uses["fit-prior"] == "sample"
-    assert all(uses[verb] == "latent" for verb in ("encode", "reconstruct", "explore", "optimize", "diagnose"))
+    assert uses["optimize"] == "optimize"
+    assert all(uses[verb] == "latent" for verb in ("encode", "reconstruct", "explore", "fit-predictor", "diagnose"))
 
 
 def test_a_latent_verb_takes_a_shipped_model_by_name_and_records_it(tmp_path, capsys):
