@@ -70,6 +70,8 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     # the v0.3 candidate trained on all of MOSES-train in the background on the CPU, session after
     # session (docs/quality.md, "How to continue"); scored here from its latest last.pt with --rescore
     "cpu_full_ft_beta0.6": ("ft", ["--beta", "0.6", "--free-bits", "0"]),
+    # molvae-moses-v0.3's weights trained on without word dropout (docs/quality.md, "How to continue")
+    "cpu_full_v03_wd0": ("ft", ["--beta", "0.6", "--free-bits", "0", "--word-dropout", "0"]),
 }
 ELSEWHERE = ("gpu_", "cpu_full_")  # variants trained by another command, only scored here
 
