@@ -5,9 +5,9 @@ was trained with a stronger KL weight, which brings its samples closer to the da
 reconstruction, which the latent tools (encode, reconstruct, interpolate, explore, score, map,
 fit-predictor, diagnose) need. Optimization goes with sampling: CMA-ES finds better molecules with
 the sampling model from the prior on every benchmark task, and at least as good ones from a start
-molecule under a similarity bound (docs/optimize.md, "Which shipped model to optimize with"). So `molvae sample` and
-`molvae optimize` have one default and the latent tools another, and ``-m NAME`` (or
-``MolVAE.load(NAME)``) picks either one for any verb.
+molecule under a similarity bound (docs/optimize.md, "Which shipped model to optimize with"). So
+`molvae sample` and `molvae optimize` have one default and the latent tools another, and ``-m NAME``
+(or ``MolVAE.load(NAME)``) picks either one for any verb.
 
     >>> resolve_model(None, use="sample").name       # the file `molvae sample` loads
     'molvae-moses-v0.3.pt'

@@ -250,7 +250,7 @@ class StartingPoint:
         # stored with the model describes the old network's latent space, not the one about to train
         weights = None if resume is not None else {k: v.float() for k, v in payload["state_dict"].items()
                                                    if not k.startswith(ATTACHMENTS)}
-        if weights is not None and config.train.grow:  # a resumed run was grown when it started
+        if weights is not None and config.train.grow:  # at the start only: a resumed run's checkpoint is grown
             grown = grown_config(config.model, parse_growth(config.train.grow))
             weights = grow_weights(weights, config.model, grown, torch.Generator().manual_seed(config.train.seed))
             config = replace(config, model=grown)
