@@ -5,19 +5,20 @@ from __future__ import annotations
 
 def add_parsers(sub) -> None:
     p = sub.add_parser("models", help="list the shipped models and which verbs use which", description=(
-        "List the models that ship inside molvae: their names (for -m NAME), what each is the default for "
-        "(sample: `molvae sample` and `molvae fit-prior`; optimize: `molvae optimize`; latent: encode, reconstruct, "
-        "interpolate, explore, score, map, fit-predictor, diagnose), their architecture and code bank, and their files."))
-    p.set_defaults(run=run_models)
+        "List the models that ship inside molvae: their names (for -m NAME), the verbs that load each one "
+        "when -m is not given, their architecture and code bank, and their files."))
+    p.set_defaults(run=run_models, verbs=sub.choices)  # every verb's parser, filled in by the time it runs
 
 
 def run_models(args) -> int:
     from molvae.checkpoint import load_checkpoint
     from molvae.shipped import SHIPPED, defaults_of
 
+    verbs = [verb for verb, parser in args.verbs.items() if parser.get_default("model_use")]
     for model in SHIPPED:
         uses = defaults_of(model.name)
-        print(f"{model.name}  (default for: {', '.join(uses) if uses else 'nothing; pick it with -m'})")
+        mine = [verb for verb in verbs if args.verbs[verb].get_default("model_use") in uses]
+        print(f"{model.name}  (default for: {', '.join(mine) if mine else 'nothing; pick it with -m'})")
         print(f"    {model.summary}")
         if not model.path.is_file():
             print(f"    file missing: {model.path}")

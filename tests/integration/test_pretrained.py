@@ -115,8 +115,11 @@ def test_main_job_runs_on_the_sampling_model(tmp_path, capsys):
 def test_models_lists_each_shipped_model_with_what_it_is_the_default_for(capsys):
     assert main(["models"]) == 0
     text = capsys.readouterr().out
-    for use, name in DEFAULTS.items():
-        assert re.search(rf"^{re.escape(name)} .*default for: [a-z, ]*{use}", text, re.M), text
+    lines = {line.split()[0]: line for line in text.splitlines() if "default for:" in line}
+    for verb, parser in build_parser().verbs.items():  # each verb that loads a model, on its model's line
+        use = parser.get_default("model_use")
+        if use:
+            assert re.search(rf"default for: .*\b{verb}\b", lines[DEFAULTS[use]]), (verb, text)
 
 
 def test_each_verb_that_loads_a_model_names_the_work_it_does():
