@@ -53,6 +53,18 @@ touch "$OUT/v0.3/done"
 python -m molvae fit-prior moses:train -m "$OUT/v0.3/last.pt" --size 20000 --width "$WIDTH3" --seed 0 -o "$OUT/v0.3_bank.pt" -q
 python scripts/export_pretrained.py "$OUT/v0.3_bank.pt" "$OUT/molvae-moses-v0.3.pt" --name molvae-moses-v0.3
 
+# The next sampling model's candidate (docs/quality.md, "How to continue"): v0.3's file trained on
+# without word dropout, seed 4. CANDIDATE_STEPS=1005 repeats the run scored on 2026-12-02 (0.33 epoch);
+# unset, this stage is skipped.
+if [[ -n "${CANDIDATE_STEPS:-}" ]]; then
+    RESUME=(--init-from "$OUT/molvae-moses-v0.3.pt")
+    [[ -f "$OUT/v03_wd0/last.pt" ]] && RESUME=(--resume "$OUT/v03_wd0/last.pt")
+    [[ -f "$OUT/v03_wd0/done" ]] || python -m molvae train --data moses:train --beta 0.6 --free-bits 0 --word-dropout 0 \
+        --schedule constant --lr 0.0005 --batch-size 512 --epochs 20 --seed 4 --precision auto --device "$DEVICE" \
+        --checkpoint-minutes 5 --stop-at-step "$CANDIDATE_STEPS" -q -o "$OUT/v03_wd0" "${RESUME[@]}"
+    touch "$OUT/v03_wd0/done"
+fi
+
 # the model card's figures, for each model:
 for name in molvae-moses-v0.3 molvae-moses-v0.2.1; do
     python -m molvae sample -m "$OUT/$name.pt" -n 30000 --seed 0 -o "$OUT/$name/samples_30k.csv" --properties none -q
