@@ -42,28 +42,27 @@ python scripts/export_pretrained.py "$OUT/stage2/best.pt" "$OUT/v0.2.pt" --name 
 python -m molvae fit-prior moses:train -m "$OUT/v0.2.pt" --size 20000 --width 1.65 --seed 0 -o "$OUT/v0.2_bank.pt" -q
 python scripts/export_pretrained.py "$OUT/v0.2_bank.pt" "$OUT/molvae-moses-v0.2.1.pt" --name molvae-moses-v0.2.1
 
+# fine_tune DIR INIT STEPS SEED WORD_DROPOUT: the sampling recipe (beta 0.6, constant) from INIT's
+# weights to exactly STEPS optimizer steps of 512; resumed from DIR/last.pt, skipped once DIR/done exists
+fine_tune() {
+    local resume=(--init-from "$2")
+    [[ -f "$1/last.pt" ]] && resume=(--resume "$1/last.pt")
+    [[ -f "$1/done" ]] || python -m molvae train --data moses:train --beta 0.6 --free-bits 0 --word-dropout "$5" \
+        --schedule constant --lr 0.0005 --batch-size 512 --epochs 20 --seed "$4" --precision auto --device "$DEVICE" \
+        --checkpoint-minutes 5 --stop-at-step "$3" -q -o "$1" "${resume[@]}"
+    touch "$1/done"
+}
+
 STEPS3=${STEPS3:-2380}
 WIDTH3=${WIDTH3:-0.92}
-RESUME=(--init-from "$OUT/v0.2.pt")
-[[ -f "$OUT/v0.3/last.pt" ]] && RESUME=(--resume "$OUT/v0.3/last.pt")
-[[ -f "$OUT/v0.3/done" ]] || python -m molvae train --data moses:train --beta 0.6 --free-bits 0 --word-dropout 0.2 \
-    --schedule constant --lr 0.0005 --batch-size 512 --epochs 20 --seed 3 --precision auto --device "$DEVICE" \
-    --checkpoint-minutes 5 --stop-at-step "$STEPS3" -q -o "$OUT/v0.3" "${RESUME[@]}"
-touch "$OUT/v0.3/done"
+fine_tune "$OUT/v0.3" "$OUT/v0.2.pt" "$STEPS3" 3 0.2
 python -m molvae fit-prior moses:train -m "$OUT/v0.3/last.pt" --size 20000 --width "$WIDTH3" --seed 0 -o "$OUT/v0.3_bank.pt" -q
 python scripts/export_pretrained.py "$OUT/v0.3_bank.pt" "$OUT/molvae-moses-v0.3.pt" --name molvae-moses-v0.3
 
 # The next sampling model's candidate (docs/quality.md, "How to continue"): v0.3's file trained on
 # without word dropout, seed 4. CANDIDATE_STEPS=1005 repeats the run scored on 2026-12-02 (0.33 epoch);
 # unset, this stage is skipped.
-if [[ -n "${CANDIDATE_STEPS:-}" ]]; then
-    RESUME=(--init-from "$OUT/molvae-moses-v0.3.pt")
-    [[ -f "$OUT/v03_wd0/last.pt" ]] && RESUME=(--resume "$OUT/v03_wd0/last.pt")
-    [[ -f "$OUT/v03_wd0/done" ]] || python -m molvae train --data moses:train --beta 0.6 --free-bits 0 --word-dropout 0 \
-        --schedule constant --lr 0.0005 --batch-size 512 --epochs 20 --seed 4 --precision auto --device "$DEVICE" \
-        --checkpoint-minutes 5 --stop-at-step "$CANDIDATE_STEPS" -q -o "$OUT/v03_wd0" "${RESUME[@]}"
-    touch "$OUT/v03_wd0/done"
-fi
+[[ -z "${CANDIDATE_STEPS:-}" ]] || fine_tune "$OUT/v03_wd0" "$OUT/molvae-moses-v0.3.pt" "$CANDIDATE_STEPS" 4 0
 
 # the model card's figures, for each model:
 for name in molvae-moses-v0.3 molvae-moses-v0.2.1; do
