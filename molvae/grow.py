@@ -69,7 +69,7 @@ def grow_weights(weights: dict[str, torch.Tensor], old: ModelConfig, new: ModelC
     if new.decoder_hidden > old.decoder_hidden:
         _grow_hidden(w, old, new.decoder_hidden, generator)
     if new.decoder_layers > old.decoder_layers:
-        _add_layers(w, old.decoder_layers, new.decoder_layers, new.decoder_hidden, generator)
+        _add_layers(w, old.decoder_layers, new.decoder_layers, new.decoder_hidden)
     return w
 
 
@@ -124,7 +124,7 @@ def _grow_hidden(w: dict[str, torch.Tensor], old: ModelConfig, hidden: int, gene
     w["decoder.out.weight"] = _pad(w["decoder.out.weight"], (w["decoder.out.weight"].shape[0], hidden))
 
 
-def _add_layers(w: dict[str, torch.Tensor], layers: int, new_layers: int, hidden: int, generator) -> None:
+def _add_layers(w: dict[str, torch.Tensor], layers: int, new_layers: int, hidden: int) -> None:
     like = w["decoder.out.weight"]
     for layer in range(layers, new_layers):
         ih = like.new_zeros((3 * hidden, hidden))
