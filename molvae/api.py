@@ -75,7 +75,7 @@ class MolVAE:
     def load(cls, path: str | os.PathLike | None = None, device: str = "auto", precision: str = "fp32",
              use: str = "latent") -> "MolVAE":
         """Load a checkpoint written by ``molvae train``, or a model shipped with molvae by its name
-        (``"molvae-moses-v0.3"``; see molvae.shipped). ``None`` loads the shipped default for `use`:
+        (``"molvae-moses-v0.4"``; see molvae.shipped). ``None`` loads the shipped default for `use`:
         "latent" (encoding, reconstruction, exploration: the model that reconstructs best),
         "sample" (the model whose samples are closest to the training data) or "optimize" (the model
         latent-space optimization finds the best molecules with), as the ``molvae`` verbs do.

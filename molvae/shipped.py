@@ -1,8 +1,8 @@
 """The models that ship inside the package, by name, and which one each kind of work uses.
 
 No single shipped model is best at everything (issue 19, docs/model_card.md): the sampling model
-was trained with a stronger KL weight, which brings its samples closer to the data and costs exact
-reconstruction, which the latent tools (encode, reconstruct, interpolate, explore, score, map,
+was trained with a stronger KL weight and without word dropout, which brings its samples closer to
+the data and costs exact reconstruction, which the latent tools (encode, reconstruct, interpolate, explore, score, map,
 fit-predictor, diagnose) need. Optimization goes with sampling: CMA-ES finds better molecules with
 the sampling model from the prior on every benchmark task, and at least as good ones from a start
 molecule under a similarity bound (docs/optimize.md, "Which shipped model to optimize with"). So
@@ -10,7 +10,7 @@ molecule under a similarity bound (docs/optimize.md, "Which shipped model to opt
 (or ``MolVAE.load(NAME)``) picks either one for any verb.
 
     >>> resolve_model(None, use="sample").name       # the file `molvae sample` loads
-    'molvae-moses-v0.3.pt'
+    'molvae-moses-v0.4.pt'
     >>> resolve_model("molvae-moses-v0.2.1", use="sample").name
     'molvae-moses-v0.2.1.pt'
 """
@@ -41,16 +41,17 @@ class ShippedModel:
 
 
 SHIPPED = (
-    ShippedModel("molvae-moses-v0.3", "samples closest to MOSES, best for optimization (beta 0.6 fine-tune of v0.2 + code bank)"),
+    ShippedModel("molvae-moses-v0.4", "samples closest to MOSES, best for optimization "
+                                      "(v0.3 trained on without word dropout + code bank)"),
     ShippedModel("molvae-moses-v0.2.1", "best reconstruction, for the latent tools (v0.2 + code bank)"),
 )
 
 # which shipped model each kind of work loads when no model is named
-DEFAULTS = {"sample": "molvae-moses-v0.3", "optimize": "molvae-moses-v0.3", "latent": "molvae-moses-v0.2.1"}
+DEFAULTS = {"sample": "molvae-moses-v0.4", "optimize": "molvae-moses-v0.4", "latent": "molvae-moses-v0.2.1"}
 
 
 def shipped_model(name: str) -> ShippedModel:
-    """The shipped model called `name` (a release name such as ``molvae-moses-v0.3``)."""
+    """The shipped model called `name` (a release name such as ``molvae-moses-v0.4``)."""
     for model in SHIPPED:
         if model.name == name:
             return model

@@ -61,8 +61,7 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "gpu_ft_beta0.6": ("ft", ["--beta", "0.6", "--free-bits", "0"]),
     "gpu_ft_beta1.8": ("ft", ["--beta", "1.8", "--free-bits", "0"]),
     "gpu_ft_beta1.8_fb0.25": ("ft", ["--beta", "1.8", "--free-bits", "0.25"]),
-    "gpu_v03": ("ft", ["--beta", "0.6", "--free-bits", "0"]),  # continues molvae-moses-v0.3's weights
-    "gpu_v03_wd0": ("ft", ["--beta", "0.6", "--free-bits", "0", "--word-dropout", "0"]),
+    "gpu_v04": ("ft", ["--beta", "0.6", "--free-bits", "0", "--word-dropout", "0"]),  # continues molvae-moses-v0.4
     "gpu_scratch_beta0.6": ("scratch", ["--beta", "0.6"]),
     "gpu_scratch_beta0.6_dec3x512": ("scratch", ["--beta", "0.6", "--decoder-hidden", "512", "--decoder-layers", "3"]),
     "gpu_scratch_beta0.6_z128": ("scratch", ["--beta", "0.6", "--latent-dim", "128"]),
@@ -70,7 +69,7 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     # the v0.3 candidate trained on all of MOSES-train in the background on the CPU, session after
     # session (docs/quality.md, "How to continue"); scored here from its latest last.pt with --rescore
     "cpu_full_ft_beta0.6": ("ft", ["--beta", "0.6", "--free-bits", "0"]),
-    # molvae-moses-v0.3's weights trained on without word dropout (docs/quality.md, "How to continue")
+    # molvae-moses-v0.3's weights trained on without word dropout: shipped at step 1,624 as molvae-moses-v0.4
     "cpu_full_v03_wd0": ("ft", ["--beta", "0.6", "--free-bits", "0", "--word-dropout", "0"]),
 }
 ELSEWHERE = ("gpu_", "cpu_full_")  # variants trained by another command, only scored here

@@ -11,9 +11,10 @@
 # MINUTES1 and MINUTES2 set the two budgets (a CPU runs about 440 molecules/s on 2 cores with bf16,
 # about an hour per epoch). Each stage resumes from its last.pt if it is stopped and started again,
 # and is skipped once it has finished (its folder holds a file "done"; delete it to continue a stage).
-# molvae-moses-v0.3 (the sampling default): v0.2's weights fine-tuned on all of MOSES-train with beta
-# 0.6 for STEPS3 optimizer steps of 512 molecules (trained on this project's 2-core CPU, over several
-# sessions, at about 4 s a step; resumable: run the script again), then its own code bank.
+# molvae-moses-v0.3 (shipped until v0.4, now v0.4's starting point): v0.2's weights fine-tuned on all
+# of MOSES-train with beta 0.6 for STEPS3 optimizer steps of 512 molecules (trained on this project's
+# 2-core CPU, over several sessions, at about 4 s a step; resumable: run the script again), then its own
+# code bank. molvae-moses-v0.4 (the sampling default) continues it without word dropout (below).
 set -euo pipefail
 OUT=${1:-runs/default}
 MINUTES1=${MINUTES1:-3.5}
@@ -59,13 +60,17 @@ fine_tune "$OUT/v0.3" "$OUT/v0.2.pt" "$STEPS3" 3 0.2
 python -m molvae fit-prior moses:train -m "$OUT/v0.3/last.pt" --size 20000 --width "$WIDTH3" --seed 0 -o "$OUT/v0.3_bank.pt" -q
 python scripts/export_pretrained.py "$OUT/v0.3_bank.pt" "$OUT/molvae-moses-v0.3.pt" --name molvae-moses-v0.3
 
-# The next sampling model's candidate (docs/quality.md, "How to continue"): v0.3's file trained on
-# without word dropout, seed 4. CANDIDATE_STEPS=1005 repeats the run scored on 2026-12-02 (0.33 epoch);
-# unset, this stage is skipped.
-[[ -z "${CANDIDATE_STEPS:-}" ]] || fine_tune "$OUT/v03_wd0" "$OUT/molvae-moses-v0.3.pt" "$CANDIDATE_STEPS" 4 0
+# molvae-moses-v0.4 (the sampling and optimization default since 2026-12-02): v0.3's file trained on
+# without word dropout, seed 4, for STEPS4 optimizer steps of 512 (this project's 2-core CPU: about 3 s a step),
+# then its own code bank at width WIDTH4 (the narrowest that keeps novelty above 0.85; docs/quality.md)
+STEPS4=${STEPS4:-1624}
+WIDTH4=${WIDTH4:-0.75}
+fine_tune "$OUT/v0.4" "$OUT/molvae-moses-v0.3.pt" "$STEPS4" 4 0
+python -m molvae fit-prior moses:train -m "$OUT/v0.4/last.pt" --size 20000 --width "$WIDTH4" --seed 0 -o "$OUT/v0.4_bank.pt" -q
+python scripts/export_pretrained.py "$OUT/v0.4_bank.pt" "$OUT/molvae-moses-v0.4.pt" --name molvae-moses-v0.4
 
 # the model card's figures, for each model:
-for name in molvae-moses-v0.3 molvae-moses-v0.2.1; do
+for name in molvae-moses-v0.4 molvae-moses-v0.2.1; do
     python -m molvae sample -m "$OUT/$name.pt" -n 30000 --seed 0 -o "$OUT/$name/samples_30k.csv" --properties none -q
     python -m molvae evaluate "$OUT/$name/samples_30k.csv" -o "$OUT/$name/metrics_30k" -q
     python -m molvae reconstruct moses:test --limit 1000 -m "$OUT/$name.pt" -o "$OUT/$name/reconstruct_1k.csv"

@@ -52,7 +52,7 @@ def test_every_verb_has_a_shipped_default_and_the_latent_one_is_the_api_default(
     assert PRETRAINED == default_model("latent").path
     assert resolve_model(None, use="sample") == default_model("sample").path
     assert resolve_model(DEFAULTS["latent"], use="sample") == default_model("latent").path
-    with pytest.raises(CheckpointError, match="molvae-moses-v0.3"):
+    with pytest.raises(CheckpointError, match="molvae-moses-v0.4"):
         resolve_model("molvae-moses-v9", use="sample")  # neither a file nor a shipped name: the names are listed
 
 
