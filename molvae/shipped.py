@@ -2,10 +2,10 @@
 
 No single shipped model is best at everything (issue 19, docs/model_card.md): the sampling model
 was trained with a stronger KL weight and without word dropout, which brings its samples closer to
-the data and costs exact reconstruction, which the latent tools (encode, reconstruct, interpolate, explore, score, map,
-fit-predictor, diagnose) need. Optimization goes with sampling: CMA-ES finds better molecules with
-the sampling model from the prior on every benchmark task, and at least as good ones from a start
-molecule under a similarity bound (docs/optimize.md, "Which shipped model to optimize with"). So
+the data and costs exact reconstruction, which the latent tools (encode, reconstruct, interpolate,
+explore, score, map, fit-predictor, diagnose) need. Optimization goes with sampling: CMA-ES finds
+better molecules with the sampling model from the prior on the GuacaMol-style benchmark tasks, and
+as good ones on penalized logP (docs/optimize.md, "Which shipped model to optimize with"). So
 `molvae sample` and `molvae optimize` have one default and the latent tools another, and ``-m NAME``
 (or ``MolVAE.load(NAME)``) picks either one for any verb.
 
