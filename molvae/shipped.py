@@ -41,7 +41,7 @@ class ShippedModel:
 
 
 SHIPPED = (
-    ShippedModel("molvae-moses-v0.4", "samples closest to MOSES, best for optimization "
+    ShippedModel("molvae-moses-v0.4", "samples closest to MOSES, the optimizers' default "
                                       "(v0.3 trained on without word dropout + code bank)"),
     ShippedModel("molvae-moses-v0.2.1", "best reconstruction, for the latent tools (v0.2 + code bank)"),
 )
