@@ -6,7 +6,7 @@
 #                                  with its own recipe (beta 0.6, no word dropout): the next sampling model
 #                                  (issue 19, item 3; export it with scripts/export_pretrained.py)
 #   gpu_ft_beta1.8_fb0.25          v0.2's weights at the MOSES VAE's KL weight, with free bits
-#   gpu_scratch_beta0.6[_...]      from scratch at v0.3's KL weight: the default sizes, a 3 x 512 decoder
+#   gpu_scratch_beta0.6[_...]      from scratch at the sampling model's KL weight: the default sizes, a 3 x 512 decoder
 #                                  (the MOSES VAE's), 128 latent dimensions, no word dropout
 # Everything lands in OUT (default $OUT or runs/gpu_quality): each run's last.pt/best.pt and log,
 # study.csv, study.json, pareto.png, and gpu_v04's code-bank rows (code_prior.csv, .md, .png).
