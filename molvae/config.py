@@ -152,6 +152,7 @@ def coerce(key: str, f: dataclasses.Field, value: Any) -> Any:
 # What a resumed run may change: how long and on what it runs, not what it learns from or how.
 RESUMABLE = frozenset({"train.epochs", "train.time_limit_minutes", "train.stop_at_step", "train.checkpoint_minutes",
                        "train.threads", "train.device", "train.precision", "train.compile", "train.tensorboard",
+                       "train.snapshot_epochs",
                        "data.workers", "data.cache_dir"})
 
 

@@ -49,7 +49,14 @@ class TrainConfig:
 
     epochs: int = field(default=10, metadata={"help": "number of passes over the training set"})
     batch_size: int = field(default=256, metadata={"help": "molecules per optimizer step"})
-    lr: float = field(default=1e-3, metadata={"help": "AdamW learning rate"})
+    lr: float = field(default=1e-3, metadata={"help": "AdamW learning rate (the peak, with lr_schedule cosine)"})
+    lr_schedule: str = field(default="constant", metadata={"help": (
+        "constant, or cosine: a linear warm-up over lr_warmup_epochs, then a cosine decay to lr x lr_final at the "
+        "end of the run's epochs (changing epochs on resume stretches the decay from that point on)")})
+    lr_warmup_epochs: float = field(default=0.0, metadata={"help": (
+        "epochs of linear learning-rate warm-up from zero (cosine only; a fine-tune's fresh optimizer wants a "
+        "little)")})
+    lr_final: float = field(default=0.1, metadata={"help": "cosine: the last learning rate as a fraction of lr"})
     weight_decay: float = field(default=1e-4, metadata={"help": "AdamW weight decay"})
     grad_clip: float = field(default=5.0, metadata={"help": "clip the gradient norm to this (0 = off)"})
     seed: int = field(default=0, metadata={"help": "random seed: the same seed repeats the run"})
@@ -75,9 +82,34 @@ class TrainConfig:
     time_limit_minutes: float = field(default=0.0, metadata={"help": (
         "stop after this many minutes of training in this session, validating and saving as at an "
         "epoch's end; the run resumes mid-epoch from last.pt (0 = no limit)")})
+    snapshot_epochs: float = field(default=0.0, metadata={"help": (
+        "also keep the weights every this many epochs as OUT/snapshots/stepN.pt (weights only, about 18 MB each), "
+        "e.g. to score a learning curve later (0 = off)")})
     stop_at_step: int = field(default=0, metadata={"help": (
         "stop once the run has made this many optimizer steps in all (resumes included), validating and saving "
         "as at an epoch's end: a checkpoint at an exact point of a run, e.g. to reproduce a release (0 = none)")})
+
+
+def learning_rate(cfg: TrainConfig, t: float) -> float:
+    """The learning rate at progress `t` (epochs since the run started) under ``cfg.lr_schedule``."""
+    if cfg.lr_schedule == "constant":
+        return cfg.lr
+    if t < cfg.lr_warmup_epochs:
+        return cfg.lr * t / cfg.lr_warmup_epochs
+    span = max(cfg.epochs - cfg.lr_warmup_epochs, 1e-9)
+    done = min(max((t - cfg.lr_warmup_epochs) / span, 0.0), 1.0)
+    return cfg.lr * (cfg.lr_final + (1 - cfg.lr_final) * 0.5 * (1 + math.cos(math.pi * done)))
+
+
+def check_lr_schedule(cfg: TrainConfig) -> None:
+    """A :class:`ConfigError` for a learning-rate schedule that cannot run."""
+    if cfg.lr_schedule not in ("constant", "cosine"):
+        raise ConfigError(f"lr_schedule must be constant or cosine, got {cfg.lr_schedule!r}")
+    if cfg.lr_warmup_epochs < 0 or not 0 <= cfg.lr_final <= 1:
+        raise ConfigError(f"lr_warmup_epochs must be >= 0 and lr_final in [0, 1], got {cfg.lr_warmup_epochs} "
+                          f"and {cfg.lr_final}")
+    if cfg.snapshot_epochs < 0:
+        raise ConfigError(f"snapshot_epochs must be >= 0, got {cfg.snapshot_epochs}")
 
 
 class _Means:
@@ -144,6 +176,7 @@ class Trainer:
             self.step_model = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
         if config.compile:
             self.step_model = torch.compile(self.step_model, dynamic=True)  # batches vary in length
+        check_lr_schedule(config)
         self.loss_fn, self.eval_fn, self.monitor = loss_fn, eval_fn, monitor
         self.progress = progress and self.rank == 0
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -174,14 +207,15 @@ class Trainer:
         self.elapsed += now - self._tick
         self._tick = now
 
-    def save(self, name: str, with_training: bool = True) -> Path:
-        """Write a checkpoint (rank 0 only: the weights are the same on every rank)."""
+    def save(self, name: str, with_training: bool = True, **extra: Any) -> Path:
+        """Write a checkpoint (rank 0 only: the weights are the same on every rank); `extra` goes into its meta."""
         self._account_time()
         path = self.out_dir / name
         if self.rank != 0:
             return path
         state_dict = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
-        meta = dict(self.meta, epoch=self.epoch, step=self.step, history=self.history)
+        meta = dict(self.meta, epoch=self.epoch, step=self.step, history=self.history, elapsed_s=round(self.elapsed, 1),
+                    **extra)
         return save_checkpoint(path, meta, state_dict, self._training_state() if with_training else None)
 
     def resume(self, path: str | Path) -> None:
@@ -282,6 +316,7 @@ class Trainer:
                 data_s += time.perf_counter() - tick
                 self._train_step(batch, self.epoch + self.batch_in_epoch / n_batches)
                 self.batch_in_epoch += 1
+                self._maybe_snapshot(n_batches)
                 if self.writer is not None and self.step % LOG_EVERY == 0:
                     self._log_step()
                 bar.update(1)
@@ -307,6 +342,16 @@ class Trainer:
                 return self._stopped_early()
             last_save = time.monotonic()
 
+    def _maybe_snapshot(self, n_batches: int) -> None:
+        """Keep the weights as snapshots/stepN.pt each time progress crosses a multiple of snapshot_epochs."""
+        every = self.cfg.snapshot_epochs
+        if every <= 0:
+            return
+        progress = self.epoch + self.batch_in_epoch / n_batches
+        if math.floor(progress / every + 1e-9) > math.floor((progress - 1 / n_batches) / every + 1e-9):
+            self.save(f"snapshots/step{self.step}.pt", with_training=False, progress=round(progress, 6),
+                      lr=self.optimizer.param_groups[0]["lr"])
+
     def _stopped_early(self) -> None:
         if self.progress:
             last = self.out_dir / "last.pt"
@@ -318,6 +363,8 @@ class Trainer:
 
     def _train_step(self, batch: Batch, t: float) -> None:
         """One optimizer step on `batch` at progress `t` (epochs)."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = learning_rate(self.cfg, t)
         with autocast(self.device, self.precision):
             out = self.loss_fn(self.step_model, batch, t)
         loss = out["loss"]
@@ -368,7 +415,8 @@ class Trainer:
             n_mols *= self.world  # every rank ran the same number of batches
         row = {"epoch": round(epoch, 4), "step": self.step, "elapsed_s": round(self.elapsed, 1),
                "train_mol_per_s": round(n_mols / max(seconds, 1e-9), 1),
-               "data_wait_fraction": round(data_s / max(seconds, 1e-9), 4)}
+               "data_wait_fraction": round(data_s / max(seconds, 1e-9), 4),
+               "lr": self.optimizer.param_groups[0]["lr"]}
         row.update({f"train_{k}": v for k, v in partial.means().items()})
         if self.rank == 0:
             row.update({f"val_{k}": v for k, v in self.evaluate(val_batches, collate).items()})

@@ -164,3 +164,50 @@ def test_time_limit_also_stops_at_an_epoch_end(tmp_path):
     history = trainer.fit(lambda epoch: [np.arange(64)], collate, [np.arange(64)])  # one batch per epoch
     assert [h["epoch"] for h in history] == [1]
     assert load_checkpoint(tmp_path / "last.pt")["training"]["epoch"] == 1
+
+
+def test_cosine_learning_rate_warms_up_then_decays_to_its_final_fraction():
+    from molvae.trainer import learning_rate
+
+    cfg = TrainConfig(epochs=10, lr=1e-3, lr_schedule="cosine", lr_warmup_epochs=1.0, lr_final=0.1)
+    assert learning_rate(cfg, 0.0) == 0.0 and learning_rate(cfg, 0.5) == pytest.approx(5e-4)
+    assert learning_rate(cfg, 1.0) == pytest.approx(1e-3)
+    assert learning_rate(cfg, 5.5) == pytest.approx(1e-3 * (0.1 + 0.9 * 0.5))  # halfway through the decay
+    assert learning_rate(cfg, 10.0) == pytest.approx(1e-4) and learning_rate(cfg, 12.0) == pytest.approx(1e-4)
+    rates = [learning_rate(cfg, t) for t in np.linspace(1, 10, 50)]
+    assert all(a >= b for a, b in zip(rates, rates[1:]))
+    assert learning_rate(TrainConfig(lr=3e-4), 7.0) == 3e-4  # constant is the default
+
+
+def test_the_schedule_sets_the_optimizer_and_survives_a_resume(tmp_path):
+    kw = dict(lr_schedule="cosine", lr_warmup_epochs=0.5, lr_final=0.2)
+    straight = make(tmp_path / "a", **kw)
+    straight.fit(batches, collate, [np.arange(64)])
+    log = pd.read_csv(tmp_path / "a" / "log.csv")
+    assert log.lr.iloc[-1] == pytest.approx(0.05 * (0.2 + 0.8 * 0.5 * (1 + np.cos(np.pi * 3.375 / 3.5))))
+    assert log.lr.is_monotonic_decreasing
+    first = make(tmp_path / "b", stop_at_step=11, **kw)
+    first.fit(batches, collate, [np.arange(64)])
+    second = make(tmp_path / "b", **kw)
+    second.resume(tmp_path / "b" / "last.pt")
+    second.fit(batches, collate, [np.arange(64)])
+    for k, v in straight.model.state_dict().items():
+        torch.testing.assert_close(second.model.state_dict()[k], v)
+
+
+def test_snapshots_keep_the_weights_every_half_epoch(tmp_path):
+    trainer = make(tmp_path, epochs=2, snapshot_epochs=0.5)
+    trainer.fit(batches, collate, [np.arange(64)])
+    names = sorted((tmp_path / "snapshots").iterdir(), key=lambda p: int(p.stem[4:]))
+    assert [p.name for p in names] == ["step4.pt", "step8.pt", "step12.pt", "step16.pt"]
+    snap = load_checkpoint(names[1])
+    assert snap["training"] is None and snap["meta"]["step"] == 8
+    stopped = make(tmp_path / "at8", epochs=2, stop_at_step=8)  # the same run, stopped where the snapshot was taken
+    stopped.fit(batches, collate, [np.arange(64)])
+    torch.testing.assert_close(snap["state_dict"]["weight"], stopped.model.state_dict()["weight"])
+
+
+@pytest.mark.parametrize("bad", [dict(lr_schedule="linear"), dict(lr_final=1.5), dict(snapshot_epochs=-1.0)])
+def test_impossible_schedules_are_refused(tmp_path, bad):
+    with pytest.raises(ConfigError):
+        make(tmp_path, **bad)
