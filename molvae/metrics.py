@@ -280,7 +280,7 @@ class Reference:
         """A compressed ``.npz`` with plain arrays only (loads without pickle), written atomically.
 
         Numbers are stored as `dtype` and loaded back as float64. The shipped MOSES statistics are
-        float32 (scripts/build_reference_stats.py): a fifth less room in the wheel, and FCD moves by
+        float32 (scripts/release/build_reference_stats.py): a fifth less room in the wheel, and FCD moves by
         5e-8 (measured on 2,000 samples), far below its precision. Caches keep float64, so a metric is
         the same number whether its statistics were just computed or read back."""
         f = self.features
@@ -329,7 +329,7 @@ def load_reference(spec: str | os.PathLike, workers: int | None = None, device: 
         path = reference_path(name.split(":", 1)[1])
         if not path.is_file():
             raise InputFileError(f"reference statistics {path} are missing; rebuild them with "
-                                 "`python scripts/build_reference_stats.py`")
+                                 "`python scripts/release/build_reference_stats.py`")
         return Reference.load(path)
     path = resolve_data_path(spec)
     if not path.is_file():

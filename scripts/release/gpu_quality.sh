@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
 # The deciding runs of the quality study (docs/quality.md) on one lent GPU, prepared to start at once.
 # Six runs side by side for MINUTES each (the H100 earlier ran three jobs at 23k mol/s each and was
-# underused), then scored by scripts/study_quality.py (--rescore: scored again from where each run has got):
+# underused), then scored by scripts/studies/study_quality.py (--rescore: scored again from where each run has got):
 #   gpu_v04                        continues molvae-moses-v0.4, the sampling model, from its shipped weights
 #                                  with its own recipe (beta 0.6, no word dropout): the next sampling model
-#                                  (issue 19, item 3; export it with scripts/export_pretrained.py)
+#                                  (issue 19, item 3; export it with scripts/release/export_pretrained.py)
 #   gpu_ft_beta1.8_fb0.25          v0.2's weights at the MOSES VAE's KL weight, with free bits
 #   gpu_scratch_beta0.6[_...]      from scratch at the sampling model's KL weight: the default sizes, a 3 x 512 decoder
 #                                  (the MOSES VAE's), 128 latent dimensions, no word dropout
 # Everything lands in OUT (default $OUT or runs/gpu_quality): each run's last.pt/best.pt and log,
 # study.csv, study.json, pareto.png, and gpu_v04's code-bank rows (code_prior.csv, .md, .png).
 #
-#   MINUTES=8 bash scripts/gpu_quality.sh            # on the device machine: OUT=$OUT is brought back
-#   DRY=1 bash scripts/gpu_quality.sh                # print the commands only
+#   MINUTES=8 bash scripts/release/gpu_quality.sh            # on the device machine: OUT=$OUT is brought back
+#   DRY=1 bash scripts/release/gpu_quality.sh                # print the commands only
 #
 # A run stopped by the time limit resumes with the same command (each variant continues its last.pt).
 set -euo pipefail
@@ -61,13 +61,13 @@ trained=()
 for name in "${!VARIANTS[@]}"; do
   if [[ -n "${DRY:-}" || -f "$OUT/$name/last.pt" ]]; then trained+=("$name"); [[ -n "${DRY:-}" ]] || touch "$OUT/$name/done"; fi
 done
-run python scripts/study_quality.py --out "$OUT" --only shipped "${trained[@]}" --rescore --threads 8 --workers 8 \
+run python scripts/studies/study_quality.py --out "$OUT" --only shipped "${trained[@]}" --rescore --threads 8 --workers 8 \
   > "$(log study.log)" 2>&1 || true
 # the next sampling model with a code bank (docs/quality.md, "Where the codes come from"): BANK_WIDTHS="" skips it
 BANK_WIDTHS=${BANK_WIDTHS:-0.75 0.85}
 if [[ -n "$BANK_WIDTHS" ]]; then
   # shellcheck disable=SC2086
-  run python scripts/study_code_prior.py -m "$OUT/gpu_v04/last.pt" --label gpu_v04 --widths $BANK_WIDTHS \
+  run python scripts/studies/study_code_prior.py -m "$OUT/gpu_v04/last.pt" --label gpu_v04 --widths $BANK_WIDTHS \
     --no-slerp --no-normal --relax 0 --threads 8 --workers 8 --out "$OUT" > "$(log code_prior.log)" 2>&1 || true
 fi
 [[ -n "${DRY:-}" ]] || ls -la "$OUT"

@@ -1,11 +1,11 @@
 """Quality at an equal wall-clock budget: molvae and the MOSES VAE each train for the same minutes on
 MOSES-train, sample 10,000 molecules from the prior, and are scored by ``molvae evaluate``.
 
-    python scripts/bench_budget.py --minutes 20            # CPU: about 50 minutes in all
-    python scripts/bench_budget.py --minutes 5 --device cuda
+    python scripts/benchmarks/bench_budget.py --minutes 20            # CPU: about 50 minutes in all
+    python scripts/benchmarks/bench_budget.py --minutes 5 --device cuda
 
 molvae trains with ``molvae train`` at its defaults plus ``--time-limit-minutes``. The peer
-(``molsets==0.3.1``, see scripts/moses_peer.py) trains with its own epoch loop and defaults; its
+(``molsets==0.3.1``, see scripts/benchmarks/moses_peer.py) trains with its own epoch loop and defaults; its
 KL-weight and learning-rate schedules are defined over 100 epochs, of which a short budget sees
 only the start (KL weight 0), so the peer gets its schedule compressed into the budget: the KL
 weight rises linearly from 0 to its final 0.05 over the budget (the most favourable reading).
@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # scripts/harness.py, shared by the benchmarks and studies
 from harness import script_provenance
 from molvae.io import write_json
 

@@ -1,8 +1,8 @@
 """How much of a PMO run's wall time is the task's own oracle: each task's TDC scorer timed per call
-on the molecules a stored run of scripts/bench_pmo.py scored, beside that run's recorded wall time.
+on the molecules a stored run of scripts/benchmarks/bench_pmo.py scored, beside that run's recorded wall time.
 
-    python scripts/bench_oracle.py --out ~/molvae-runs/pmo                  # every task with a run
-    python scripts/bench_oracle.py --out ~/molvae-runs/pmo --tasks deco_hop --sample 400
+    python scripts/benchmarks/bench_oracle.py --out ~/molvae-runs/pmo                  # every task with a run
+    python scripts/benchmarks/bench_oracle.py --out ~/molvae-runs/pmo --tasks deco_hop --sample 400
 
 A run's molecules are read from OUT/runs/ (the first run found for the task, in the order of
 ``--methods``); ``--sample`` of them, evenly spaced through the run so that early and late molecules
@@ -17,12 +17,14 @@ Writes OUT/oracle_time.csv and OUT/oracle_time.json (the command and settings).
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # scripts/harness.py, shared by the benchmarks and studies
 from bench_pmo import run_name
 from harness import script_provenance
 from molvae.io import write_json
@@ -63,7 +65,7 @@ def main() -> None:
 
     out = Path(args.out).expanduser()
     if not (out / "results.csv").is_file():
-        raise SystemExit(f"{out} holds no results.csv: point --out at a scripts/bench_pmo.py results folder")
+        raise SystemExit(f"{out} holds no results.csv: point --out at a scripts/benchmarks/bench_pmo.py results folder")
     results = pd.read_csv(out / "results.csv").set_index(["scoring", "task", "method", "seed"])
     rows = []
     for task in args.tasks:

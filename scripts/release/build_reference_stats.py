@@ -1,6 +1,6 @@
 """Rebuild the stored statistics of the MOSES test and scaffold-test sets used by the metrics.
 
-    python scripts/build_reference_stats.py [--workers 2] [--device cpu]
+    python scripts/release/build_reference_stats.py [--workers 2] [--device cpu]
 
 Writes data/moses_test_stats.npz and data/moses_test_scaffolds_stats.npz: ChemNet mean and
 covariance (FCD), packed Morgan fingerprints (SNN), BRICS-fragment and scaffold counts (Frag,

@@ -1,8 +1,8 @@
 """Does a per-molecule likelihood filter (or a lower temperature) keep SELFIES' slips out of prior
 samples, and what does it cost?
 
-    python scripts/study_sample_filter.py                      # the shipped model, 12,000 draws, ~10 min on 2 cores
-    python scripts/study_sample_filter.py -m run/best.pt -n 30000 --out docs/bench/quality
+    python scripts/studies/study_sample_filter.py                      # the shipped model, 12,000 draws, ~10 min on 2 cores
+    python scripts/studies/study_sample_filter.py -m run/best.pt -n 30000 --out docs/bench/quality
 
 Draws z ~ N(0, I), decodes each stochastically (temperature 1) and scores the decoded tokens by the
 decoder's own log p(x | z): summed, and per token. Then it drops the lowest-scoring fraction of draws
@@ -18,12 +18,14 @@ Writes OUT/sample_filter.csv and OUT/sample_filter.json (command, settings, rows
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # scripts/harness.py, shared by the benchmarks and studies
 from harness import save_results
 
 FRACTIONS = (0.0, 0.05, 0.10, 0.20, 0.40)

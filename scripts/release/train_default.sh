@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduce molvae's two shipped models (molvae/pretrained/*.pt); see docs/model_card.md.
 #
-#   bash scripts/train_default.sh [OUT]        # OUT defaults to runs/default
+#   bash scripts/release/train_default.sh [OUT]        # OUT defaults to runs/default
 #
 # molvae-moses-v0.2.1 (the latent tools' default): two stages, as its weights (molvae-moses-v0.2)
 # were trained on lent GPUs, then its code bank (molvae fit-prior, a few minutes on a CPU):
@@ -37,11 +37,11 @@ if [[ ! -f "$OUT/stage2/done" ]]; then  # stage 2
     touch "$OUT/stage2/done"
 fi
 
-python scripts/export_pretrained.py "$OUT/stage2/best.pt" "$OUT/v0.2.pt" --name molvae-moses-v0.2
+python scripts/release/export_pretrained.py "$OUT/stage2/best.pt" "$OUT/v0.2.pt" --name molvae-moses-v0.2
 # v0.2.1: the same weights with a code bank of 20,000 training molecules, drawn at width 1.65
 # (the narrowest that keeps novelty above 0.85; docs/quality.md), re-exported to float16
 python -m molvae fit-prior moses:train -m "$OUT/v0.2.pt" --size 20000 --width 1.65 --seed 0 -o "$OUT/v0.2_bank.pt" -q
-python scripts/export_pretrained.py "$OUT/v0.2_bank.pt" "$OUT/molvae-moses-v0.2.1.pt" --name molvae-moses-v0.2.1
+python scripts/release/export_pretrained.py "$OUT/v0.2_bank.pt" "$OUT/molvae-moses-v0.2.1.pt" --name molvae-moses-v0.2.1
 
 # fine_tune DIR INIT STEPS SEED WORD_DROPOUT: the sampling recipe (beta 0.6, constant) from INIT's
 # weights to exactly STEPS optimizer steps of 512; resumed from DIR/last.pt, skipped once DIR/done exists
@@ -58,7 +58,7 @@ STEPS3=${STEPS3:-2380}
 WIDTH3=${WIDTH3:-0.92}
 fine_tune "$OUT/v0.3" "$OUT/v0.2.pt" "$STEPS3" 3 0.2
 python -m molvae fit-prior moses:train -m "$OUT/v0.3/last.pt" --size 20000 --width "$WIDTH3" --seed 0 -o "$OUT/v0.3_bank.pt" -q
-python scripts/export_pretrained.py "$OUT/v0.3_bank.pt" "$OUT/molvae-moses-v0.3.pt" --name molvae-moses-v0.3
+python scripts/release/export_pretrained.py "$OUT/v0.3_bank.pt" "$OUT/molvae-moses-v0.3.pt" --name molvae-moses-v0.3
 
 # molvae-moses-v0.4 (the sampling and optimization default since 2026-12-02): v0.3's file trained on
 # without word dropout, seed 4, for STEPS4 optimizer steps of 512 (this project's 2-core CPU: about 3 s a step),
@@ -68,7 +68,7 @@ STEPS4=${STEPS4:-1624}
 WIDTH4=${WIDTH4:-0.75}
 fine_tune "$OUT/v0.4" "$OUT/molvae-moses-v0.3.pt" "$STEPS4" 4 0
 python -m molvae fit-prior moses:train -m "$OUT/v0.4/last.pt" --size 20000 --width "$WIDTH4" --seed 0 -o "$OUT/v0.4_bank.pt" -q
-python scripts/export_pretrained.py "$OUT/v0.4_bank.pt" "$OUT/molvae-moses-v0.4.pt" --name molvae-moses-v0.4
+python scripts/release/export_pretrained.py "$OUT/v0.4_bank.pt" "$OUT/molvae-moses-v0.4.pt" --name molvae-moses-v0.4
 
 # the model card's figures, for each model:
 for name in molvae-moses-v0.4 molvae-moses-v0.2.1; do

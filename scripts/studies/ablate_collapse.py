@@ -1,6 +1,6 @@
 """Which defences against posterior collapse matter: KL annealing and word dropout, ablated.
 
-    python scripts/ablate_collapse.py --epochs 3 --limit 100000      # CPU: about 15 minutes per variant
+    python scripts/studies/ablate_collapse.py --epochs 3 --limit 100000      # CPU: about 15 minutes per variant
 
 Trains each variant for the same budget (minutes, or epochs with --epochs) on the same seeded
 MOSES-train subset, then scores the model at the end of the budget (last.pt): KL, active units, I(x; z) and exact greedy reconstruction on 1,000 MOSES-test molecules
@@ -20,10 +20,12 @@ Writes OUT/ablation.csv, OUT/ablation.json (with the command) and OUT/ablation.p
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import pandas as pd
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # scripts/harness.py, shared by the benchmarks and studies
 from harness import add_budget_flags, run_variants, save_results, train_variant
 
 VARIANTS = {

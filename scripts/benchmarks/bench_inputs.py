@@ -1,6 +1,6 @@
 """How many molecules of real-world files the shipped model reads, with and without --standardize.
 
-    python scripts/bench_inputs.py [--out docs/bench/inputs] [FILE ...]
+    python scripts/benchmarks/bench_inputs.py [--out docs/bench/inputs] [FILE ...]
 
 For each file (default: the molecule files that ship with RDKit: two SDF sets of kinase ligands,
 the c-Met ligands of RDKit's Free-Wilson example, and the first 5,000 rows of RDKit's NCI set, as
@@ -13,12 +13,14 @@ OUT/inputs.json (with provenance).
 from __future__ import annotations
 
 import argparse
+import sys
 from collections import Counter
 from pathlib import Path
 
 import pandas as pd
 import rdkit
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # scripts/harness.py, shared by the benchmarks and studies
 from harness import script_provenance
 from molvae.api import MolVAE
 from molvae.io import read_smiles, write_json

@@ -1,6 +1,6 @@
 """Does randomized-SMILES augmentation give a better latent space? Ablated at equal budget.
 
-    python scripts/ablate_augmentation.py --epochs 2 --limit 50000          # CPU: about 10 minutes per variant
+    python scripts/studies/ablate_augmentation.py --epochs 2 --limit 50000          # CPU: about 10 minutes per variant
 
 Each variant trains molvae's defaults on the same seeded MOSES-train subset for the same budget,
 differing only in ``--augment`` (none, input, target, both; ``--augment-spellings`` random spellings
@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # scripts/harness.py, shared by the benchmarks and studies
 from harness import add_budget_flags, run_variants, save_results, train_variant
 
 VARIANTS = ("none", "input", "target", "both")

@@ -1,7 +1,7 @@
 """Training, sampling and encoding speed and peak memory: molvae next to the MOSES VAE, in one run.
 
-    python scripts/bench_speed.py                          # CPU, all cores, about 12 minutes
-    python scripts/bench_speed.py --device cuda --train-seconds 45
+    python scripts/benchmarks/bench_speed.py                          # CPU, all cores, about 12 minutes
+    python scripts/benchmarks/bench_speed.py --device cuda --train-seconds 45
 
 Rows (each in its own process, with the same data and the same number of torch threads):
 
@@ -39,6 +39,7 @@ from pathlib import Path
 
 import pandas as pd
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # scripts/harness.py, shared by the benchmarks and studies
 from harness import script_provenance
 from molvae.io import write_json
 

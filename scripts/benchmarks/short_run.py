@@ -1,6 +1,6 @@
 """A short training run on MOSES and what it reaches: the figures quoted in the README.
 
-    python scripts/short_run.py --limit 100000 --epochs 3 --out runs/short
+    python scripts/benchmarks/short_run.py --limit 100000 --epochs 3 --out runs/short
 
 Trains with the default model and recipe on a random MOSES-train subset (unless the run folder
 already holds a finished run), then prints one table: training throughput, reconstruction

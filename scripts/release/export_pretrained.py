@@ -3,7 +3,7 @@ optimizer state, provenance kept and the name of the model card added. A code ba
 `molvae fit-prior` is kept (already float16); exporting an earlier release records it as
 ``derived_from``.
 
-    python scripts/export_pretrained.py RUN/best.pt molvae/pretrained/molvae-moses-v1.pt --name molvae-moses-v1
+    python scripts/release/export_pretrained.py RUN/best.pt molvae/pretrained/molvae-moses-v1.pt --name molvae-moses-v1
 
 (a new shipped model is also named in molvae/shipped.py, with the work it is the default for)
 """

@@ -1,6 +1,6 @@
 """Measure the latent-space tools on a model (default: the shipped one) and draw the doc pictures.
 
-    python scripts/bench_latent.py --out docs/latent        # CPU: about 10 minutes
+    python scripts/benchmarks/bench_latent.py --out docs/latent        # CPU: about 10 minutes
 
 1. Anomaly detection: ``molvae score`` on MOSES-test molecules (in domain) and on the NCI molecules
    that ship with RDKit (``rdkit/Data/NCI/first_5K.smi``, out of domain). AUROC of each score for
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -28,6 +29,7 @@ import numpy as np
 import pandas as pd
 import rdkit
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # scripts/harness.py, shared by the benchmarks and studies
 from harness import script_provenance
 from molvae import properties as props
 from molvae.api import MolVAE

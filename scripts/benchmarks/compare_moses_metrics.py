@@ -1,6 +1,6 @@
 """molvae's metrics next to the MOSES reference implementation, on the same molecules.
 
-    python scripts/compare_moses_metrics.py --samples runs/short/samples_10k.csv
+    python scripts/benchmarks/compare_moses_metrics.py --samples runs/short/samples_10k.csv
 
 Runs ``moses.get_all_metrics`` from ``molsets==0.3.1`` (fetched with ``pip download --no-deps``,
 unpacked into a private folder and patched for current RDKit, pandas and NumPy: the patches below

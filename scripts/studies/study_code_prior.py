@@ -1,7 +1,7 @@
 """Where in the latent space should `molvae sample` draw its codes from?
 
-    python scripts/study_code_prior.py                          # the shipped model, ~15 min on one core
-    python scripts/study_code_prior.py -m run/last.pt --widths 1 2 3 --out docs/bench/quality
+    python scripts/studies/study_code_prior.py                          # the shipped model, ~15 min on one core
+    python scripts/studies/study_code_prior.py -m run/last.pt --widths 1 2 3 --out docs/bench/quality
 
 The decoder writes MOSES-like molecules near the codes of training molecules and odd ones in the
 holes between them, which N(0, I) visits (issue 19). This study draws codes from the model's own
@@ -37,12 +37,14 @@ paper's VAE and CharRNN, and OUT/code_prior.md: the rows as a Markdown table. Ea
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # scripts/harness.py, shared by the benchmarks and studies
 from harness import save_results
 
 METRICS = ("FCD/Test", "SNN/Test", "Scaf/Test", "Filters", "Novelty")

@@ -1,6 +1,6 @@
 """molvae embeddings in a scikit-learn pipeline against Morgan fingerprints, on the same splits.
 
-    python scripts/bench_embedder.py [--n 5000] [--out docs/bench/embedder]
+    python scripts/benchmarks/bench_embedder.py [--n 5000] [--out docs/bench/embedder]
 
 Predicts RDKit properties of N random MOSES-test molecules with a regressor on either
 ``MolVAEEmbedder`` (the shipped model's posterior means) or Morgan fingerprints (radius 2, 2048 bits),
@@ -11,6 +11,7 @@ OUT/embedder.json (provenance).
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from sklearn.model_selection import KFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # scripts/harness.py, shared by the benchmarks and studies
 from harness import script_provenance
 from molvae import properties as props
 from molvae.api import PRETRAINED

@@ -1,10 +1,10 @@
 """The PMO protocol (Gao et al., NeurIPS 2022, "Sample Efficiency Matters") on molvae's optimizers.
 
     pip install -e ".[bench]"    # in an environment of its own: PyTDC pins RDKit < 2024.3 and NumPy < 2
-    python scripts/bench_pmo.py --out ~/molvae-runs/pmo                       # every task, method, seed 0
-    python scripts/bench_pmo.py --out ~/molvae-runs/pmo --seeds 0 1 2 --methods policy cmaes
-    python scripts/bench_pmo.py --out ~/molvae-runs/pmo --report              # table only, from results.csv
-    python scripts/bench_pmo.py --out ~/molvae-runs/pmo --merge ~/molvae-runs/pmo-2 --report  # fold in a parallel run's folder
+    python scripts/benchmarks/bench_pmo.py --out ~/molvae-runs/pmo                       # every task, method, seed 0
+    python scripts/benchmarks/bench_pmo.py --out ~/molvae-runs/pmo --seeds 0 1 2 --methods policy cmaes
+    python scripts/benchmarks/bench_pmo.py --out ~/molvae-runs/pmo --report              # table only, from results.csv
+    python scripts/benchmarks/bench_pmo.py --out ~/molvae-runs/pmo --merge ~/molvae-runs/pmo-2 --report  # fold in a parallel run's folder
 
 Each run is one (scoring, task, method, seed): the optimizer gets 10,000 oracle calls (``--budget``),
 counted as PMO counts them (one per distinct canonical molecule; repeats and strings that are no
@@ -47,10 +47,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # scripts/harness.py, shared by the benchmarks and studies
 from harness import script_provenance
 from molvae.io import write_json
 
-PUBLISHED = Path(__file__).parents[1] / "docs" / "bench" / "pmo" / "pmo_published.csv"
+PUBLISHED = Path(__file__).parents[2] / "docs" / "bench" / "pmo" / "pmo_published.csv"
 METHODS = ("screening", "random", "cmaes", "policy", "policy_redraw1", "policy_gaussian", "gradient", "bo")
 # per-method batch sizes: PMO's REINVENT samples 64 a step; the latent searches keep molvae's default
 BATCH = {"policy_gaussian": 64, "random": 100}

@@ -1,7 +1,7 @@
 """Latent-space optimizers against two baselines at the same oracle budget and seeds.
 
-    python scripts/bench_optimize.py --tasks qed --budget 100 --seeds 0        # smoke scale, minutes
-    python scripts/bench_optimize.py --budget 1000 --seeds 0 1 2                # the issue's scale, hours on a CPU
+    python scripts/benchmarks/bench_optimize.py --tasks qed --budget 100 --seeds 0        # smoke scale, minutes
+    python scripts/benchmarks/bench_optimize.py --budget 1000 --seeds 0 1 2                # the issue's scale, hours on a CPU
 
 Tasks (unconstrained, starting from the prior):
 - ``qed``:            maximize QED;
@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -40,6 +41,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # scripts/harness.py, shared by the benchmarks and studies
 from harness import script_provenance
 from molvae.api import MolVAE
 from molvae.io import write_json

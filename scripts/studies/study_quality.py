@@ -1,8 +1,8 @@
 """Which recipe gives prior samples from the data's distribution, and what does it cost in reconstruction?
 
-    python scripts/study_quality.py --out ~/molvae-runs/quality          # every variant, resumable
-    python scripts/study_quality.py --out ~/molvae-runs/quality --only ft_beta1.8 --rescore
-    python scripts/study_quality.py --out ~/molvae-runs/quality --report  # table + Pareto figure only
+    python scripts/studies/study_quality.py --out ~/molvae-runs/quality          # every variant, resumable
+    python scripts/studies/study_quality.py --out ~/molvae-runs/quality --only ft_beta1.8 --rescore
+    python scripts/studies/study_quality.py --out ~/molvae-runs/quality --report  # table + Pareto figure only
 
 Each variant trains for the same number of molecules (``--limit`` molecules x ``--epochs``) on the
 same seeded MOSES-train subset, either from scratch or fine-tuned from the shipped model's weights
@@ -27,12 +27,14 @@ settings, rows) and OUT/pareto.png (FCD/Test against exact reconstruction).
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # scripts/harness.py, shared by the benchmarks and studies
 from harness import add_budget_flags, run_variants, save_results, train_variant
 
 from molvae.shipped import shipped_model
@@ -57,7 +59,7 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "scratch_beta1.8_dec3x512": ("scratch", ["--beta", "1.8", "--decoder-hidden", "512", "--decoder-layers", "3"]),
     "scratch_beta1.8_z128": ("scratch", ["--beta", "1.8", "--latent-dim", "128"]),
     "scratch_beta1.8_wd0": ("scratch", ["--beta", "1.8", "--word-dropout", "0"]),
-    # trained on a lent GPU by scripts/gpu_quality.sh (minutes, not molecules), scored here
+    # trained on a lent GPU by scripts/release/gpu_quality.sh (minutes, not molecules), scored here
     "gpu_ft_beta0.6": ("ft", ["--beta", "0.6", "--free-bits", "0"]),
     "gpu_ft_beta1.8": ("ft", ["--beta", "1.8", "--free-bits", "0"]),
     "gpu_ft_beta1.8_fb0.25": ("ft", ["--beta", "1.8", "--free-bits", "0.25"]),
@@ -115,7 +117,7 @@ def score(vae, args, refs, train_set, test) -> dict[str, float]:
            "active_fraction": figures["active_fraction"]}
     start = time.perf_counter()
     # N(0, I) for every variant, the shipped one included (it carries a code bank since v0.2.1): the
-    # study compares training recipes; scripts/study_code_prior.py measures the bank
+    # study compares training recipes; scripts/studies/study_code_prior.py measures the bank
     draws = vae.sample(args.n, seed=args.seed, valid_only=False, batch_size=1000, prior="normal")
     row["sample_seconds"] = time.perf_counter() - start
     smiles = [s for s in draws.smiles if s]

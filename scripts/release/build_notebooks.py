@@ -1,7 +1,7 @@
 """Write (and optionally run) the notebooks in notebooks/ from the cell texts below.
 
-    python scripts/build_notebooks.py             # write notebooks/*.ipynb without outputs
-    python scripts/build_notebooks.py --execute   # also run them (in notebooks/) and keep the outputs
+    python scripts/release/build_notebooks.py             # write notebooks/*.ipynb without outputs
+    python scripts/release/build_notebooks.py --execute   # also run them (in notebooks/) and keep the outputs
 
 The committed notebooks carry their outputs so that they read well on GitHub; images are PNG files
 written by molvae.plots at a modest size. tests/integration/test_notebooks.py runs every notebook
@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NB_DIR = ROOT / "notebooks"
 
 SETUP = """\
