@@ -1,8 +1,8 @@
 """The training campaign's learning curve: score a long run's snapshots as it goes.
 
-    python scripts/campaign.py score ~/molvae-runs/campaign          # every new snapshot, oldest first
-    python scripts/campaign.py score ~/molvae-runs/campaign --start molvae/pretrained/molvae-moses-v0.4.pt
-    python scripts/campaign.py plot                                  # redraw the figure from the CSV
+    python scripts/studies/campaign.py score ~/molvae-runs/campaign          # every new snapshot, oldest first
+    python scripts/studies/campaign.py score ~/molvae-runs/campaign --start molvae/pretrained/molvae-moses-v0.4.pt
+    python scripts/studies/campaign.py plot                                  # redraw the figure from the CSV
 
 A campaign run (``molvae train ... --snapshot-epochs 0.5``) keeps its weights every half epoch in
 RUN/snapshots/stepN.pt. Each snapshot is scored the way the shipped sampling model is, at the
@@ -25,12 +25,14 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # scripts/harness.py, shared by the benchmarks and studies
 from harness import script_provenance
 
 # the MOSES paper's table (30,000 samples): FCD/Test, Filters, SNN/Test, novelty
