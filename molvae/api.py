@@ -154,7 +154,7 @@ class MolVAE:
     def sample(self, n: int, temperature: float = 1.0, greedy: bool = False, batch_size: int = 1024,
                seed: int | None = None, valid_only: bool = True, max_rounds: int = 20,
                workers: int | None = None, progress: bool = False, relax: int = 0, prior: str = "auto",
-               prior_width: float | None = None) -> pd.DataFrame:
+               prior_width: float | None = None, screen: bool = True) -> pd.DataFrame:
         """Decode draws from the prior into molecules.
 
         Columns: ``smiles`` (canonical; empty if invalid), ``valid``, ``selfies``. With
@@ -167,14 +167,19 @@ class MolVAE:
         SELFIES constraints relaxed by that many bonds and discards the slips RDKit refuses (see
         :class:`molvae.sampling.SampleStream`). `prior` says where the latent codes come from: "auto" (the
         model's code bank from ``molvae fit-prior`` when it has one, else N(0, I)), "normal" or "bank"
-        (see :mod:`molvae.prior`); `prior_width` overrides the bank's stored width. For millions of
+        (see :mod:`molvae.prior`); `prior_width` overrides the bank's stored width. `screen` replaces
+        decoding slips (radicals, molecules the model cannot read back) like invalid draws;
+        ``df.attrs["redrawn"]`` is the fraction of draws not emitted and ``df.attrs["slips"]`` counts
+        the slips by reason (:class:`molvae.sampling.SampleStream`). For millions of
         molecules, :meth:`sample_to_csv` writes them without holding them all.
         """
         stream = SampleStream(self, n, temperature, greedy, batch_size, seed, valid_only, max_rounds, workers, progress,
-                              relax, prior, prior_width)
+                              relax, prior, prior_width, screen)
         chunks = list(stream)
         df = pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame(columns=["smiles", "valid", "selfies"])
         df.attrs["raw_validity"] = stream.raw_validity
+        df.attrs["redrawn"] = stream.redrawn
+        df.attrs["slips"] = dict(stream.slips)
         df.attrs["prior"] = stream.codes
         return df
 
@@ -182,13 +187,14 @@ class MolVAE:
                       batch_size: int = 1024, seed: int | None = None, valid_only: bool = True,
                       max_rounds: int = 20, workers: int | None = None, progress: bool = False,
                       properties: str | Sequence[str] | None = (), relax: int = 0, prior: str = "auto",
-                      prior_width: float | None = None) -> dict[str, float]:
+                      prior_width: float | None = None, screen: bool = True) -> dict[str, float]:
         """:meth:`sample` streamed into a CSV batch by batch (molecules are not kept;
         only a hash of each, for the uniqueness count). `properties` names RDKit properties to add
         as columns (see :mod:`molvae.properties`; ``None``: the default set, empty: none).
 
-        Returns a summary: n, raw_validity, unique_of_valid (distinct canonical SMILES among the
-        valid rows), seconds, mol_per_s, prior (where the codes came from: "normal", or "bank" at its width).
+        Returns a summary: n, raw_validity, redrawn (the fraction of draws not emitted), slips (screened
+        decoding slips by reason), unique_of_valid (distinct canonical SMILES among the valid rows),
+        seconds, mol_per_s, prior (where the codes came from: "normal", or "bank" at its width).
         """
         from molvae import properties as props
 
@@ -197,7 +203,7 @@ class MolVAE:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         stream = SampleStream(self, n, temperature, greedy, batch_size, seed, valid_only, max_rounds, workers, progress,
-                              relax, prior, prior_width)
+                              relax, prior, prior_width, screen)
         seen: set[int] = set()  # hashes, not strings: uniqueness of millions in little memory
         rows = valid = 0
         with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
@@ -213,7 +219,8 @@ class MolVAE:
             if rows == 0:
                 fh.write(",".join(["smiles", "valid", "selfies", *names]) + "\n")
         seconds = time.perf_counter() - start
-        return {"n": rows, "raw_validity": round(stream.raw_validity, 4),
+        return {"n": rows, "raw_validity": round(stream.raw_validity, 4), "redrawn": round(stream.redrawn, 5),
+                "slips": dict(stream.slips.most_common()),
                 "unique_of_valid": round(len(seen) / max(valid, 1), 4), "seconds": round(seconds, 2),
                 "mol_per_s": round(rows / max(seconds, 1e-9), 1), "prior": prior_label(stream.codes)}
 

@@ -219,6 +219,39 @@ def decode_many(selfies: list[str], constraints: Mapping[str, int] | None = None
         return [selfies_to_smiles(s) for s in selfies]
 
 
+def slip_reason(smiles: str, tokens: frozenset[str] | set[str]) -> str | None:
+    """Why a decoded molecule is a decoding slip rather than an ordinary molecule, or ``None``.
+
+    SELFIES repairs a slip into some valid molecule (Skinnider, Nat. Mach. Intell. 2024); two kinds
+    are easy to see: a radical (unpaired electrons, which RDKit keeps when SELFIES leaves an atom
+    short of bonds), and a molecule whose own SELFIES needs a token outside `tokens` (the model's
+    vocabulary, e.g. a hypervalent ``[SH]``), which the model could not read back. The SELFIES is
+    that of the canonical SMILES under the current constraints (call inside
+    :func:`selfies_constraints` with the model's own).
+    """
+    mol = mol_from_smiles(smiles)
+    if mol is None:
+        return "not a molecule"
+    if any(atom.GetNumRadicalElectrons() for atom in mol.GetAtoms()):
+        return "radical"
+    try:
+        encoded = sf.encoder(smiles)
+    except sf.EncoderError:
+        return "SELFIES cannot encode it"
+    unknown = sorted({t for t in sf.split_selfies(encoded) if t not in tokens})
+    return f"unreadable token {unknown[0]}" if unknown else None
+
+
+def decode_screened(selfies: list[str], constraints: Mapping[str, int] | None, model_constraints: Mapping[str, int] | None,
+                    tokens: frozenset[str]) -> list[tuple[str | None, str | None]]:
+    """Decode each SELFIES under `constraints` (a process-pool worker) and screen the molecules for
+    slips (:func:`slip_reason`, re-encoded under `model_constraints` against `tokens`). Each result
+    is ``(canonical, slip reason or None)``; ``(None, None)`` for a draw that decodes to no molecule."""
+    decoded = decode_many(selfies, constraints)
+    with selfies_constraints(model_constraints):
+        return [(s, slip_reason(s, tokens) if s is not None else None) for s in decoded]
+
+
 def split_selfies(selfies: str) -> list[str]:
     """Split a SELFIES string into its bracketed tokens."""
     return list(sf.split_selfies(selfies))

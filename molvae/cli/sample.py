@@ -28,6 +28,10 @@ def add_parsers(sub) -> None:
     p.add_argument("--keep-invalid", action="store_true", help=(
         "keep draws that decode to no molecule (valid=False) instead of replacing them with new draws"))
     p.add_argument("--batch-size", type=positive(int), default=1024, help="molecules decoded at once (default: 1024)")
+    p.add_argument("--keep-slips", action="store_true", help=(
+        "keep decoding slips that SELFIES repaired into odd molecules (radicals, and molecules whose SELFIES needs "
+        "a token outside the model's vocabulary, so that it cannot read them back); by default they are replaced "
+        "by new draws and counted in the summary (redrawn, slips)"))
     p.add_argument("--relax", type=non_negative(int), default=0, metavar="K", help=(
         "decode with every SELFIES bond capacity raised by K and discard the draws RDKit then refuses: decoding "
         "slips are dropped instead of repaired into odd molecules; raw_validity reports the fraction kept "
@@ -79,11 +83,14 @@ def run_sample(args) -> int:
                                 batch_size=args.batch_size, seed=args.seed, valid_only=not args.keep_invalid,
                                 workers=args.workers if args.workers >= 0 else None, progress=not args.quiet,
                                 properties=args.properties, relax=args.relax, prior=args.prior,
-                                prior_width=args.prior_width)
+                                prior_width=args.prior_width, screen=not args.keep_slips)
     record_provenance(out, args, seed=args.seed, temperature=args.temperature, greedy=args.greedy, relax=args.relax,
                       precision=args.precision, properties=args.properties,
                       prior=describe_prior(resolve_prior(vae, args.prior), args.prior_width), summary=summary)
+    slips = summary.pop("slips")
     print_summary(out, summary, note=f" [model: {shipped_name(vae.path) or vae.path}]")
+    if slips:
+        print(f"redrew {sum(slips.values()):,} decoding slips: " + ", ".join(f"{k} ({v:,})" for k, v in slips.items()))
     print_property_summary(out, args.properties)
     return 0
 

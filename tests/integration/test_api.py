@@ -188,3 +188,31 @@ def test_package_level_train_is_the_function_whatever_was_imported_first():
                   "import molvae.api; from molvae import train", "import molvae.trainer; from molvae import train"):
         code = f"{first}\nimport molvae.api\nassert train is molvae.api.train, train"
         subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_sampling_screens_out_slips_and_counts_them(tiny_model, monkeypatch):
+    """A molecule the model could not read back is a slip: redrawn by default, kept with its reason
+    when invalid draws are kept. A vocabulary without the oxygen tokens makes every O-molecule one."""
+    import molvae.sampling as sampling
+    from molvae.chem import slip_reason
+
+    real = sampling.decode_screened
+    monkeypatch.setattr(sampling, "decode_screened", lambda selfies, constraints, model_constraints, tokens: real(
+        selfies, constraints, model_constraints, frozenset(t for t in tokens if "O" not in t)))
+    raw = tiny_model.sample(200, seed=2, valid_only=False)
+    slipped = raw.slip != ""
+    has_o = raw.smiles.str.contains("O|o")
+    assert (raw.valid & has_o).any() and slipped[raw.valid & has_o].all()  # every O-molecule is a slip now
+    assert raw.attrs["slips"] == raw.slip[slipped].value_counts().to_dict()
+    assert raw.attrs["redrawn"] == pytest.approx(1 - (raw.valid & ~slipped).mean())
+    screened = tiny_model.sample(100, seed=2)
+    assert len(screened) == 100 and not screened.smiles.str.contains("O|o").any() and screened.attrs["redrawn"] > 0
+    monkeypatch.undo()
+    kept = tiny_model.sample(100, seed=2, screen=False)
+    assert kept.attrs["slips"] == {} and "slip" not in kept
+    clean = tiny_model.sample(100, seed=2)  # with the model's own vocabulary: nothing emitted is a slip
+    tokens = frozenset(tiny_model.vocab.tokens)
+    from molvae.chem import selfies_constraints
+
+    with selfies_constraints(tiny_model.constraints):
+        assert all(slip_reason(s, tokens) is None for s in clean.smiles)

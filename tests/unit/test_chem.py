@@ -79,3 +79,16 @@ def test_relaxed_constraints_keep_molecules_and_expose_slips():
     slip = "[C][#C][=C]"  # a triple then a double bond on one carbon: five bonds
     assert decode_many([slip]) == ["C#CC"]  # repaired into another molecule by the default constraints
     assert decode_many([slip], relaxed) == [None]  # kept as written, and refused by RDKit
+
+
+def test_slip_reason_names_radicals_and_tokens_outside_the_vocabulary():
+    from molvae.chem import selfies_constraints, slip_reason, split_selfies
+
+    import selfies as sf
+
+    tokens = frozenset(split_selfies(sf.encoder("CC(=O)OC1CCCCC1")))
+    with selfies_constraints(None):
+        assert slip_reason("CC(=O)OC", tokens) is None
+        assert slip_reason("[NH]c1ccccc1", tokens | {"[NH1]"}) == "radical"
+        assert slip_reason("CCN", tokens) == "unreadable token [N]"
+        assert slip_reason("not a smiles", tokens) == "not a molecule"
