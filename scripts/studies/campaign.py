@@ -11,7 +11,8 @@ study's scale:
 - a fresh code bank of `--bank` MOSES-train molecules (seed 0) at the fixed width `--width`;
 - `--n` samples from it (seed 0), scored by the MOSES metrics (FCD/Test, Filters, SNN/Test,
   Scaf/Test, novelty against MOSES-train, unique@10k), with the redraw rate of the sampler;
-- exact greedy reconstruction of the first `--recon` MOSES-test molecules, and their mean KL (nats).
+- exact greedy reconstruction of the first `--recon` MOSES-test molecules, and their mean KL (nats);
+- the fraction of samples with a ring of 8 atoms or more (``large_rings``), which MOSES-train never holds.
 
 ``--start`` scores the file the campaign started from as its row at step 0. Rows are appended to
 OUT/campaign.csv (one per snapshot; a snapshot already there is skipped), with OUT/campaign.json
@@ -76,12 +77,25 @@ def score(model_path: Path, args: argparse.Namespace, train: list[str], train_se
     mu, logvar = vae.encode(test, return_logvar=True)
     mu, logvar = torch.as_tensor(mu, dtype=torch.float64), torch.as_tensor(logvar, dtype=torch.float64)
     kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(1).mean().item()
-    row = {"redrawn": round(1 - samples.attrs["raw_validity"], 5),
+    if args.keep_samples:
+        folder = Path(args.run).expanduser() / "curve"
+        folder.mkdir(exist_ok=True)
+        samples.to_csv(folder / f"{model_path.stem}_samples.csv.gz", index=False)
+    row = {"redrawn": round(samples.attrs["redrawn"], 5), "large_rings": large_ring_fraction(samples.smiles),
            "recon_exact": float(rec.exact.mean()), "kl_nats": round(kl, 3)}
     row.update({k: metrics[k] for k in ("FCD/Test", "Filters", "SNN/Test", "Scaf/Test", "Novelty", "unique@10k",
                                          "valid", "IntDiv")})
     row["score_s"] = round(time.perf_counter() - tick, 1)
     return row
+
+
+def large_ring_fraction(smiles, size: int = 8) -> float:
+    """The fraction of molecules with a ring of `size` atoms or more (MOSES-train has none; its filters reject them)."""
+    from molvae.chem import mol_from_smiles
+
+    mols = [mol_from_smiles(s) for s in smiles]
+    big = [any(len(r) >= size for r in m.GetRingInfo().AtomRings()) for m in mols if m is not None]
+    return round(float(np.mean(big)), 5) if big else float("nan")
 
 
 def cmd_score(args: argparse.Namespace) -> None:
@@ -182,6 +196,7 @@ def main() -> None:
     s.add_argument("--bank", type=int, default=20_000, help="bank size (MOSES-train molecules)")
     s.add_argument("--recon", type=int, default=1000, help="MOSES-test molecules reconstructed")
     s.add_argument("--last", type=int, default=0, help="only the newest K unscored snapshots")
+    s.add_argument("--keep-samples", action="store_true", help="keep each row's samples in RUN/curve/")
     p = sub.add_parser("plot", help="redraw the figure from the CSV")
     for q in (s, p):
         q.add_argument("--out", type=Path, default=Path("docs/bench/quality"))
