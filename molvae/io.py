@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import math
 import os
 import sys
 import time
@@ -210,12 +211,25 @@ def provenance(model: str | os.PathLike | None = None, command: str | None = Non
 
 
 def write_json(path: str | os.PathLike, info: dict[str, Any]) -> Path:
-    """Write `info` as indented JSON (numbers and paths as they print)."""
+    """Write `info` as indented, strict JSON: NaN and infinities (a figure that is undefined, such as
+    the third-best score of a run with two results) become ``null``, which every JSON parser reads;
+    numpy numbers and arrays are written as numbers and lists, anything else (paths, ...) as it prints."""
     path = Path(path)
-    path.write_text(json.dumps(info, indent=2, default=_plain) + "\n")
+    path.write_text(json.dumps(strict_json(info), indent=2, allow_nan=False) + "\n")
     return path
 
 
-def _plain(value: Any) -> Any:
-    # numpy scalars as numbers, anything else (paths, ...) as it prints
-    return value.item() if hasattr(value, "item") else str(value)
+def strict_json(value: Any) -> Any:
+    """`value` as plain JSON data: dicts (keys as strings), lists, strings, finite numbers, booleans
+    and ``None``, with NaN and infinities as ``None``."""
+    if isinstance(value, dict):
+        return {k if isinstance(k, str) else str(k): strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [strict_json(v) for v in value]
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if hasattr(value, "tolist"):  # numpy (and torch) numbers and arrays
+        return strict_json(value.tolist())
+    return str(value)
