@@ -297,10 +297,13 @@ def canonical_set(
     cache_dir: str | os.PathLike | None = None,
     workers: int | None = None,
     progress: bool = True,
-) -> set[str]:
+    cached_only: bool = False,
+) -> set[str] | None:
     """The distinct canonical SMILES of a file's valid rows (e.g. a training set, for novelty).
 
-    Cached like preprocessing, keyed by the file's bytes, `column` and the RDKit version.
+    Cached like preprocessing, keyed by the file's bytes, `column` and the RDKit version. With
+    `cached_only`, ``None`` when it is not in the cache (nothing is computed); see
+    :func:`molvae.novelty.in_training_set` for telling novelty without it.
     """
     from rdkit import __version__ as rdkit_version
 
@@ -312,6 +315,8 @@ def canonical_set(
     if cache is not None and cache.is_file():
         with np.load(cache, allow_pickle=False) as z:
             return set(unpack_strings(z["smiles"], int(z["n"])))
+    if cached_only:
+        return None
     canon = sorted({c for c in canonicalize(read_smiles(path, column).tolist(), workers, progress) if c})
     if cache is not None:
         save_npz_atomic(cache, smiles=pack_strings(canon), n=np.array(len(canon)))
