@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import math
 import os
 import sys
 import time
@@ -17,7 +18,7 @@ import pandas as pd
 
 from molvae.cache import file_sha256
 from molvae.chem import canonical_smiles
-from molvae.errors import InputFileError
+from molvae.errors import InputFileError, hint
 from molvae.shipped import shipped_name
 from molvae.version import __version__
 
@@ -62,7 +63,9 @@ def read_smiles(path: str | os.PathLike, column: str | None = None) -> pd.Series
 
     `column` picks a column by name (or 0-based position for headerless files); by default the
     column is found by its name (``smiles``, ``SMILES``, ...) or, failing that, by which column
-    parses as SMILES. Returns a string Series indexed by data row (0-based, after any header).
+    parses as SMILES. A .csv or .tsv file separated by another delimiter (``;`` as spreadsheets
+    write it in many countries, a tab, a comma) is read by that delimiter. Returns a string Series
+    indexed by data row (0-based, after any header).
     For SDF, row i is record i + 1; a record RDKit cannot read holds its reason (see
     :data:`molvae.chem.UNREADABLE`), and each record's title or ID is in ``series.attrs["labels"]``.
     """
@@ -132,8 +135,24 @@ def _leading_comment_lines(path: Path) -> int:
     return n
 
 
+DELIMITERS = (",", ";", "\t")  # none can be part of a SMILES ("|" can: CXSMILES)
+
+
+def _delimiter(path: Path, expected: str, skip: int) -> str:
+    """The delimiter of a delimited file: `expected` (by its suffix) unless the first line holds none
+    of it and holds another of :data:`DELIMITERS` (then the one it holds most)."""
+    with _open_text(path) as fh:
+        line = next((line for i, line in enumerate(fh) if i >= skip), "")
+    if expected in line:
+        return expected
+    counts = {d: line.count(d) for d in DELIMITERS if d != expected}
+    found = max(counts, key=counts.get)
+    return found if counts[found] else expected
+
+
 def _read_delimited(path: Path, sep: str) -> pd.DataFrame:
     skip = _leading_comment_lines(path)
+    sep = _delimiter(path, sep, skip)
     first = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, skiprows=skip, nrows=1, header=None)
     if first.empty:
         return first
@@ -172,7 +191,7 @@ def _check_looks_like_smiles(series: pd.Series, name: str, path: Path, head: int
     if len(values) >= 3 and not any(canonical_smiles(v) for v in values):
         example = ", ".join(repr(v[:30]) for v in values[:3])
         raise InputFileError(f"{path}: column {name!r} does not look like SMILES (none of its first {len(values)} "
-                             f"values parses, e.g. {example}); name the SMILES column with --smiles-column")
+                             f"values parses, e.g. {example})" + hint("smiles_column", "; name the SMILES column with {}"))
 
 
 def _pick_column(table: pd.DataFrame, column: str | None, path: Path) -> str:
@@ -188,9 +207,8 @@ def _pick_column(table: pd.DataFrame, column: str | None, path: Path) -> str:
     rates = {c: np.mean([canonical_smiles(str(v)) is not None for v in head[c]]) for c in columns}
     best = max(rates, key=rates.get)
     if rates[best] < 0.5:
-        raise InputFileError(
-            f"{path}: cannot find a SMILES column (columns: {columns}); name it with --smiles-column"
-        )
+        raise InputFileError(f"{path}: cannot find a SMILES column (columns: {columns})"
+                             + hint("smiles_column", "; name it with {}"))
     return best
 
 
@@ -210,12 +228,25 @@ def provenance(model: str | os.PathLike | None = None, command: str | None = Non
 
 
 def write_json(path: str | os.PathLike, info: dict[str, Any]) -> Path:
-    """Write `info` as indented JSON (numbers and paths as they print)."""
+    """Write `info` as indented, strict JSON: NaN and infinities (a figure that is undefined, such as
+    the third-best score of a run with two results) become ``null``, which every JSON parser reads;
+    numpy numbers and arrays are written as numbers and lists, anything else (paths, ...) as it prints."""
     path = Path(path)
-    path.write_text(json.dumps(info, indent=2, default=_plain) + "\n")
+    path.write_text(json.dumps(strict_json(info), indent=2, allow_nan=False) + "\n")
     return path
 
 
-def _plain(value: Any) -> Any:
-    # numpy scalars as numbers, anything else (paths, ...) as it prints
-    return value.item() if hasattr(value, "item") else str(value)
+def strict_json(value: Any) -> Any:
+    """`value` as plain JSON data: dicts (keys as strings), lists, strings, finite numbers, booleans
+    and ``None``, with NaN and infinities as ``None``."""
+    if isinstance(value, dict):
+        return {k if isinstance(k, str) else str(k): strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [strict_json(v) for v in value]
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if hasattr(value, "tolist"):  # numpy (and torch) numbers and arrays
+        return strict_json(value.tolist())
+    return str(value)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from molvae.cli.common import (add_encoding_flags, add_input_flags, add_labels, add_model_flags, add_quiet_flag, load_model, non_negative, positive,
+from molvae.cli.common import (add_verb, add_encoding_flags, add_input_flags, add_labels, add_model_flags, load_model, non_negative, positive,
                                print_reject_reasons, print_summary, read_input, record_provenance, with_suffix,
                                write_table)
 from molvae.prior import PRIORS, describe_prior, resolve_prior
@@ -14,7 +14,7 @@ from molvae.shipped import shipped_name
 
 
 def add_parsers(sub) -> None:
-    p = sub.add_parser("sample", help="sample molecules from the prior", description=(
+    p = add_verb(sub, "sample", run_sample, help="sample molecules from the prior", description=(
         "Decode latent codes into molecules: codes from the model's code bank (molvae fit-prior) when it has "
         "one, else from N(0, I). Draws that decode to no molecule are replaced by new ones, and the fraction "
         "of valid draws is reported as raw_validity. Writes a CSV (smiles, valid, selfies) and OUT.meta.json "
@@ -48,10 +48,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--workers", type=int, default=-1, help=(
         "processes turning SELFIES into canonical SMILES while the network decodes; 0 = none "
         "(default: from 20,000 molecules up, one fewer than the cores on a GPU or with 8+ cores)"))
-    add_quiet_flag(p)
-    p.set_defaults(run=run_sample)
 
-    p = sub.add_parser("fit-prior", help="store a code bank of training molecules for sampling", description=(
+    p = add_verb(sub, "fit-prior", run_fit_prior, help="store a code bank of training molecules for sampling", description=(
         "Encode molecules (usually the model's training set) and store their posterior means and standard "
         "deviations in a copy of the model: molvae sample then draws codes mu + W * sigma * eps around them "
         "instead of from N(0, I), where the decoder writes fewer odd molecules (docs/quality.md)."))
@@ -62,10 +60,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--width", type=positive(float), default=1.0, help="stored width W (default: 1.0)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the choice (default: 0)")
     p.add_argument("-o", "--output", default="model_with_prior.pt", help="output checkpoint (default: model_with_prior.pt)")
-    add_quiet_flag(p)
-    p.set_defaults(run=run_fit_prior)
 
-    p = sub.add_parser("reconstruct", help="encode and decode molecules", description=(
+    p = add_verb(sub, "reconstruct", run_reconstruct, help="encode and decode molecules", description=(
         "Encode each input molecule to its posterior mean and decode it greedily. Writes one row per "
         "input row: row, input, canonical, reconstructed, exact, reason (why a row could not be encoded)."))
     add_input_flags(p)
@@ -73,7 +69,6 @@ def add_parsers(sub) -> None:
     p.add_argument("-o", "--output", default="reconstructions.csv", help="output CSV (default: reconstructions.csv)")
     p.add_argument("--sample", action="store_true", help="sample tokens instead of greedy decoding")
     add_encoding_flags(p)
-    p.set_defaults(run=run_reconstruct)
 
 
 def run_sample(args) -> int:
@@ -132,7 +127,8 @@ def print_property_summary(path: Path, names: str) -> None:
 def run_reconstruct(args) -> int:
     smiles = read_input(args)
     vae = load_model(args)
-    df = vae.reconstruct(smiles.tolist(), greedy=not args.sample, batch_size=args.batch_size, spellings=args.spellings)
+    df = vae.reconstruct(smiles.tolist(), greedy=not args.sample, batch_size=args.batch_size, spellings=args.spellings,
+                         progress=not args.quiet)
     df.insert(0, "row", smiles.index)
     add_labels(df, smiles)
     encodable = df[df.reason == ""]

@@ -216,3 +216,76 @@ def test_sampling_screens_out_slips_and_counts_them(tiny_model, monkeypatch):
 
     with selfies_constraints(tiny_model.constraints):
         assert all(slip_reason(s, tokens) is None for s in clean.smiles)
+
+
+# ----------------------------------------------------------------------------- one string is one molecule
+
+
+def test_one_smiles_string_is_one_molecule(tiny_model):
+    z = tiny_model.encode("CCO")
+    assert z.shape == (1, tiny_model.config.latent_dim)
+    np.testing.assert_array_equal(z, tiny_model.encode(["CCO"]))
+    mu, logvar = tiny_model.encode("CCO", return_logvar=True)
+    assert mu.shape == logvar.shape == (1, tiny_model.config.latent_dim)
+    rec = tiny_model.reconstruct("CCO")
+    assert rec.input.tolist() == ["CCO"] and rec.canonical.tolist() == ["CCO"]
+    assert len(tiny_model.prepare("c1ccccc1O")) == 1
+    assert tiny_model.decode(z[0]) == tiny_model.decode(z)  # one point (latent_dim,) is a batch of one
+    assert len(tiny_model.decode(torch.from_numpy(z[0]))) == 1
+
+
+def test_molecules_of_the_wrong_kind_are_refused_clearly(tiny_model):
+    from molvae.errors import InvalidInput
+
+    table = pd.DataFrame({"name": ["ethanol"], "smiles": ["CCO"]})
+    with pytest.raises(InvalidInput, match="2 columns"):
+        tiny_model.encode(table)
+    np.testing.assert_array_equal(tiny_model.encode(table[["smiles"]]), tiny_model.encode("CCO"))
+    with pytest.raises(InvalidInput, match="got int"):
+        tiny_model.encode(42)
+    with pytest.raises(InvalidInput, match="shape"):
+        tiny_model.decode(np.zeros((2, 3)))
+
+
+def test_python_errors_name_the_python_settings(tiny_model, tmp_path):
+    """A Python caller is told the keyword arguments, never a command-line flag."""
+    from molvae.errors import InputFileError
+    from molvae.io import read_smiles
+
+    with pytest.raises(MolvaeError) as exc:
+        tiny_model.encode(["CCO", "CC(=O)[O-]", "CCN.Cl"])
+    message = str(exc.value)
+    assert "standardize=True makes it readable" in message and "keep the largest with largest_fragment=True" in message
+    assert 'errors="nan" gives them rows of NaN' in message and "--" not in message
+    numbers = tmp_path / "ids.csv"
+    numbers.write_text("id,weight\n1,2\n3,4\n5,6\n")
+    with pytest.raises(InputFileError) as exc:
+        read_smiles(numbers)
+    assert "column=NAME" in str(exc.value) and "--smiles-column" not in str(exc.value)
+    clean = MolVAE.load(tiny_model.path, device="cpu", standardize=True, largest_fragment=True)
+    assert np.isfinite(clean.encode(["CC(=O)[O-]", "CCN.Cl"])).all()  # the spelling the hint gives works
+
+
+def test_repr_says_what_the_model_is(tiny_model):
+    text = repr(tiny_model)
+    assert text.startswith(f"MolVAE({tiny_model.path}: latent 8,") and f"vocabulary {len(tiny_model.vocab)} tokens" in text
+    assert "prior N(0, I)" in text and "cpu, fp32" in text
+
+
+def test_the_default_model_for_sampling_is_the_one_molvae_sample_uses():
+    """MolVAE.load(use="sample") is what `molvae sample` loads; sampling from MolVAE.load() (the
+    latent tools' model) says that it is not, and how to get it."""
+    import warnings
+
+    from molvae.cli.main import build_parser
+    from molvae.shipped import default_model
+
+    verb = build_parser().verbs["sample"]
+    assert MolVAE.load(use=verb.get_default("model_use"), device="cpu").path == default_model("sample").path
+    latent = MolVAE.load(device="cpu")
+    with pytest.warns(UserWarning, match=r'molvae-moses-v0.4.*MolVAE.load\(use="sample"\)'):
+        latent.sample(2, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        MolVAE.load(use="sample", device="cpu").sample(2, seed=0)
+        MolVAE.load(default_model("latent").name, device="cpu").sample(2, seed=0)  # named: no warning

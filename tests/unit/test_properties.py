@@ -72,3 +72,13 @@ def test_penalized_logp_both_forms():
     # an aspirin-sized drug scores near the ZINC mean; a long alkane chain games the score (why a length limit matters)
     chain, drug = P.compute(["C" * 30, ASPIRIN], ["penalized_logp"]).penalized_logp
     assert chain > 5 > drug
+
+
+def test_one_smiles_string_is_one_molecule():
+    """The functions that take many molecules take one string as one molecule, not as its characters."""
+    one = P.compute("CCO", ["mw"])
+    assert one.mw.tolist() == pytest.approx([46.069], abs=1e-3)
+    assert P.tanimoto("CCO", "CCO") == [1.0]
+    values, rejects = P.table("CCO", ["mw"])
+    assert values.canonical.tolist() == ["CCO"] and values.row.tolist() == [0] and not len(rejects)
+    assert P.molecule_properties("CCO", ["mw"], cache_dir="").shape == (1, 1)
