@@ -355,6 +355,25 @@ def write_molecules(table: pd.DataFrame, path: str | os.PathLike, molecule_colum
     return Path(path)
 
 
+def with_input_columns(table: pd.DataFrame, columns: pd.DataFrame) -> pd.DataFrame:
+    """`table` with an input file's own `columns` (:attr:`MoleculeFile.columns`, indexed by input row)
+    inserted after its ``row`` column, each row's values looked up by its ``row``. A column whose name
+    `table` already has is prefixed with ``input_`` (again until the name is free), so a user's
+    ``qed`` column next to a computed one is written as ``input_qed``."""
+    if columns.shape[1] == 0 or "row" not in table.columns:
+        return table
+    values = columns.reindex(table["row"].to_numpy()).fillna("")
+    taken = set(map(str, table.columns))
+    at = int(table.columns.get_loc("row")) + 1
+    for i, name in enumerate(values.columns):
+        free = str(name)
+        while free in taken:
+            free = "input_" + free
+        taken.add(free)
+        table.insert(at + i, free, values[name].to_numpy())
+    return table
+
+
 def read_table(path: str | os.PathLike, columns: Sequence[str] | None = None) -> pd.DataFrame:
     """A table :class:`MoleculeWriter` wrote, read back (an SDF's tags as strings); `columns`: only these."""
     fmt = output_format(path)

@@ -23,7 +23,7 @@ import warnings
 
 from molvae.version import __version__
 from molvae.cli import evaluate, models, optimize, sample, space, train
-from molvae.cli.common import refuse_overwriting_the_input
+from molvae.cli.common import check_output, refuse_overwriting_the_input
 from molvae.errors import MolvaeError
 
 EXIT_USER_ERROR = 2
@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USER_ERROR
     try:
         refuse_overwriting_the_input(args)
+        check_output(args)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UserWarning)
             code = args.run(args)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from molvae.cli.common import (add_input_flags, add_labels, add_model_flags, add_quiet_flag, load_model, number, positive,
-                               print_reject_reasons, print_summary, read_input, with_suffix, write_table)
+from molvae.cli.common import (add_input_columns, add_input_flags, add_model_flags, add_output_flag, add_quiet_flag,
+                               load_model, number, positive, print_reject_reasons, print_summary, read_input,
+                               with_suffix, write_table)
 
 DEFAULT_PROPERTIES = "qed,logp,sa,mw,tpsa,hbd,hba,rotatable_bonds,rings,penalized_logp"
 
@@ -19,7 +20,7 @@ def add_parsers(sub) -> None:
     add_input_flags(p)
     p.add_argument("--properties", default=DEFAULT_PROPERTIES, help=f"comma-separated (default: {DEFAULT_PROPERTIES})")
     p.add_argument("--reference", help="SMILES to compute similarity to")
-    p.add_argument("-o", "--output", default="properties.csv", help="output CSV (default: properties.csv)")
+    add_output_flag(p, "properties.csv")
     p.add_argument("--workers", type=int, default=0, help="processes (default: all cores, from 20,000 rows)")
     add_quiet_flag(p)
     p.set_defaults(run=run_properties)
@@ -70,16 +71,17 @@ def run_properties(args) -> int:
     from molvae import properties as props
 
     names = props.resolve(args.properties)
-    smiles = read_input(args)
+    inputs = read_input(args)
+    smiles = inputs.smiles
     table, rejects = props.table(smiles, names, reference=args.reference, workers=args.workers or None,
                                  progress=not args.quiet, largest_fragment=args.largest_fragment,
                                  standardize=args.standardize)
     out = Path(args.output)
-    add_labels(table, smiles)
-    add_labels(rejects, smiles)
+    add_input_columns(table, inputs)
+    add_input_columns(rejects, inputs)
     summary = {"rows": len(smiles), "written": len(table), "rejected": len(rejects)}
-    write_table(table, out, args, float_format="%.6g", input=str(args.input), properties=names,
-                reference=args.reference, summary=summary)
+    write_table(table, out, args, float_format="%.6g", molecule_column="canonical", input=str(args.input),
+                properties=names, reference=args.reference, summary=summary)
     rejects.to_csv(with_suffix(out, ".rejects.csv"), index=False)
     print_summary(out, summary, f" (see {with_suffix(out, '.rejects.csv')})" if len(rejects) else "")
     print_reject_reasons(rejects.reason)
@@ -89,7 +91,7 @@ def run_properties(args) -> int:
 def run_fit_predictor(args) -> int:
     from molvae.predictors import fit_predictor
 
-    smiles = read_input(args)
+    smiles = read_input(args).smiles
     vae = load_model(args)
     predictor, metrics = fit_predictor(vae, smiles.tolist(), args.properties, epochs=args.epochs, seed=args.seed,
                                        progress=not args.quiet)
