@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
+from molvae import properties as props
 from molvae.cli.common import (add_input_columns, add_input_flags, add_model_flags, add_output_flag, add_quiet_flag,
                                load_model, number, positive, print_reject_reasons, print_summary, read_input,
                                with_suffix, write_table)
 
-DEFAULT_PROPERTIES = "qed,logp,sa,mw,tpsa,hbd,hba,rotatable_bonds,rings,penalized_logp"
+DEFAULT_PROPERTIES = "qed,logp,sa,mw,tpsa,hbd,hba,rotatable_bonds,rings,fsp3,lipinski_violations,penalized_logp"
 
 
 def add_parsers(sub) -> None:
     p = sub.add_parser("properties", help="RDKit properties of molecules in a file", description=(
-        "Compute RDKit properties for every row: qed, logp, sa (Ertl & Schuffenhauer), mw, tpsa, hbd, hba, "
-        "rotatable_bonds, rings, aromatic_rings, heavy_atoms, penalized_logp (JT-VAE's normalized form), "
-        "penalized_logp_raw, and with --reference the Tanimoto similarity (Morgan r=2, 2048 bits) to a molecule. "
-        "Unparsable rows go to OUT.rejects.csv with their reason. No model is needed."))
+        "Compute RDKit properties for every row (those listed below), and with --reference the Tanimoto similarity "
+        "(Morgan r=2, 2048 bits) to a molecule. Unparsable rows go to OUT.rejects.csv with their reason. No model "
+        "is needed."), epilog="properties:\n" + props.glossary(), formatter_class=argparse.RawDescriptionHelpFormatter)
     add_input_flags(p)
-    p.add_argument("--properties", default=DEFAULT_PROPERTIES, help=f"comma-separated (default: {DEFAULT_PROPERTIES})")
+    p.add_argument("--properties", default=DEFAULT_PROPERTIES, help=(
+        f"comma-separated, from those listed below (default: {DEFAULT_PROPERTIES})"))
     p.add_argument("--reference", help="SMILES to compute similarity to")
     add_output_flag(p, "properties.csv")
     p.add_argument("--workers", type=int, default=0, help="processes (default: all cores, from 20,000 rows)")
@@ -33,7 +35,7 @@ def add_parsers(sub) -> None:
         "OUT/summary.json (top-k, settings) and OUT/score_vs_calls.png."))
     p.add_argument("spec", nargs="?", help="TOML spec (see docs/optimize.md)")
     add_model_flags(p, use="optimize")
-    p.add_argument("--maximize", "--oracle", help="property to maximize (without a spec), or a scorer: a Python "
+    p.add_argument("--maximize", "--oracle", help=f"property to maximize (without a spec: {props.known()}), or a scorer: a Python "
                    "function SMILES -> float as module:function, or a TDC/PMO task as tdc:NAME (pip install \".[bench]\")")
     p.add_argument("--minimize", help="property to minimize (without a spec)")
     p.add_argument("--similarity-min", type=number(float, 0, 1), help="constraint: Tanimoto to the start molecule at least this")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from molvae import properties as props
 from molvae.cli.common import (add_encoding_flags, add_input_columns, add_input_flags, add_model_flags, add_output_flag,
                                add_quiet_flag, load_model, non_negative, positive, print_domain_count,
                                print_reject_reasons, print_summary,
@@ -40,8 +41,8 @@ def add_parsers(sub) -> None:
         "draw bank codes as mu + W * sigma * eps; a wider W gives more new molecules, fewer like the training data "
         "(default: the width stored with the bank)"))
     p.add_argument("--properties", default="qed,logp,sa,mw", help=(
-        "RDKit properties added as columns, comma-separated, or 'none' (known: qed, logp, sa, mw, tpsa, hbd, hba, "
-        "rotatable_bonds, rings, aromatic_rings, heavy_atoms; default: qed,logp,sa,mw)"))
+        f"RDKit properties added as columns, comma-separated, or 'none' (known: {props.known()}; `molvae properties "
+        "--help` says what each is; default: qed,logp,sa,mw)"))
     p.add_argument("--workers", type=int, default=-1, help=(
         "processes turning SELFIES into canonical SMILES while the network decodes; 0 = none "
         "(default: from 20,000 molecules up, one fewer than the cores on a GPU or with 8+ cores)"))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from molvae import properties as props
 from molvae.cli.common import (add_encoding_flags, add_input_columns, add_input_flags, add_model_flags, add_output_flag,
                                add_quiet_flag, load_model, non_negative, positive, print_domain_count,
                                print_reject_counts, print_reject_reasons, print_summary, read_input,
@@ -52,7 +53,8 @@ def add_parsers(sub) -> None:
     p.add_argument("-n", "--num", type=positive(int), default=100, help="latent points to decode (default: 100)")
     p.add_argument("--radius", type=non_negative(float), default=2.0, help="typical distance from the molecule in latent space (default: 2.0)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    p.add_argument("--properties", default="qed,logp,sa,mw", help="property columns, or 'none' (default: qed,logp,sa,mw)")
+    p.add_argument("--properties", default="qed,logp,sa,mw", help=(
+        f"property columns, comma-separated, or 'none' (known: {props.known()}; default: qed,logp,sa,mw)"))
     p.add_argument("--grid", type=positive(int), default=20, help="molecules in the picture (default: 20)")
     add_output_flag(p, "explore.csv")
     p.set_defaults(run=run_explore)
