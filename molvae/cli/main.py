@@ -22,13 +22,13 @@ import traceback
 import warnings
 
 from molvae.version import __version__
-from molvae.cli import evaluate, models, optimize, sample, space, train
+from molvae.cli import draw, evaluate, models, optimize, sample, space, train
 from molvae.cli.common import check_output, refuse_overwriting_the_input
 from molvae.errors import MolvaeError
 
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 1
-GROUPS = (train, sample, evaluate, space, optimize, models)  # the order of the verbs in --help
+GROUPS = (train, sample, evaluate, space, optimize, draw, models)  # the order of the verbs in --help
 
 
 def build_parser() -> argparse.ArgumentParser:

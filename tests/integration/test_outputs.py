@@ -153,3 +153,21 @@ def test_a_recorded_weight_range_marks_small_molecules(tiny_run, moses_300, tmp_
     table = pd.read_csv(tmp_path / "r.csv", keep_default_na=False)
     assert table.in_domain.tolist() == [False, True]
     assert table.domain_note[0].startswith("mw 46.07 outside the training molecules'")
+
+
+# ----------------------------------------------------------------------------- draw
+
+
+def test_draw_makes_a_grid_from_a_file_with_legends_from_a_column(tmp_path, capsys):
+    src = _sdf(tmp_path)
+    assert main(["draw", str(src), "-o", str(tmp_path / "g.png"), "--legend", "activity"]) == 0
+    assert "5 of 6 rows drawn, legend activity; no readable molecule in 1, drawn as * (rows 1)" in capsys.readouterr().out
+    assert (tmp_path / "g.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main(["draw", str(_csv(tmp_path)), "-o", str(tmp_path / "g.svg"), "--limit", "3"]) == 0
+    assert "2 of 3 rows drawn, legend name" in capsys.readouterr().out
+    svg = (tmp_path / "g.svg").read_text()
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg
+    assert main(["draw", str(src), "-o", str(tmp_path / "g.jpg")]) == 2
+    assert "name it .png or .svg" in capsys.readouterr().err
+    assert main(["draw", str(src), "-o", str(tmp_path / "h.png"), "--legend", "pIC50"]) == 2
+    assert "no such column; its columns are ['row', 'label', 'id', 'activity']" in capsys.readouterr().err
