@@ -32,7 +32,7 @@ def add_parsers(sub) -> None:
         "(one oracle call per new molecule, budget exact). The objective comes from a TOML spec ([objective] terms, "
         "[constraints], [search]) or from --maximize/--minimize; flags override the spec. Writes OUT/proposals.csv "
         "(every evaluated molecule: call, score, feasibility, properties, similarity to the start, novelty), "
-        "OUT/summary.json (top-k, settings) and OUT/score_vs_calls.png."))
+        "OUT/proposals.sdf (the same rows as SD records, the columns as tags), OUT/summary.json (top-k, settings) and OUT/score_vs_calls.png."))
     p.add_argument("spec", nargs="?", help="TOML spec (see docs/optimize.md)")
     add_model_flags(p, use="optimize")
     p.add_argument("--maximize", "--oracle", help=f"property to maximize (without a spec: {props.known()}), or a scorer: a Python "

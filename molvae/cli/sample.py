@@ -68,7 +68,9 @@ def add_parsers(sub) -> None:
     p = sub.add_parser("reconstruct", help="encode and decode molecules", description=(
         "Encode each input molecule to its posterior mean and decode it greedily. Writes one row per "
         "input row: row, the input's own columns, input, canonical, reconstructed, exact, reason (why a row could "
-        "not be encoded); an SDF output's molecules are the reconstructed ones."))
+        "not be encoded), in_domain and domain_note (whether the molecule is like the model's training molecules in "
+        "elements, charges, stereo, size and any ranges its checkpoint records, and why not; `molvae score` rates "
+        "how unlike them each molecule is). An SDF output's molecules are the reconstructed ones."))
     add_input_flags(p)
     add_model_flags(p)
     add_output_flag(p, "reconstructions.csv")

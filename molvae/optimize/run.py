@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from molvae.io import provenance, write_json
+from molvae.io import provenance, write_json, write_molecules
 from molvae.optimize.objective import Objective
 from molvae.optimize.oracle import STOP_REASONS
 from molvae.optimize.search import SearchConfig, optimize
@@ -22,7 +22,7 @@ from molvae.shipped import shipped_name
 if TYPE_CHECKING:
     from molvae.api import MolVAE
 
-OUTPUTS = ("proposals.csv", "summary.json", "spec.toml", "score_vs_calls.png")
+OUTPUTS = ("proposals.csv", "proposals.sdf", "summary.json", "spec.toml", "score_vs_calls.png")
 
 
 def summary(table: pd.DataFrame, k: int = 3) -> dict[str, Any]:
@@ -68,7 +68,7 @@ def run_to_folder(vae: "MolVAE", objective: Objective, search: SearchConfig, out
                   command: str | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Run :func:`optimize` and write to the folder `out`: ``proposals.csv`` (every evaluated molecule,
     with a ``novel`` column against the canonical molecules of `train`, left out when `train` is None
-    or "none"), ``summary.json`` (provenance: the `command`, default this process's, the molvae version,
+    or "none"), ``proposals.sdf`` (the same rows as SD records, the columns as tags), ``summary.json`` (provenance: the `command`, default this process's, the molvae version,
     the `model` file the vae was loaded from if given; the settings and the summary of the `top`
     molecules), ``spec.toml`` (every setting, so that ``molvae optimize OUT/spec.toml`` with the same
     model repeats the run) and ``score_vs_calls.png``. `progress`: progress bars for the search's oracle calls and
@@ -85,6 +85,7 @@ def run_to_folder(vae: "MolVAE", objective: Objective, search: SearchConfig, out
 
         table["novel"] = ~table.smiles.isin(canonical_set(resolve_data_path(train), progress=progress))
     table.to_csv(out / "proposals.csv", index=False, float_format="%.6g")
+    write_molecules(table, out / "proposals.sdf", "smiles", float_format="%.6g")
     result = summary(table, k=top)
     result["seconds"] = round(time.perf_counter() - start, 1)
     name = shipped_name(model)
