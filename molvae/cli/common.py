@@ -86,8 +86,9 @@ def add_output_flag(p: argparse.ArgumentParser, default: str, what: str = "molec
     """-o for a verb that writes a table of molecules: its format follows the extension (molvae.io),
     checked before any work is done."""
     p.add_argument("-o", "--output", default=default, help=(
-        f"output file of {what}: .csv, .tsv or .sdf (each molecule a record, the other columns its SD tags), "
-        f"optionally .gz (default: {default})"))
+        f"output file of {what}: .csv, .tsv or .sdf (a record per row: its molecule, titled by a label, name or id "
+        f"column, the other columns as SD tags; a row without a molecule is a record without atoms), optionally .gz "
+        f"(default: {default})"))
     p.set_defaults(check_output=output_format)
 
 
