@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,16 +19,16 @@ import pandas as pd
 import torch
 
 from molvae.checkpoint import load_checkpoint, save_checkpoint
-from molvae.chem import decode_many
+from molvae.chem import as_smiles_list, decode_many
 from molvae.data import MoleculeSet, prepare, sequential_batches
 from molvae.device import autocast, resolve_device, resolve_precision
 from molvae.domain import Domain
-from molvae.errors import CheckpointError, MolvaeError
+from molvae.errors import CheckpointError, InvalidInput, MolvaeError, hint
 from molvae.io import MoleculeWriter
 from molvae.model import VAE, LatentPredictor, ModelConfig, build_model
 from molvae.prior import CodeBank, prior_label
 from molvae.sampling import SampleStream
-from molvae.shipped import default_model, resolve_model
+from molvae.shipped import DEFAULTS, default_model, resolve_model, shipped_name
 from molvae.training import train  # noqa: F401  (public here: ``from molvae.api import MolVAE, train``)
 from molvae.vocab import Vocab
 
@@ -38,10 +39,14 @@ PRETRAINED = default_model("latent").path
 class MolVAE:
     """A trained model with its vocabulary and SELFIES constraints: SMILES in, SMILES out.
 
-    >>> vae = MolVAE.load("runs/quickstart/best.pt")
-    >>> vae.sample(100)            # DataFrame: smiles, valid, selfies
-    >>> z = vae.encode(["CCO"])    # (1, latent_dim) posterior means
-    >>> vae.decode(z)              # ['CCO']
+    >>> vae = MolVAE.load()                  # the shipped model for encoding (molvae-moses-v0.2.1)
+    >>> z = vae.encode(["CCO", "c1ccccc1"])  # (2, latent_dim) posterior means
+    >>> vae.decode(z)                        # two canonical SMILES (None where a decoding is invalid)
+    >>> MolVAE.load(use="sample").sample(100)  # DataFrame: smiles, valid, selfies (as `molvae sample`)
+
+    Methods that take molecules take one SMILES string as one molecule and a list (array, Series)
+    as many; the result always has one row per molecule: ``encode("CCO")`` is ``(1, latent_dim)``,
+    as ``encode(["CCO"])`` is.
     """
 
     def __init__(self, model: VAE, vocab: Vocab, constraints: dict[str, int], meta: dict[str, Any] | None = None,
@@ -55,6 +60,8 @@ class MolVAE:
         # how input molecules are cleaned before encoding (every method that reads SMILES uses :meth:`prepare`)
         self.largest_fragment = False  # salts and mixtures: keep the largest fragment instead of rejecting
         self.standardize = False  # RDKit standardization (see molvae.chem.standardize)
+        # the kind of work (molvae.shipped.USES) whose shipped default this is, when it was loaded without a name
+        self.default_for: str | None = None
 
     @property
     def precision(self) -> str:
@@ -72,18 +79,35 @@ class MolVAE:
 
     # -------------------------------------------------------------- files
 
+    def __repr__(self) -> str:
+        cfg = self.config
+        where = shipped_name(self.path) or (str(self.path) if self.path is not None else "not saved")
+        prior = (f"code bank of {len(self.prior):,} (width {self.prior.width:g})" if self.prior is not None
+                 else "N(0, I)")
+        cleaning = [name for name in ("standardize", "largest_fragment") if getattr(self, name)]
+        return (f"MolVAE({where}: latent {cfg.latent_dim}, encoder {cfg.encoder_hidden}, decoder {cfg.decoder_layers} x "
+                f"{cfg.decoder_hidden}, vocabulary {len(self.vocab)} tokens, max_len {cfg.max_len}, prior {prior}"
+                + (f", predictor of {', '.join(self.predictor.names)}" if getattr(self.predictor, "names", None) else "")
+                + (f", {' and '.join(cleaning)}" if cleaning else "")
+                + f"; {self.device}, {self.precision})")
+
     @classmethod
     def load(cls, path: str | os.PathLike | None = None, device: str = "auto", precision: str = "fp32",
-             use: str = "latent") -> "MolVAE":
+             use: str = "latent", standardize: bool = False, largest_fragment: bool = False) -> "MolVAE":
         """Load a checkpoint written by ``molvae train``, or a model shipped with molvae by its name
-        (``"molvae-moses-v0.4"``; see molvae.shipped). ``None`` loads the shipped default for `use`:
-        "latent" (encoding, reconstruction, exploration: the model that reconstructs best),
-        "sample" (the model whose samples are closest to the training data) or "optimize" (the model
-        latent-space optimization finds the best molecules with), as the ``molvae`` verbs do.
+        (``"molvae-moses-v0.4"``; see molvae.shipped). ``None`` loads the shipped default for `use`,
+        the model the ``molvae`` verbs of that kind load: "latent" (encode, reconstruct, explore,
+        interpolate, score, map: the model that reconstructs best, molvae-moses-v0.2.1), "sample"
+        (``molvae sample``: the model whose samples are closest to the training data,
+        molvae-moses-v0.4) or "optimize" (``molvae optimize``: molvae-moses-v0.4). So
+        ``MolVAE.load(use="sample").sample(n)`` gives what ``molvae sample -n N`` gives; sampling
+        from ``MolVAE.load()`` warns that it is not that model.
 
-        `precision` "bf16" or "auto" runs the network in bfloat16 where the hardware has it: about
-        twice as fast on such CPUs, and decodings can differ from fp32 where two tokens are nearly
-        tied (see docs/speed.md)."""
+        `standardize` and `largest_fragment` set how input molecules are cleaned (the attributes of
+        the same names; see :meth:`prepare`). `precision` "bf16" or "auto" runs the network in
+        bfloat16 where the hardware has it: about twice as fast on such CPUs, and decodings can
+        differ from fp32 where two tokens are nearly tied (see docs/speed.md)."""
+        named = path
         path = resolve_model(path, use)
         payload = load_checkpoint(path)
         meta = payload["meta"]
@@ -108,6 +132,8 @@ class MolVAE:
         vae = cls(model.to(resolve_device(device)), vocab, constraints, meta, precision)
         vae.prior = bank.to(vae.device) if bank is not None else None
         vae.path = Path(path)
+        vae.default_for = use if named is None else None
+        vae.standardize, vae.largest_fragment = bool(standardize), bool(largest_fragment)
         # a predictor fitted to the frozen model wins over the jointly trained head
         vae.predictor = predictor if predictor is not None else model.property_head
         return vae
@@ -143,11 +169,11 @@ class MolVAE:
 
     # -------------------------------------------------------------- molecules <-> tensors
 
-    def prepare(self, smiles: Sequence[str], progress: bool = False) -> MoleculeSet:
+    def prepare(self, smiles: str | Sequence[str], progress: bool = False) -> MoleculeSet:
         """Canonicalize and tokenize with this model's vocabulary (after standardizing or keeping the
         largest fragment, as :attr:`standardize` and :attr:`largest_fragment` say); failures go to
-        ``.rejects`` with their reason."""
-        return prepare(list(smiles), max_len=self.config.max_len, vocab=self.vocab, constraints=self.constraints,
+        ``.rejects`` with their reason. One string is one molecule."""
+        return prepare(as_smiles_list(smiles), max_len=self.config.max_len, vocab=self.vocab, constraints=self.constraints,
                        progress=progress, largest_fragment=self.largest_fragment, standardize=self.standardize)
 
     def tokens_to_smiles(self, ids: torch.Tensor | np.ndarray) -> tuple[list[str], list[str | None]]:
@@ -161,7 +187,7 @@ class MolVAE:
     def sample(self, n: int, temperature: float = 1.0, greedy: bool = False, batch_size: int = 1024,
                seed: int | None = None, valid_only: bool = True, max_rounds: int = 20,
                workers: int | None = None, progress: bool = False, relax: int = 0, prior: str = "auto",
-               prior_width: float | None = None) -> pd.DataFrame:
+               prior_width: float | None = None, screen: bool = True) -> pd.DataFrame:
         """Decode draws from the prior into molecules.
 
         Columns: ``smiles`` (canonical; empty if invalid), ``valid``, ``selfies``. With
@@ -174,14 +200,20 @@ class MolVAE:
         SELFIES constraints relaxed by that many bonds and discards the slips RDKit refuses (see
         :class:`molvae.sampling.SampleStream`). `prior` says where the latent codes come from: "auto" (the
         model's code bank from ``molvae fit-prior`` when it has one, else N(0, I)), "normal" or "bank"
-        (see :mod:`molvae.prior`); `prior_width` overrides the bank's stored width. For millions of
+        (see :mod:`molvae.prior`); `prior_width` overrides the bank's stored width. `screen` replaces
+        decoding slips (radicals, molecules the model cannot read back) like invalid draws;
+        ``df.attrs["redrawn"]`` is the fraction of draws not emitted and ``df.attrs["slips"]`` counts
+        the slips by reason (:class:`molvae.sampling.SampleStream`). For millions of
         molecules, :meth:`sample_to_csv` writes them without holding them all.
         """
+        self._warn_if_not_the_sampling_model()
         stream = SampleStream(self, n, temperature, greedy, batch_size, seed, valid_only, max_rounds, workers, progress,
-                              relax, prior, prior_width)
+                              relax, prior, prior_width, screen)
         chunks = list(stream)
         df = pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame(columns=["smiles", "valid", "selfies"])
         df.attrs["raw_validity"] = stream.raw_validity
+        df.attrs["redrawn"] = stream.redrawn
+        df.attrs["slips"] = dict(stream.slips)
         df.attrs["prior"] = stream.codes
         return df
 
@@ -189,21 +221,23 @@ class MolVAE:
                       batch_size: int = 1024, seed: int | None = None, valid_only: bool = True,
                       max_rounds: int = 20, workers: int | None = None, progress: bool = False,
                       properties: str | Sequence[str] | None = (), relax: int = 0, prior: str = "auto",
-                      prior_width: float | None = None) -> dict[str, float]:
+                      prior_width: float | None = None, screen: bool = True) -> dict[str, float]:
         """:meth:`sample` streamed into a file batch by batch (molecules are not kept;
         only a hash of each, for the uniqueness count): CSV, TSV or SDF as `path`'s extension says
         (:class:`molvae.io.MoleculeWriter`). `properties` names RDKit properties to add as columns
         (see :mod:`molvae.properties`; ``None``: the default set, empty: none).
 
-        Returns a summary: n, raw_validity, unique_of_valid (distinct canonical SMILES among the
-        valid rows), seconds, mol_per_s, prior (where the codes came from: "normal", or "bank" at its width).
+        Returns a summary: n, raw_validity, redrawn (the fraction of draws not emitted), slips (screened
+        decoding slips by reason), unique_of_valid (distinct canonical SMILES among the valid rows),
+        seconds, mol_per_s, prior (where the codes came from: "normal", or "bank" at its width).
         """
         from molvae import properties as props
 
         names = props.resolve(properties)
+        self._warn_if_not_the_sampling_model()
         start = time.perf_counter()
         stream = SampleStream(self, n, temperature, greedy, batch_size, seed, valid_only, max_rounds, workers, progress,
-                              relax, prior, prior_width)
+                              relax, prior, prior_width, screen)
         seen: set[int] = set()  # hashes, not strings: uniqueness of millions in little memory
         rows = valid = 0
         with MoleculeWriter(path, "smiles", columns=["smiles", "valid", "selfies", *names]) as out:
@@ -217,13 +251,26 @@ class MolVAE:
                 valid += len(ok)
                 seen.update(hash(x) for x in ok)
         seconds = time.perf_counter() - start
-        return {"n": rows, "raw_validity": round(stream.raw_validity, 4),
+        return {"n": rows, "raw_validity": round(stream.raw_validity, 4), "redrawn": round(stream.redrawn, 5),
+                "slips": dict(stream.slips.most_common()),
                 "unique_of_valid": round(len(seen) / max(valid, 1), 4), "seconds": round(seconds, 2),
                 "mol_per_s": round(rows / max(seconds, 1e-9), 1), "prior": prior_label(stream.codes)}
 
-    def encode(self, smiles: Sequence[str], return_logvar: bool = False, errors: str = "raise",
+    def _warn_if_not_the_sampling_model(self) -> None:
+        """Sampling from the shipped model that ``MolVAE.load()`` gives by default (for the latent
+        tools) is not what ``molvae sample`` does: say so, and how to get that model."""
+        if self.default_for is None or DEFAULTS[self.default_for] == DEFAULTS["sample"]:
+            return
+        mine, theirs = DEFAULTS[self.default_for], DEFAULTS["sample"]
+        warnings.warn(f"sampling from {mine}, the shipped model MolVAE.load() gives for encoding and reconstruction; "
+                      f"`molvae sample` samples from {theirs}, whose samples are closer to the training data: "
+                      f'load it with MolVAE.load(use="sample"), or name a model (MolVAE.load("{mine}")) to sample '
+                      "from it without this warning", UserWarning, stacklevel=3)
+
+    def encode(self, smiles: str | Sequence[str], return_logvar: bool = False, errors: str = "raise",
                batch_size: int = 1024, spellings: int = 0, seed: int = 0) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
-        """Posterior means (n, latent_dim) for SMILES strings (and log-variances if asked).
+        """Posterior means (n, latent_dim) for SMILES strings (and log-variances if asked); one string
+        is one molecule, so ``encode("CCO")`` is (1, latent_dim).
 
         ``errors="raise"`` raises :class:`MolvaeError` naming the rows that cannot be encoded;
         ``errors="nan"`` gives those rows NaN instead. With `spellings` > 0 each mean is the average
@@ -232,10 +279,14 @@ class MolVAE:
         ``data.augment``; a spelling the model cannot read counts as the canonical one. The
         log-variances are always the canonical spelling's.
         """
+        if errors not in ("raise", "nan"):
+            raise InvalidInput(f'errors must be "raise" or "nan", got {errors!r}')
+        smiles = as_smiles_list(smiles)
         mols = self.prepare(smiles)
         if errors == "raise" and len(mols.rejects):
             shown = "; ".join(f"row {r.row} ({r.input!r}): {r.reason}" for r in mols.rejects.head(5).itertuples())
-            raise MolvaeError(f"{len(mols.rejects)} molecule(s) cannot be encoded: {shown}")
+            raise MolvaeError(f"{len(mols.rejects)} molecule(s) cannot be encoded: {shown}"
+                              + hint("errors", " ({} gives them rows of NaN instead)"))
         mu, logvar = self.encode_set(mols, spellings=spellings, seed=seed, batch_size=batch_size)
         mu, logvar = mols.scatter(mu, len(smiles)), mols.scatter(logvar, len(smiles))
         return (mu, logvar) if return_logvar else mu
@@ -277,8 +328,14 @@ class MolVAE:
 
     def decode(self, z: np.ndarray | torch.Tensor, greedy: bool = True, temperature: float = 1.0,
                batch_size: int = 1024, seed: int | None = None) -> list[str | None]:
-        """Latent points (n, latent_dim) -> canonical SMILES (``None`` where the decoding is invalid)."""
-        z = torch.as_tensor(np.asarray(z, dtype=np.float32)).to(self.device)
+        """Latent points (n, latent_dim) -> canonical SMILES (``None`` where the decoding is invalid).
+        One point (latent_dim,) is a batch of one: a list of one SMILES comes back."""
+        z = np.asarray(z.detach().cpu() if isinstance(z, torch.Tensor) else z, dtype=np.float32)
+        if z.ndim == 1:
+            z = z[None, :]
+        if z.ndim != 2 or z.shape[1] != self.config.latent_dim:
+            raise InvalidInput(f"decode takes latent points of shape (n, {self.config.latent_dim}), got {z.shape}")
+        z = torch.from_numpy(z).to(self.device)
         gen = torch.Generator(device=self.device)
         if seed is not None:
             gen.manual_seed(seed)
@@ -290,15 +347,16 @@ class MolVAE:
             out += self.tokens_to_smiles(ids)[1]
         return out
 
-    def reconstruct(self, smiles: Sequence[str], greedy: bool = True, batch_size: int = 1024,
-                    spellings: int = 0, seed: int = 0) -> pd.DataFrame:
+    def reconstruct(self, smiles: str | Sequence[str], greedy: bool = True, batch_size: int = 1024,
+                    spellings: int = 0, seed: int = 0, progress: bool = False) -> pd.DataFrame:
         """Encode (posterior mean; averaged over `spellings` random spellings too, see :meth:`encode`)
-        then decode each SMILES. One row per input, in order, with ``input, canonical,
-        reconstructed, exact, reason`` (reason is set where a row was rejected), ``in_domain`` and
-        ``domain_note`` (whether the molecule is like the training molecules, and why not: see
-        :attr:`domain`)."""
-        smiles = list(smiles)
-        mols = self.prepare(smiles)
+        then decode each SMILES. One row per input, in order (one string is one molecule: one row),
+        with ``input, canonical, reconstructed, exact, reason`` (reason is set where a row was
+        rejected; canonical is the molecule encoded, standardized with :attr:`standardize`),
+        ``in_domain`` and ``domain_note`` (whether the molecule is like the training molecules, and
+        why not: see :attr:`domain`). `progress`: a progress bar while the molecules are read."""
+        smiles = as_smiles_list(smiles)
+        mols = self.prepare(smiles, progress=progress)
         mu, _ = self.encode_set(mols, spellings=spellings, seed=seed, batch_size=batch_size)
         recon: list[str | None] = [None] * len(smiles)
         if len(mols):

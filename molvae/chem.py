@@ -12,12 +12,12 @@ from __future__ import annotations
 import contextlib
 import zlib
 from importlib.metadata import version
-from typing import Iterator, Mapping
+from typing import Any, Iterator, Mapping
 
 import selfies as sf
 from rdkit import Chem, rdBase
 
-from molvae.errors import MoleculeRejected
+from molvae.errors import InvalidInput, MoleculeRejected
 
 SELFIES_VERSION = version("selfies")
 
@@ -61,9 +61,39 @@ def quiet_rdkit() -> rdBase.BlockLogs:
 # RDKit's parsing time grows faster than the length (4,000 atoms take seconds): a pathological row
 # must not stall a whole file. MOSES molecules are under 100 characters.
 MAX_SMILES_LENGTH = 2_000
+# The reason a salt or mixture is rejected ends with this; molvae.data.prepare adds how to keep its largest fragment.
+MIXTURE = "(a salt or mixture)"
 # An input row that holds no SMILES carries its reason after this prefix (e.g. an SDF record RDKit
 # cannot read); no SMILES starts with '#', so it can never be mistaken for a molecule.
 UNREADABLE = "#unreadable: "
+
+
+def as_smiles_list(smiles: Any) -> list:
+    """The molecules of an argument that takes several, as a list of SMILES in order. One string is
+    one molecule (``"CCO"`` -> ``["CCO"]``), as in datamol; a list, tuple, array, Series or
+    one-column DataFrame is many. Entries are kept as they are (``None`` and "" stay, to be rejected
+    with their reason). Anything else (a number, ``None``, a table of several columns) raises
+    :class:`InvalidInput`. Every public function that takes molecules reads them through this, so a
+    single string always gives a result with one row."""
+    if isinstance(smiles, str):
+        return [smiles]
+    if isinstance(smiles, (bytes, bytearray)):
+        raise InvalidInput(f"SMILES must be text, got bytes {bytes(smiles[:30])!r}; decode them first")
+    if isinstance(smiles, Chem.Mol):
+        raise InvalidInput("expected SMILES, got an RDKit Mol; pass Chem.MolToSmiles(mol)")
+    columns = getattr(smiles, "columns", None)
+    if columns is not None:  # a DataFrame: its one column, never its column names
+        if len(columns) != 1:
+            raise InvalidInput(f"expected SMILES, got a table of {len(columns)} columns ({', '.join(map(str, columns[:5]))}"
+                               f"{', ...' if len(columns) > 5 else ''}); pass its SMILES column, e.g. df[\"smiles\"]")
+        smiles = smiles.iloc[:, 0]
+    if getattr(smiles, "ndim", 1) == 0:  # a 0-d array holds one value
+        smiles = [smiles.item()]
+    try:
+        return list(smiles)
+    except TypeError:
+        raise InvalidInput(f"expected SMILES (one string, or a list of them), got {type(smiles).__name__} "
+                           f"{smiles!r:.40}") from None
 
 
 def input_problem(smiles: object) -> str | None:
@@ -142,8 +172,7 @@ def prepare_smiles(smiles: str, keep_largest_fragment: bool = False, standardize
         raise MoleculeRejected("RDKit cannot parse the SMILES")
     if "." in canon:
         if not keep_largest_fragment:
-            raise MoleculeRejected(f"{canon.count('.') + 1} fragments (a salt or mixture); "
-                                   "keep the largest with --largest-fragment")
+            raise MoleculeRejected(f"{canon.count('.') + 1} fragments {MIXTURE}")
         canon = canonical_smiles(largest_fragment(canon))
     try:
         encoded = sf.encoder(canon)
@@ -217,6 +246,39 @@ def decode_many(selfies: list[str], constraints: Mapping[str, int] | None = None
     """:func:`selfies_to_smiles` of each entry under `constraints` (a process-pool worker)."""
     with selfies_constraints(constraints):
         return [selfies_to_smiles(s) for s in selfies]
+
+
+def slip_reason(smiles: str, tokens: frozenset[str] | set[str]) -> str | None:
+    """Why a decoded molecule is a decoding slip rather than an ordinary molecule, or ``None``.
+
+    SELFIES repairs a slip into some valid molecule (Skinnider, Nat. Mach. Intell. 2024); two kinds
+    are easy to see: a radical (unpaired electrons, which RDKit keeps when SELFIES leaves an atom
+    short of bonds), and a molecule whose own SELFIES needs a token outside `tokens` (the model's
+    vocabulary, e.g. a hypervalent ``[SH]``), which the model could not read back. The SELFIES is
+    that of the canonical SMILES under the current constraints (call inside
+    :func:`selfies_constraints` with the model's own).
+    """
+    mol = mol_from_smiles(smiles)
+    if mol is None:
+        return "not a molecule"
+    if any(atom.GetNumRadicalElectrons() for atom in mol.GetAtoms()):
+        return "radical"
+    try:
+        encoded = sf.encoder(smiles)
+    except sf.EncoderError:
+        return "SELFIES cannot encode it"
+    unknown = sorted({t for t in sf.split_selfies(encoded) if t not in tokens})
+    return f"unreadable token {unknown[0]}" if unknown else None
+
+
+def decode_screened(selfies: list[str], constraints: Mapping[str, int] | None, model_constraints: Mapping[str, int] | None,
+                    tokens: frozenset[str]) -> list[tuple[str | None, str | None]]:
+    """Decode each SELFIES under `constraints` (a process-pool worker) and screen the molecules for
+    slips (:func:`slip_reason`, re-encoded under `model_constraints` against `tokens`). Each result
+    is ``(canonical, slip reason or None)``; ``(None, None)`` for a draw that decodes to no molecule."""
+    decoded = decode_many(selfies, constraints)
+    with selfies_constraints(model_constraints):
+        return [(s, slip_reason(s, tokens) if s is not None else None) for s in decoded]
 
 
 def split_selfies(selfies: str) -> list[str]:

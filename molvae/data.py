@@ -19,8 +19,8 @@ import pandas as pd
 import torch
 
 from molvae.cache import cache_file, file_sha256, pack_strings, save_npz_atomic, unpack_strings
-from molvae.chem import SELFIES_VERSION, canonical_many, encode_many
-from molvae.errors import ConfigError, InputFileError, MoleculeRejected
+from molvae.chem import MIXTURE, SELFIES_VERSION, as_smiles_list, canonical_many, encode_many
+from molvae.errors import ConfigError, InputFileError, MoleculeRejected, hint
 from molvae.io import read_smiles
 from molvae.parallel import map_chunks
 from molvae.vocab import Vocab
@@ -126,6 +126,20 @@ class MoleculeSet:
 
 AUGMENT_MODES = ("none", "input", "target", "both")
 
+# A VAE trained from scratch on fewer molecules than this memorizes them rather than learning a latent space
+FEW_MOLECULES = 1_000
+
+
+def few_molecules_warning(n: int, fine_tuned: bool = False) -> str | None:
+    """A sentence when a model was trained from scratch on fewer than :data:`FEW_MOLECULES` usable
+    molecules (`n`, training and validation together), else ``None``."""
+    if fine_tuned or n >= FEW_MOLECULES:
+        return None
+    return (f"only {n:,} usable molecule{'s' if n != 1 else ''} to train on: a data set this small is memorized rather "
+            f"than learned, so the latent space means little (the shipped models learned from 1.6 million); train on "
+            f"thousands of molecules, or fine-tune a trained model on yours"
+            + hint("init_from", " ({})"))
+
 
 # ----------------------------------------------------------------------------- reading files
 
@@ -133,14 +147,15 @@ AUGMENT_MODES = ("none", "input", "target", "both")
 # ----------------------------------------------------------------------------- preprocessing
 
 
-def canonicalize(smiles: Sequence[str], workers: int | None = None, progress: bool = False) -> list[str | None]:
-    """RDKit canonical SMILES of each entry (``None`` where it does not parse); parallel when large."""
-    return map_chunks(canonical_many, ["" if not isinstance(s, str) else s for s in smiles], workers,
+def canonicalize(smiles: str | Sequence[str], workers: int | None = None, progress: bool = False) -> list[str | None]:
+    """RDKit canonical SMILES of each entry (``None`` where it does not parse); parallel when large.
+    One string is one molecule (a list of one comes back)."""
+    return map_chunks(canonical_many, ["" if not isinstance(s, str) else s for s in as_smiles_list(smiles)], workers,
                       "canonicalize", progress)
 
 
 def prepare(
-    smiles: Sequence[str] | pd.Series,
+    smiles: str | Sequence[str] | pd.Series,
     *,
     max_len: int,
     vocab: Vocab | None = None,
@@ -160,10 +175,35 @@ def prepare(
     With ``vocab=None`` the vocabulary is built from the kept molecules; otherwise molecules
     with tokens outside `vocab` are rejected. Molecules longer than `max_len` SELFIES tokens are
     rejected. Large inputs are processed in `workers` processes (default: all cores). Row numbers
-    in the result are the Series index when `smiles` is a Series, else positions.
+    in the result are the Series index when `smiles` is a Series, else positions. One string is one
+    molecule. A reason that a setting would fix names the setting (``standardize``,
+    ``largest_fragment``) as the caller spells it (:func:`molvae.errors.hint`).
     """
-    row_ids = list(smiles.index) if isinstance(smiles, pd.Series) else list(range(len(smiles)))
-    smiles = [str(s) if s is not None else "" for s in smiles]
+    molecules, advice = _prepare(smiles, max_len=max_len, vocab=vocab, constraints=constraints, workers=workers,
+                                 progress=progress, largest_fragment=largest_fragment, standardize=standardize)
+    return _advised(molecules, advice)
+
+
+# What a reject's reason adds when a setting would have kept the molecule: rendered when the set is
+# returned (the cache keeps the bare reasons, so a Python caller and the command line each read their own)
+ADVICE = {"largest_fragment": "; keep the largest with {}", "standardize": "; {} makes it readable"}
+
+
+def _advised(molecules: MoleculeSet, advice: Sequence[str]) -> MoleculeSet:
+    """`molecules` with each reject's reason followed by its advice (a key of :data:`ADVICE`, or "")."""
+    if any(advice):
+        reasons = [reason + (hint(key, ADVICE[key]) if key else "") for reason, key in zip(molecules.rejects.reason, advice)]
+        molecules.rejects = molecules.rejects.assign(reason=reasons)
+    return molecules
+
+
+def _prepare(smiles, *, max_len, vocab, constraints, workers, progress, largest_fragment,
+             standardize) -> tuple[MoleculeSet, list[str]]:
+    """:func:`prepare` with bare reasons, and per reject (in the rejects' order) the key of the
+    :data:`ADVICE` its reason takes, or ""."""
+    row_ids = list(smiles.index) if isinstance(smiles, pd.Series) else None
+    smiles = [str(s) if s is not None else "" for s in as_smiles_list(smiles)]
+    row_ids = row_ids if row_ids is not None else list(range(len(smiles)))
     constraints = dict(constraints) if constraints is not None else None
     results = map_chunks(partial(encode_many, constraints=constraints, keep_largest_fragment=largest_fragment,
                                  standardized=standardize), smiles, workers, "preprocess", progress)
@@ -171,9 +211,9 @@ def prepare(
     kept_rows, kept_smiles, kept_tokens, rejects = [], [], [], []
     for pos, (canon, toks) in enumerate(results):
         if canon is None:
-            rejects.append((row_ids[pos], smiles[pos], toks))
+            rejects.append((row_ids[pos], smiles[pos], toks, "largest_fragment" if toks.endswith(MIXTURE) else ""))
         elif len(toks) > max_len:
-            rejects.append((row_ids[pos], smiles[pos], f"SELFIES has {len(toks)} tokens, over max_len={max_len}"))
+            rejects.append((row_ids[pos], smiles[pos], f"SELFIES has {len(toks)} tokens, over max_len={max_len}", ""))
         else:
             kept_rows.append(pos)
             kept_smiles.append(canon)
@@ -185,25 +225,28 @@ def prepare(
         try:
             id_lists.append(vocab.ids(toks))
         except MoleculeRejected as exc:
-            hint = "" if standardize else _standardize_hint(smiles[pos], vocab, max_len, constraints)
-            rejects.append((row_ids[pos], smiles[pos], str(exc) + hint))
+            readable = not standardize and _standardized_fits(smiles[pos], vocab, max_len, constraints)
+            rejects.append((row_ids[pos], smiles[pos], str(exc), "standardize" if readable else ""))
             continue
         rows.append(row_ids[pos])
         canon_list.append(canon)
     tokens, lengths = vocab.to_matrix(id_lists, max_len)
-    return MoleculeSet(tokens, lengths, canon_list, np.asarray(rows, dtype=np.int64), vocab, rejects_frame(rejects))
+    rejects.sort(key=lambda r: r[:3])  # the order of rejects_frame
+    frame = rejects_frame([r[:3] for r in rejects])
+    return (MoleculeSet(tokens, lengths, canon_list, np.asarray(rows, dtype=np.int64), vocab, frame),
+            [r[3] for r in rejects])
 
 
-def _standardize_hint(smiles: str, vocab: Vocab, max_len: int, constraints: Mapping[str, int] | None) -> str:
-    """``"; --standardize makes it readable"`` when a standardized form of the molecule fits `vocab`."""
+def _standardized_fits(smiles: str, vocab: Vocab, max_len: int, constraints: Mapping[str, int] | None) -> bool:
+    """Whether the standardized form of the molecule fits `vocab` and `max_len`."""
     canon, toks = encode_many([smiles], constraints, standardized=True)[0]
     if canon is None or len(toks) > max_len:
-        return ""
+        return False
     try:
         vocab.ids(toks)
     except MoleculeRejected:
-        return ""
-    return "; --standardize makes it readable"
+        return False
+    return True
 
 
 def load_molecules(
@@ -233,18 +276,18 @@ def load_molecules(
     cache = _cache_path(path, column, max_len, vocab, constraints, cache_dir, limit, seed, largest_fragment, standardize)
     if cache is not None and cache.is_file():
         try:
-            return _load_cache(cache)
+            return _advised(*_load_cache(cache))
         except (OSError, ValueError, KeyError):
-            pass  # a damaged cache is rebuilt below
+            pass  # a damaged (or older) cache is rebuilt below
     smiles = read_smiles(path, column)
     if limit and limit < len(smiles):
         pick = np.sort(np.random.default_rng(seed).choice(len(smiles), size=limit, replace=False))
         smiles = smiles.iloc[pick]
-    molecules = prepare(smiles, max_len=max_len, vocab=vocab, constraints=constraints,
-                        workers=workers, progress=progress, largest_fragment=largest_fragment, standardize=standardize)
+    molecules, advice = _prepare(smiles, max_len=max_len, vocab=vocab, constraints=constraints, workers=workers,
+                                 progress=progress, largest_fragment=largest_fragment, standardize=standardize)
     if cache is not None:
-        _save_cache(cache, molecules)
-    return molecules
+        _save_cache(cache, molecules, advice)
+    return _advised(molecules, advice)
 
 
 def canonical_set(
@@ -254,10 +297,13 @@ def canonical_set(
     cache_dir: str | os.PathLike | None = None,
     workers: int | None = None,
     progress: bool = True,
-) -> set[str]:
+    cached_only: bool = False,
+) -> set[str] | None:
     """The distinct canonical SMILES of a file's valid rows (e.g. a training set, for novelty).
 
-    Cached like preprocessing, keyed by the file's bytes, `column` and the RDKit version.
+    Cached like preprocessing, keyed by the file's bytes, `column` and the RDKit version. With
+    `cached_only`, ``None`` when it is not in the cache (nothing is computed); see
+    :func:`molvae.novelty.in_training_set` for telling novelty without it.
     """
     from rdkit import __version__ as rdkit_version
 
@@ -269,6 +315,8 @@ def canonical_set(
     if cache is not None and cache.is_file():
         with np.load(cache, allow_pickle=False) as z:
             return set(unpack_strings(z["smiles"], int(z["n"])))
+    if cached_only:
+        return None
     canon = sorted({c for c in canonicalize(read_smiles(path, column).tolist(), workers, progress) if c})
     if cache is not None:
         save_npz_atomic(cache, smiles=pack_strings(canon), n=np.array(len(canon)))
@@ -290,28 +338,37 @@ def _cache_path(path, column, max_len, vocab, constraints, cache_dir, limit, see
     return cache_file(settings, cache_dir)
 
 
-def _save_cache(cache: Path, m: MoleculeSet) -> None:
+def _save_cache(cache: Path, m: MoleculeSet, advice: Sequence[str]) -> None:
     save_npz_atomic(
         cache, tokens=m.tokens, lengths=m.lengths, rows=m.rows,
         smiles=pack_strings(m.smiles), vocab=pack_strings(m.vocab.tokens),
         reject_rows=m.rejects["row"].to_numpy(np.int64),
         reject_inputs=pack_strings(m.rejects["input"].astype(str).tolist()),
         reject_reasons=pack_strings(m.rejects["reason"].astype(str).tolist()),
+        reject_advice=pack_strings(list(advice)),
         n=np.array([len(m.smiles), len(m.vocab.tokens), len(m.rejects)]),
     )
 
 
-def _load_cache(cache: Path) -> MoleculeSet:
+# how caches written before the advice was kept apart ended their reasons (molvae 0.x with PREPROCESS_VERSION 4)
+_OLD_ADVICE = {"largest_fragment": "; keep the largest with --largest-fragment",
+               "standardize": "; --standardize makes it readable"}
+
+
+def _load_cache(cache: Path) -> tuple[MoleculeSet, list[str]]:
     with np.load(cache, allow_pickle=False) as z:
         n_mol, n_vocab, n_rej = (int(v) for v in z["n"])
-        rejects = rejects_frame(list(zip(
-            z["reject_rows"].tolist(), unpack_strings(z["reject_inputs"], n_rej),
-            unpack_strings(z["reject_reasons"], n_rej),
-        )))
+        reasons = unpack_strings(z["reject_reasons"], n_rej)
+        if "reject_advice" in z:
+            advice = unpack_strings(z["reject_advice"], n_rej)
+        else:  # an older cache: its reasons end with the command line's advice
+            advice = [next((key for key, old in _OLD_ADVICE.items() if r.endswith(old)), "") for r in reasons]
+            reasons = [r[: len(r) - len(_OLD_ADVICE[key])] if key else r for r, key in zip(reasons, advice)]
+        rejects = rejects_frame(list(zip(z["reject_rows"].tolist(), unpack_strings(z["reject_inputs"], n_rej), reasons)))
         return MoleculeSet(
             z["tokens"], z["lengths"], unpack_strings(z["smiles"], n_mol), z["rows"],
             Vocab(unpack_strings(z["vocab"], n_vocab)), rejects,
-        )
+        ), advice
 
 
 # ----------------------------------------------------------------------------- batching

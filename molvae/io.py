@@ -22,7 +22,7 @@ import pandas as pd
 
 from molvae.cache import atomic_path, file_sha256
 from molvae.chem import canonical_smiles
-from molvae.errors import ConfigError, InputFileError
+from molvae.errors import ConfigError, InputFileError, hint
 from molvae.shipped import shipped_name
 from molvae.version import __version__
 
@@ -89,7 +89,8 @@ def read_molecules(path: str | os.PathLike, column: str | None = None) -> Molecu
 
     `column` picks the SMILES column by name (or 0-based position for headerless files); by default
     it is found by its name (``smiles``, ``SMILES``, ...) or, failing that, by which column parses
-    as SMILES. SDF molecules are written as SMILES.
+    as SMILES. A .csv or .tsv file separated by another delimiter (``;`` as spreadsheets write it in
+    many countries, a tab, a comma) is read by that delimiter. SDF molecules are written as SMILES.
     """
     path = Path(path)
     if not path.is_file():
@@ -177,9 +178,25 @@ def _leading_comment_lines(path: Path) -> int:
     return n
 
 
+DELIMITERS = (",", ";", "\t")  # none can be part of a SMILES ("|" can: CXSMILES)
+
+
+def _delimiter(path: Path, expected: str, skip: int) -> str:
+    """The delimiter of a delimited file: `expected` (by its suffix) unless the first line holds none
+    of it and holds another of :data:`DELIMITERS` (then the one it holds most)."""
+    with _open_text(path) as fh:
+        line = next((line for i, line in enumerate(fh) if i >= skip), "")
+    if expected in line:
+        return expected
+    counts = {d: line.count(d) for d in DELIMITERS if d != expected}
+    found = max(counts, key=counts.get)
+    return found if counts[found] else expected
+
+
 def _read_delimited(path: Path, sep: str) -> tuple[pd.DataFrame, bool]:
     """The table and whether its first line was a header."""
     skip = _leading_comment_lines(path)
+    sep = _delimiter(path, sep, skip)
     first = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, skiprows=skip, nrows=1, header=None)
     if first.empty:
         return first, False
@@ -220,7 +237,7 @@ def _check_looks_like_smiles(series: pd.Series, name: str, path: Path, head: int
     if len(values) >= 3 and not any(canonical_smiles(v) for v in values):
         example = ", ".join(repr(v[:30]) for v in values[:3])
         raise InputFileError(f"{path}: column {name!r} does not look like SMILES (none of its first {len(values)} "
-                             f"values parses, e.g. {example}); name the SMILES column with --smiles-column")
+                             f"values parses, e.g. {example})" + hint("smiles_column", "; name the SMILES column with {}"))
 
 
 def _pick_column(table: pd.DataFrame, column: str | None, path: Path) -> str:
@@ -236,9 +253,8 @@ def _pick_column(table: pd.DataFrame, column: str | None, path: Path) -> str:
     rates = {c: np.mean([canonical_smiles(str(v)) is not None for v in head[c]]) for c in columns}
     best = max(rates, key=rates.get)
     if rates[best] < 0.5:
-        raise InputFileError(
-            f"{path}: cannot find a SMILES column (columns: {columns}); name it with --smiles-column"
-        )
+        raise InputFileError(f"{path}: cannot find a SMILES column (columns: {columns})"
+                             + hint("smiles_column", "; name it with {}"))
     return best
 
 
@@ -256,9 +272,9 @@ def output_format(path: str | os.PathLike) -> str:
     suffix = Path(name[:-3] if name.endswith(".gz") else name).suffix
     if suffix in OUTPUT_FORMATS:
         return OUTPUT_FORMATS[suffix]
-    hint = (" (a SMILES file holds only SMILES and a name; .csv keeps every column, .sdf every column as SD tags)"
+    why = (" (a SMILES file holds only SMILES and a name; .csv keeps every column, .sdf every column as SD tags)"
             if suffix in (".smi", ".txt") else "")
-    raise ConfigError(f"cannot tell the output format of {path} from its extension: name it {OUTPUT_EXTENSIONS}{hint}")
+    raise ConfigError(f"cannot tell the output format of {path} from its extension: name it {OUTPUT_EXTENSIONS}{why}")
 
 
 def output_stem(path: str | os.PathLike) -> str:
@@ -399,12 +415,25 @@ def provenance(model: str | os.PathLike | None = None, command: str | None = Non
 
 
 def write_json(path: str | os.PathLike, info: dict[str, Any]) -> Path:
-    """Write `info` as indented JSON (numbers and paths as they print)."""
+    """Write `info` as indented, strict JSON: NaN and infinities (a figure that is undefined, such as
+    the third-best score of a run with two results) become ``null``, which every JSON parser reads;
+    numpy numbers and arrays are written as numbers and lists, anything else (paths, ...) as it prints."""
     path = Path(path)
-    path.write_text(json.dumps(info, indent=2, default=_plain) + "\n")
+    path.write_text(json.dumps(strict_json(info), indent=2, allow_nan=False) + "\n")
     return path
 
 
-def _plain(value: Any) -> Any:
-    # numpy scalars as numbers, anything else (paths, ...) as it prints
-    return value.item() if hasattr(value, "item") else str(value)
+def strict_json(value: Any) -> Any:
+    """`value` as plain JSON data: dicts (keys as strings), lists, strings, finite numbers, booleans
+    and ``None``, with NaN and infinities as ``None``."""
+    if isinstance(value, dict):
+        return {k if isinstance(k, str) else str(k): strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [strict_json(v) for v in value]
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if hasattr(value, "tolist"):  # numpy (and torch) numbers and arrays
+        return strict_json(value.tolist())
+    return str(value)

@@ -11,6 +11,8 @@ import math
 import numpy as np
 import torch
 
+from molvae.errors import hint
+
 
 def _as_tensor(x) -> torch.Tensor:
     return torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x).detach().cpu().double()
@@ -59,15 +61,29 @@ def mutual_information(mu, logvar, samples: int = 1, seed: int = 0, chunk: int =
 
 def collapse_diagnostics(mu, logvar, threshold: float = 0.01) -> dict[str, float]:
     """The numbers to watch for posterior collapse: total KL, active units (count and fraction),
-    dimensions carrying more than 0.1 nats, and the mutual information estimate."""
+    dimensions carrying more than 0.1 nats, the mutual information estimate, and the number of
+    molecules they were measured on."""
     kl = kl_per_dimension(mu, logvar)
     au = active_units(mu, threshold)
     return {"kl": float(kl.sum()), "active_units": int(au.sum()), "active_fraction": float(au.mean()),
-            "dims_over_0.1_nats": int((kl > 0.1).sum()), "mutual_info": mutual_information(mu, logvar)}
+            "dims_over_0.1_nats": int((kl > 0.1).sum()), "mutual_info": mutual_information(mu, logvar),
+            "molecules": int(len(mu))}
+
+
+# Below this many molecules the diagnostics cannot tell collapse from too little data: active units
+# are the spread of the posterior means over the molecules, and I(x; z) is at most log(molecules).
+MIN_DIAGNOSED = 20
 
 
 def collapse_warning(diag: dict[str, float]) -> str | None:
-    """A sentence when the posterior has (nearly) collapsed, else ``None``."""
+    """A sentence when the posterior has (nearly) collapsed, else ``None``; when the diagnostics were
+    measured on fewer than :data:`MIN_DIAGNOSED` molecules, a sentence saying the data set is tiny."""
+    n = diag.get("molecules")
+    if n is not None and n < MIN_DIAGNOSED:
+        return (f"only {n} validation molecule{'s' if n != 1 else ''}: too few to tell whether the posterior "
+                "collapsed, and a sign that the data set is tiny; a VAE learns a latent space from thousands of "
+                "molecules (MOSES-train has 1.6 million)"
+                + hint("init_from", ". For a few molecules of your own, fine-tune a trained model on them ({})"))
     if diag["active_fraction"] < 0.1 or diag["kl"] < 0.5:
         return (f"posterior collapse: {diag['active_units']} active latent dimensions, KL {diag['kl']:.2f} nats, "
                 f"I(x;z) {diag['mutual_info']:.2f} nats; the decoder is ignoring z. Lengthen the KL warm-up "

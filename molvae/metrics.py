@@ -43,7 +43,7 @@ from rdkit.Chem.Scaffolds import MurckoScaffold
 from scipy.stats import wasserstein_distance
 from tqdm.auto import tqdm
 
-from molvae.chem import mol_from_smiles, quiet_rdkit
+from molvae.chem import as_smiles_list, mol_from_smiles, quiet_rdkit
 from molvae.cache import cache_file, file_sha256, save_npz_atomic
 from molvae.data import canonicalize
 from molvae.io import data_dir, read_smiles, resolve_data_path
@@ -162,9 +162,9 @@ def _features_of(smiles: list[str]) -> list[Features]:
                      {k: np.array(v, dtype=np.float64) for k, v in props.items()})]
 
 
-def features(smiles: Sequence[str], workers: int | None = None, progress: bool = False) -> Features:
-    """:class:`Features` of valid canonical SMILES (check validity first)."""
-    return Features.merge(map_chunks(_features_of, smiles, workers, "features", progress))
+def features(smiles: str | Sequence[str], workers: int | None = None, progress: bool = False) -> Features:
+    """:class:`Features` of valid canonical SMILES (check validity first); one string is one molecule."""
+    return Features.merge(map_chunks(_features_of, as_smiles_list(smiles), workers, "features", progress))
 
 
 # ----------------------------------------------------------------------------- similarities
@@ -214,9 +214,9 @@ def cosine_similarity(a: Mapping[str, int], b: Mapping[str, int]) -> float:
 # ----------------------------------------------------------------------------- FCD
 
 
-def chemnet_stats(smiles: Sequence[str], device: str = "cpu", batch_size: int = 512,
+def chemnet_stats(smiles: str | Sequence[str], device: str = "cpu", batch_size: int = 512,
                   progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Mean (512,) and covariance (512, 512) of ChemNet activations over `smiles`.
+    """Mean (512,) and covariance (512, 512) of ChemNet activations over `smiles` (one string: one molecule).
 
     Uses ``fcd_torch``'s ChemNet and input encoding unchanged (so the numbers match MOSES), but
     accumulates the moments batch by batch, so memory does not grow with the number of molecules.
@@ -226,8 +226,9 @@ def chemnet_stats(smiles: Sequence[str], device: str = "cpu", batch_size: int = 
     from fcd_torch.utils import SmilesDataset
     from torch.utils.data import DataLoader
 
+    smiles = as_smiles_list(smiles)
     model = FCD(device=device, n_jobs=1, batch_size=batch_size).model.to(device)
-    loader = DataLoader(SmilesDataset(list(smiles)), batch_size=batch_size)
+    loader = DataLoader(SmilesDataset(smiles), batch_size=batch_size)
     n, total, outer = 0, None, None
     with torch.no_grad(), quiet_rdkit(), tqdm(total=len(smiles), desc="ChemNet", unit="mol",
                                               disable=not progress, leave=False) as bar:
@@ -280,7 +281,7 @@ class Reference:
         """A compressed ``.npz`` with plain arrays only (loads without pickle), written atomically.
 
         Numbers are stored as `dtype` and loaded back as float64. The shipped MOSES statistics are
-        float32 (scripts/build_reference_stats.py): a fifth less room in the wheel, and FCD moves by
+        float32 (scripts/release/build_reference_stats.py): a fifth less room in the wheel, and FCD moves by
         5e-8 (measured on 2,000 samples), far below its precision. Caches keep float64, so a metric is
         the same number whether its statistics were just computed or read back."""
         f = self.features
@@ -301,7 +302,7 @@ class Reference:
             return cls(info.pop("name"), z["fcd_mu"].astype(np.float64), z["fcd_sigma"].astype(np.float64), feats, info)
 
 
-def reference_stats(smiles: Sequence[str], name: str, workers: int | None = None, device: str = "cpu",
+def reference_stats(smiles: str | Sequence[str], name: str, workers: int | None = None, device: str = "cpu",
                     progress: bool = True) -> Reference:
     """Compute a :class:`Reference` from SMILES (invalid ones are dropped, as MOSES does)."""
     from rdkit import __version__ as rdkit_version
@@ -329,7 +330,7 @@ def load_reference(spec: str | os.PathLike, workers: int | None = None, device: 
         path = reference_path(name.split(":", 1)[1])
         if not path.is_file():
             raise InputFileError(f"reference statistics {path} are missing; rebuild them with "
-                                 "`python scripts/build_reference_stats.py`")
+                                 "`python scripts/release/build_reference_stats.py`")
         return Reference.load(path)
     path = resolve_data_path(spec)
     if not path.is_file():
@@ -348,9 +349,9 @@ def load_reference(spec: str | os.PathLike, workers: int | None = None, device: 
 
 
 def evaluate(
-    samples: Sequence[str],
+    samples: str | Sequence[str],
     references: Mapping[str, Reference],
-    train: Iterable[str] | None = None,
+    train: str | Iterable[str] | None = None,
     ks: Sequence[int] = (1000, 10000),
     workers: int | None = None,
     device: str = "cpu",
@@ -360,6 +361,7 @@ def evaluate(
 
     `references` maps a label (``"Test"``, ``"TestSF"``) to its statistics; property distances
     are taken against the first one. `train` is a set of canonical training SMILES for novelty.
+    One string is one molecule, for `samples` as for `train`.
     Metrics that are undefined (e.g. no valid sample) are NaN; ``unique@k`` with fewer than k
     valid samples uses all of them, as MOSES does.
     """
@@ -393,7 +395,7 @@ def evaluate(
         for name in PROPERTIES:
             result[name] = float(wasserstein_distance(first.features.properties[name], feats.properties[name]))
     if train is not None:
-        train_set = train if isinstance(train, (set, frozenset)) else set(train)
+        train_set = train if isinstance(train, (set, frozenset)) else set(as_smiles_list(train))
         distinct = set(gen)
         result["Novelty"] = len(distinct - train_set) / len(distinct)
     return result

@@ -97,7 +97,8 @@ def project_2d(z: np.ndarray, method: str = "pca", seed: int = 0) -> np.ndarray:
         raise ConfigError(f"unknown projection {method!r}; choose pca or umap")
     centred = z - z.mean(axis=0)
     _, _, vt = np.linalg.svd(centred, full_matrices=False)
-    return centred @ vt[:2].T
+    xy = centred @ vt[:2].T
+    return np.pad(xy, ((0, 0), (0, 2 - xy.shape[1])))  # one molecule has one component: y = 0
 
 
 def latent_map(z: np.ndarray, path: str | Path, values: Sequence[float] | None = None, label: str = "",
@@ -155,13 +156,15 @@ def grid_format(path: str | Path) -> str:
 def molecule_grid(smiles: Sequence[str], path: str | Path, legends: Sequence[str] | None = None,
                   per_row: int = 5, size: int = 250) -> Path:
     """A grid of 2-D depictions (RDKit), `size` pixels square each, with a legend under each, as
-    PNG or, when `path` ends in ``.svg``, SVG; unparsable entries are left blank."""
+    PNG or, when `path` ends in ``.svg``, SVG; unparsable entries are left blank. One string is one
+    molecule."""
     from rdkit import Chem
     from rdkit.Chem import Draw
 
-    from molvae.chem import quiet_rdkit
+    from molvae.chem import as_smiles_list, quiet_rdkit
 
     svg = grid_format(path) == ".svg"
+    smiles = as_smiles_list(smiles)
     with quiet_rdkit():
         mols = [Chem.MolFromSmiles(s) if s else None for s in smiles]
     mols = [m if m is not None else Chem.Mol() for m in mols]

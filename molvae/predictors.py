@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from molvae import properties as props
+from molvae.chem import as_smiles_list
 from molvae.errors import MolvaeError
 from molvae.model import LatentPredictor
 
@@ -29,7 +30,7 @@ def r2_score(y: np.ndarray, pred: np.ndarray) -> float:
     return 1.0 - float(((y - pred) ** 2).sum()) / ss_tot if ss_tot > 0 else float("nan")
 
 
-def fit_predictor(vae: "MolVAE", smiles: Sequence[str], names: str | Sequence[str] | None = None,
+def fit_predictor(vae: "MolVAE", smiles: str | Sequence[str], names: str | Sequence[str] | None = None,
                   val_fraction: float = 0.1, epochs: int = 300, hidden: int = 128, seed: int = 0,
                   progress: bool = False) -> tuple[LatentPredictor, dict[str, dict[str, float]]]:
     """Fit a predictor of `names` (default: qed, logp, sa, mw) from posterior means; returns it
@@ -37,7 +38,7 @@ def fit_predictor(vae: "MolVAE", smiles: Sequence[str], names: str | Sequence[st
     names = props.resolve(names)
     if not names:
         raise MolvaeError("name at least one property to predict")
-    smiles = list(smiles)
+    smiles = as_smiles_list(smiles)
     mols = vae.prepare(smiles, progress=progress)
     if len(mols) < 20:
         raise MolvaeError(f"only {len(mols)} molecules could be encoded; a predictor needs at least 20")
@@ -81,11 +82,12 @@ def fit_predictor(vae: "MolVAE", smiles: Sequence[str], names: str | Sequence[st
     return model, metrics
 
 
-def predict(vae: "MolVAE", smiles: Sequence[str]) -> pd.DataFrame:
-    """The attached predictor's estimates for each SMILES (NaN rows where it cannot be encoded)."""
+def predict(vae: "MolVAE", smiles: str | Sequence[str]) -> pd.DataFrame:
+    """The attached predictor's estimates for each SMILES (NaN rows where it cannot be encoded); one
+    string is one molecule (one row)."""
     if vae.predictor is None:
         raise MolvaeError("this model has no property predictor; fit one with molvae fit-predictor")
-    mu = vae.encode(list(smiles), errors="nan")
+    mu = vae.encode(as_smiles_list(smiles), errors="nan")
     out = np.full((len(mu), len(vae.predictor.names)), np.nan)
     ok = ~np.isnan(mu).any(axis=1)
     if ok.any():

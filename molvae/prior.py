@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from molvae.errors import MolvaeError
+from molvae.errors import MolvaeError, hint
 
 PRIORS = ("auto", "normal", "bank")
 STATE_PREFIX = "prior."  # checkpoint state_dict keys of a stored bank
@@ -68,9 +68,11 @@ class CodeBank:
         """Encode up to `size` molecules of `smiles` (a seeded random choice when there are more) with
         `vae` (a loaded :class:`molvae.api.MolVAE`) and keep their posteriors. Molecules the model
         cannot read are left out and counted."""
+        from molvae.chem import as_smiles_list
+
         if size < 1:
             raise MolvaeError(f"the bank size must be at least 1, got {size}")
-        smiles = list(smiles)
+        smiles = as_smiles_list(smiles)
         pick = np.arange(len(smiles))
         if len(smiles) > size:
             pick = np.sort(np.random.default_rng(seed).choice(len(smiles), size=size, replace=False))
@@ -141,7 +143,8 @@ def resolve_prior(vae: Any, prior: str = "auto") -> CodeBank | None:
     if prior == "normal":
         return None
     if prior == "bank" and vae.prior is None:
-        raise MolvaeError("this model has no code bank; build one with `molvae fit-prior` (or use --prior normal)")
+        raise MolvaeError("this model has no code bank; build one with `molvae fit-prior` (molvae.prior.CodeBank.fit)"
+                          + hint("prior", ", or sample from N(0, I) with {}"))
     return vae.prior
 
 

@@ -2,7 +2,8 @@
 returns a float; an unparsable SMILES raises :class:`~molvae.errors.InvalidSmiles` (a ``ValueError``).
 
 :data:`REGISTRY` names them for the command line and for :func:`compute`, which scores many
-SMILES at once (in worker processes for large inputs); :func:`register` adds a user's own."""
+SMILES at once (in worker processes for large inputs); :func:`register` adds a user's own. The
+functions that take many molecules take one SMILES string as one molecule (one row comes back)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from rdkit.Chem import Crippen, Descriptors, Lipinski, rdFingerprintGenerator, r
 from rdkit.Chem import QED as _QED
 
 from molvae.cache import cache_file, save_npz_atomic
-from molvae.chem import canonical_smiles, mol_from_smiles, quiet_rdkit
+from molvae.chem import as_smiles_list, canonical_smiles, mol_from_smiles, quiet_rdkit
 from molvae.errors import ConfigError, InvalidSmiles
 from molvae.parallel import map_chunks
 
@@ -170,13 +171,13 @@ def fingerprint(mol: MolLike):
     return _morgan().GetFingerprint(as_mol(mol))
 
 
-def tanimoto(smiles: Sequence[str | None], reference: MolLike) -> list[float]:
+def tanimoto(smiles: str | Sequence[str | None], reference: MolLike) -> list[float]:
     """Tanimoto similarity (Morgan radius 2, 2048 bits) of each SMILES to `reference`; NaN for
-    rows that do not parse."""
+    rows that do not parse. One string is one molecule (a list of one comes back)."""
     ref = fingerprint(reference)
     out = []
     with quiet_rdkit():
-        for smi in smiles:
+        for smi in as_smiles_list(smiles):
             mol = mol_from_smiles(smi) if smi else None
             out.append(DataStructs.TanimotoSimilarity(ref, fingerprint(mol)) if mol is not None else math.nan)
     return out
@@ -251,14 +252,15 @@ def _compute_chunk(smiles: list[str], names: Sequence[str], fns: Sequence[Callab
     return rows
 
 
-def compute(smiles: Sequence[str | None], names: str | Sequence[str] | None = None, workers: int | None = None,
+def compute(smiles: str | Sequence[str | None], names: str | Sequence[str] | None = None, workers: int | None = None,
             progress: bool = False) -> pd.DataFrame:
-    """The properties `names` (default: qed, logp, sa, mw) of each SMILES, one row per input in order.
-    Rows that do not parse (or ``None``/"") are NaN. Large inputs run in worker processes; properties
-    registered by the user at run time are computed in this process."""
+    """The properties `names` (default: qed, logp, sa, mw) of each SMILES, one row per input in order
+    (one string is one molecule: ``compute("CCO", ["mw"])`` is one row). Rows that do not parse (or
+    ``None``/"") are NaN. Large inputs run in worker processes; properties registered by the user at
+    run time are computed in this process."""
 
     names = resolve(names)
-    smiles = [s or "" for s in smiles]
+    smiles = [s or "" for s in as_smiles_list(smiles)]
     if all(REGISTRY[n] is _BUILTIN.get(n) for n in names):
         fn = partial(_compute_chunk, names=names)  # workers look the functions up themselves
     else:  # a user's function may not be importable in a worker: this process only
@@ -270,12 +272,14 @@ def compute(smiles: Sequence[str | None], names: str | Sequence[str] | None = No
 _BUILTIN = dict(REGISTRY)
 
 
-def molecule_properties(smiles: Sequence[str], names: Sequence[str], cache_dir: str | os.PathLike | None = None,
+def molecule_properties(smiles: str | Sequence[str], names: Sequence[str], cache_dir: str | os.PathLike | None = None,
                         workers: int | None = None, progress: bool = False) -> np.ndarray:
     """RDKit properties `names` of canonical SMILES as an (n, P) float32 array, cached by the
-    molecules, the names and the RDKit version (all of MOSES takes minutes to score)."""
+    molecules, the names and the RDKit version (all of MOSES takes minutes to score). One string is
+    one molecule: (1, P)."""
     from rdkit import __version__ as rdkit_version
 
+    smiles = as_smiles_list(smiles)
     digest = hashlib.sha256("\n".join(smiles).encode()).hexdigest()
     cache = cache_file({"smiles": digest, "names": list(names), "rdkit": rdkit_version, "what": "props-1"}, cache_dir,
                        prefix="props-")
@@ -288,7 +292,7 @@ def molecule_properties(smiles: Sequence[str], names: Sequence[str], cache_dir: 
     return values
 
 
-def table(smiles: Sequence[str], names: str | Sequence[str] | None = None, reference: str | None = None,
+def table(smiles: str | Sequence[str], names: str | Sequence[str] | None = None, reference: str | None = None,
           workers: int | None = None, progress: bool = False, largest_fragment: bool = False,
           standardize: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(properties, rejects) of input SMILES: one properties row per parsable input (``row, input,
@@ -296,12 +300,13 @@ def table(smiles: Sequence[str], names: str | Sequence[str] | None = None, refer
     (``row, input, reason``) per input that does not parse. ``row`` is the input's position (or its
     Series index). Every input is in exactly one of the two. The properties are those of the
     largest fragment with `largest_fragment`, of the standardized molecule with `standardize`
-    (:func:`molvae.chem.standardize`); ``canonical`` is the molecule scored."""
+    (:func:`molvae.chem.standardize`); ``canonical`` is the molecule scored. One string is one molecule."""
     from molvae.chem import input_problem, largest_fragment as largest, standardize as standardized
 
     names = resolve(names)
-    rows = list(smiles.index) if isinstance(smiles, pd.Series) else list(range(len(smiles)))
-    inputs = [str(s) if s is not None else "" for s in smiles]
+    rows = list(smiles.index) if isinstance(smiles, pd.Series) else None
+    inputs = [str(s) if s is not None else "" for s in as_smiles_list(smiles)]
+    rows = rows if rows is not None else list(range(len(inputs)))
     ref = canonical(reference) if reference else None  # a bad reference is an error before any work
     clean = standardized if standardize else largest if largest_fragment else (lambda s: s)
     with quiet_rdkit():

@@ -3,8 +3,9 @@ processes turn SELFIES into canonical SMILES, in an order fixed by the seed alon
 
 from __future__ import annotations
 
+import math
 import os
-from collections import deque
+from collections import Counter, deque
 from functools import partial
 from typing import Any
 
@@ -12,7 +13,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from molvae.chem import decode_many, relaxed_constraints
+from molvae.chem import decode_many, decode_screened, relaxed_constraints
 from molvae.errors import MolvaeError
 from molvae.parallel import PARALLEL_MIN_ROWS, spawn_is_safe, worker_pool
 from molvae.prior import check_width, describe_prior, resolve_prior
@@ -28,6 +29,12 @@ class SampleStream:
     codes come from `prior` (:func:`molvae.prior.resolve_prior`: the model's code bank, or N(0, I)),
     at `prior_width` if given; ``codes`` describes them.
 
+    With `screen` (the default), decoding slips that SELFIES repaired into odd molecules are screened
+    out (:func:`molvae.chem.slip_reason`: radicals, and molecules the model cannot read back because
+    their SELFIES needs a token outside its vocabulary): with `valid_only` they are replaced by new
+    draws like invalid ones, otherwise they are kept with their reason in a ``slip`` column.
+    ``slips`` counts them by reason and ``redrawn`` is the fraction of draws not emitted as molecules.
+
     The network decodes in this process; SELFIES -> canonical SMILES runs in worker processes
     for large requests, overlapping the next batch's decoding. The draws depend only on the seed
     and batch size, never on timing or the number of workers. After iteration, ``drawn``,
@@ -37,7 +44,7 @@ class SampleStream:
     def __init__(self, vae: Any, n: int, temperature: float = 1.0, greedy: bool = False, batch_size: int = 1024,
                  seed: int | None = None, valid_only: bool = True, max_rounds: int = 20,
                  workers: int | None = None, progress: bool = False, relax: int = 0, prior: str = "auto",
-                 prior_width: float | None = None):
+                 prior_width: float | None = None, screen: bool = True):
         if not greedy and not (0 < temperature < float("inf")):
             raise MolvaeError(f"temperature must be a finite number above 0, got {temperature}")
         if relax < 0:
@@ -63,7 +70,9 @@ class SampleStream:
             many = vae.device.type == "cuda" or cores >= 8
             workers = min(cores - 1, 16) if n >= PARALLEL_MIN_ROWS and many else 0
         self.workers = workers
-        self.drawn = self.valid = 0
+        self.screen = screen
+        self.drawn = self.valid = self.kept = 0
+        self.slips: Counter[str] = Counter()
         self._draw = None  # the bank's sampler during iteration
 
     @property
@@ -73,7 +82,13 @@ class SampleStream:
 
     @property
     def raw_validity(self) -> float:
+        """The fraction of draws that decoded to a molecule (MOSES's validity; slips count as valid)."""
         return self.valid / max(self.drawn, 1)
+
+    @property
+    def redrawn(self) -> float:
+        """The fraction of draws not emitted as molecules: no molecule, or a slip screened out."""
+        return 1 - self.kept / max(self.drawn, 1)
 
     def _decode_batches(self, sizes: list[int], gen: torch.Generator):
         """SELFIES strings of each batch, decoded lazily."""
@@ -85,8 +100,12 @@ class SampleStream:
             yield [vae.vocab.decode(row) for row in ids.cpu().numpy()]
 
     def _converted(self, sizes: list[int], gen: torch.Generator, pool):
-        """(SELFIES, SMILES) per batch, in order; with a pool, a few batches convert ahead."""
-        convert = partial(decode_many, constraints=self.constraints)
+        """(SELFIES, [(SMILES, slip reason)]) per batch, in order; with a pool, a few batches convert ahead."""
+        if self.screen:
+            convert = partial(decode_screened, constraints=self.constraints, model_constraints=self.vae.constraints,
+                              tokens=frozenset(self.vae.vocab.tokens))
+        else:
+            convert = partial(_decode_unscreened, constraints=self.constraints)
         if pool is None:
             for selfies in self._decode_batches(sizes, gen):
                 yield selfies, convert(selfies)
@@ -114,20 +133,37 @@ class SampleStream:
                     missing = self.n - emitted
                     if missing == 0:
                         break
-                    sizes = [min(self.batch_size, missing - i) for i in range(0, missing, self.batch_size)]
-                    for selfies, smiles in self._converted(sizes, gen, pool):
+                    # after the first round, draw enough for the yield seen so far (the surplus is dropped)
+                    wanted = missing if not self.drawn else min(
+                        math.ceil(1.1 * missing * self.drawn / max(self.kept, 1)), 20 * missing)
+                    sizes = [min(self.batch_size, wanted - i) for i in range(0, wanted, self.batch_size)]
+                    for selfies, results in self._converted(sizes, gen, pool):
+                        smiles, slips = zip(*results) if results else ((), ())
                         ok = [m is not None for m in smiles]
                         self.drawn += len(ok)
                         self.valid += sum(ok)
-                        df = pd.DataFrame({"smiles": [m or "" for m in smiles], "valid": ok, "selfies": selfies})
+                        self.slips.update(r for r in slips if r)
+                        clean = [m and not r for m, r in zip(ok, slips)]
+                        self.kept += sum(clean)
+                        df = pd.DataFrame({"smiles": [m or "" for m in smiles], "valid": ok, "selfies": list(selfies)})
                         if self.valid_only:
-                            df = df[df.valid].reset_index(drop=True)
+                            df = df[clean].reset_index(drop=True).iloc[: self.n - emitted]
+                        elif self.screen:
+                            df["slip"] = [r or "" for r in slips]
                         emitted += len(df)
                         bar.update(len(df))
                         yield df
+                        if self.valid_only and emitted >= self.n:
+                            break
         finally:
             if pool is not None:
                 pool.terminate()
         if emitted < self.n:
-            raise MolvaeError(f"only {emitted} of {self.n} valid molecules after {self.drawn} draws; "
+            slips = f", {sum(self.slips.values())} of them decoding slips screened out" if self.slips else ""
+            raise MolvaeError(f"only {emitted} of {self.n} valid molecules after {self.drawn} draws{slips}; "
                               "the model is not trained enough to sample from")
+
+
+def _decode_unscreened(selfies: list[str], constraints) -> list[tuple[str | None, None]]:
+    """:func:`molvae.chem.decode_many` in :func:`molvae.chem.decode_screened`'s shape, without the screen."""
+    return [(s, None) for s in decode_many(selfies, constraints)]

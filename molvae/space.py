@@ -3,7 +3,8 @@ neighbourhoods of a molecule, anomaly scores (how unlike the training data a mol
 collapse diagnostics of a model on molecules (:func:`diagnose`).
 
 Every function takes a loaded :class:`molvae.api.MolVAE`. Rows that cannot be encoded are never
-dropped silently: they come back with a reason (or in a rejects file beside the output).
+dropped silently: they come back with a reason (or in a rejects file beside the output). Where a
+function takes many molecules, one SMILES string is one molecule (one row comes back).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import torch
 from tqdm.auto import tqdm
 
 from molvae import properties as props
+from molvae.chem import as_smiles_list
 from molvae.data import rejects_frame, sequential_batches
 from molvae.errors import ConfigError, MolvaeError
 from molvae.io import OUTPUT_EXTENSIONS, MoleculeWriter, output_format, output_stem, with_input_columns
@@ -76,9 +78,10 @@ class _EmbeddingWriter:
         else:
             self.table = MoleculeWriter(path, "smiles", float_format="%.6g").__enter__()
 
-    def write(self, rows: np.ndarray, smiles: list[str], values: np.ndarray, extra: pd.DataFrame | None = None) -> None:
-        """Encoded input `rows`: their canonical `smiles`, `values` (z, logvar) and `extra` columns
-        (e.g. in_domain) after the smiles."""
+    def write(self, rows: np.ndarray, inputs: list[str], smiles: list[str], values: np.ndarray,
+              extra: pd.DataFrame | None = None) -> None:
+        """Encoded input `rows`: the `inputs` as given, their canonical `smiles`, `values` (z, logvar)
+        and `extra` columns (e.g. in_domain) after the smiles."""
         if self.fmt == "npy":
             self.array[rows] = values
             return
@@ -86,6 +89,7 @@ class _EmbeddingWriter:
         if extra is not None:
             frame = pd.concat([extra.reset_index(drop=True), frame], axis=1)
         frame.insert(0, "smiles", smiles)
+        frame.insert(0, "input", inputs)
         frame.insert(0, "row", rows)
         if self.input_columns is not None:
             with_input_columns(frame, self.input_columns)
@@ -109,7 +113,7 @@ class _EmbeddingWriter:
             os.replace(self.tmp, self.path)
             return
         if (self.fmt == "parquet" and self.writer is None) or (self.fmt not in ("npy", "parquet") and not self.table.rows):
-            self.write(np.zeros(0, np.int64), [], nothing, empty_extra)
+            self.write(np.zeros(0, np.int64), [], [], nothing, empty_extra)
         if self.fmt == "parquet":
             self.writer.close()
             os.replace(self.tmp, self.path)
@@ -123,23 +127,25 @@ class _EmbeddingWriter:
         self.tmp.unlink(missing_ok=True)
 
 
-def encode_to_file(vae: "MolVAE", smiles: Sequence[str], path: str | os.PathLike, logvar: bool = False,
+def encode_to_file(vae: "MolVAE", smiles: str | Sequence[str], path: str | os.PathLike, logvar: bool = False,
                    chunk: int = 50_000, batch_size: int = 1024, progress: bool = True, spellings: int = 0,
                    seed: int = 0, columns: pd.DataFrame | None = None) -> dict:
     """Posterior means (and log-variances with `logvar`) of every SMILES, written in chunks so that
     memory stays bounded by `chunk` rows whatever the input size.
 
     Tables (CSV, TSV, SDF, Parquet) hold ``row`` (the input row), the input's own `columns` (a
-    :attr:`molvae.io.MoleculeFile.columns`, if given), ``smiles`` (canonical), ``in_domain`` and
-    ``domain_note`` (see :class:`molvae.domain.Domain`) then ``z_0..`` (``logvar_0..``) for each
-    encoded row; NPY holds an (n_input, D) float32 array whose row i is input row i (NaN where it
-    could not be encoded). Rows that cannot be encoded are listed with their reason (and their
-    `columns`) in ``OUT.rejects.csv``. `spellings` > 0 averages each mean over that many random
-    spellings too (see :meth:`MolVAE.encode`). Returns a summary: rows, encoded, rejected, reasons,
-    out_of_domain (inputs, rejected ones included, outside the model's domain).
+    :attr:`molvae.io.MoleculeFile.columns`, if given), ``input`` (the input as given), ``smiles``
+    (the canonical SMILES of the molecule encoded: standardized when ``vae.standardize`` is set),
+    ``in_domain`` and ``domain_note`` (see :class:`molvae.domain.Domain`) then ``z_0..``
+    (``logvar_0..``) for each encoded row; NPY holds an (n_input, D) float32 array whose row i is
+    input row i (NaN where it could not be encoded). Rows that cannot be encoded are listed with
+    their reason (and their `columns`) in ``OUT.rejects.csv``. `spellings` > 0 averages each mean
+    over that many random spellings too (see :meth:`MolVAE.encode`). Returns a summary: rows,
+    encoded, rejected, reasons, out_of_domain (inputs, rejected ones included, outside the model's
+    domain).
     """
     path = Path(path)
-    smiles = list(smiles)
+    smiles = as_smiles_list(smiles)
     domain = vae.domain
     writer = _EmbeddingWriter(path, len(smiles), vae.config.latent_dim, logvar, columns)
     rejected: list[tuple[int, str, str]] = []
@@ -153,7 +159,7 @@ def encode_to_file(vae: "MolVAE", smiles: Sequence[str], path: str | os.PathLike
                 values = np.concatenate([mu, lv], axis=1) if logvar else mu
                 marks = domain.mark(part, mols)
                 outside += int((~marks.in_domain).sum())
-                writer.write(start + mols.rows, list(mols.smiles), values, marks.iloc[mols.rows])
+                writer.write(start + mols.rows, [part[r] for r in mols.rows], list(mols.smiles), values, marks.iloc[mols.rows])
                 rejected += [(start + int(r.row), r.input, r.reason) for r in mols.rejects.itertuples()]
                 bar.update(len(part))
         writer.close(empty_extra=domain.mark([], None))
@@ -196,7 +202,8 @@ def interpolate(vae: "MolVAE", start: str, end: str, steps: int = 10, method: st
     One row per point: ``method, step, t, smiles, valid, new`` (a molecule met for the first time
     on this path, neither end's), ``sim_start`` and ``sim_end`` (Tanimoto, Morgan radius 2).
     ``df.attrs["unreconstructed"]`` lists the ends (``start``/``end``) that the model does not decode
-    back to themselves: the path then begins or ends at another molecule.
+    back to themselves: the path then begins or ends at another molecule. Each end is the molecule
+    the model reads (:meth:`MolVAE.prepare`: standardized when ``vae.standardize`` is set).
     """
     if steps < 1:
         raise ConfigError(f"steps must be at least 1, got {steps}")
@@ -204,7 +211,7 @@ def interpolate(vae: "MolVAE", start: str, end: str, steps: int = 10, method: st
     if any(m not in INTERPOLATIONS for m in methods):
         raise ConfigError(f"unknown interpolation {method!r}; choose linear, slerp or both")
     mu = vae.encode([start, end])
-    ends = [props.canonical(start), props.canonical(end)]
+    ends = vae.prepare([start, end]).smiles  # the molecules encoded (standardized if the model is set to)
     t = np.linspace(0.0, 1.0, steps + 1)
     frames = []
     for m in methods:
@@ -251,7 +258,7 @@ def explore(vae: "MolVAE", smiles: str, n: int = 100, radius: float = 2.0, seed:
     distance = np.linalg.norm(z - mu[None, :], axis=1)
     found = pd.DataFrame({"smiles": decoded, "distance": distance}).dropna()
     table = found.groupby("smiles", sort=False).agg(distance=("distance", "min"), count=("distance", "size")).reset_index()
-    start = props.canonical(smiles)
+    start = vae.prepare(smiles).smiles[0]  # the molecule encoded (standardized if the model is set to)
     table.insert(1, "similarity", props.tanimoto(table.smiles.tolist(), start))
     table["is_start"] = table.smiles == start
     table = table.sort_values(["similarity", "count"], ascending=False, kind="stable").reset_index(drop=True)
@@ -265,7 +272,7 @@ def explore(vae: "MolVAE", smiles: str, n: int = 100, radius: float = 2.0, seed:
 _LOG_2PI = math.log(2 * math.pi)
 
 
-def score(vae: "MolVAE", smiles: Sequence[str], k: int = 32, batch_size: int = 256, seed: int = 0,
+def score(vae: "MolVAE", smiles: str | Sequence[str], k: int = 32, batch_size: int = 256, seed: int = 0,
           progress: bool = False) -> pd.DataFrame:
     """How unlike the training data each molecule is (higher = more unusual), in nats.
 
@@ -279,7 +286,7 @@ def score(vae: "MolVAE", smiles: Sequence[str], k: int = 32, batch_size: int = 2
     """
     if k < 1:
         raise ConfigError(f"k must be at least 1, got {k}")
-    smiles = list(smiles)
+    smiles = as_smiles_list(smiles)
     mols = vae.prepare(smiles, progress=progress)
     n = len(smiles)
     cols = {c: np.full(n, np.nan) for c in ("neg_elbo", "nll", "recon_nll")}
@@ -343,7 +350,7 @@ def auroc(positive: Sequence[float], negative: Sequence[float], unscored: str = 
     return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
 
 
-def diagnose(vae: "MolVAE", smiles: Sequence[str], batch_size: int = 1024) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
+def diagnose(vae: "MolVAE", smiles: str | Sequence[str], batch_size: int = 1024) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
     """Collapse diagnostics of `vae` on molecules: (figures, KL per dimension (D,), active-unit mask
     (D,)). Figures: KL, active units and fraction, dimensions over 0.1 nats, I(x; z), exact greedy
     reconstruction, molecules used."""
@@ -354,23 +361,26 @@ def diagnose(vae: "MolVAE", smiles: Sequence[str], batch_size: int = 1024) -> tu
     figures = collapse_diagnostics(mu, logvar)
     decoded = vae.decode(mu, greedy=True, batch_size=batch_size)
     figures["recon_exact"] = float(np.mean([d == c for d, c in zip(decoded, mols.smiles)]))
-    figures["molecules"] = len(mols)
     return figures, kl_per_dimension(mu, logvar), active_units(mu)
 
 
-def latent_coordinates(vae: "MolVAE", smiles: Sequence[str] | pd.Series, color: str = "qed",
-                       method: str = "pca") -> tuple[pd.DataFrame, np.ndarray]:
+def latent_coordinates(vae: "MolVAE", smiles: str | Sequence[str] | pd.Series, color: str = "qed",
+                       method: str = "pca", progress: bool = False) -> tuple[pd.DataFrame, np.ndarray]:
     """A 2-D map of molecules' posterior means: (table, means). The table has a row per encodable
-    input (``row`` its input row or Series index, canonical ``smiles``, ``x``, ``y``, and the
-    property `color` unless it is ``"none"``); the means are (len(table), latent_dim). Projection:
-    PCA, or UMAP with umap-learn."""
+    input (``row`` its input row or Series index, the ``input`` as given, the canonical ``smiles``
+    of the molecule encoded, ``x``, ``y``, and the property `color` unless it is ``"none"``); the
+    means are (len(table), latent_dim). Projection: PCA, or UMAP with umap-learn. `progress`: a
+    progress bar while the molecules are read."""
     from molvae.plots import project_2d
 
-    index = smiles.index if isinstance(smiles, pd.Series) else pd.RangeIndex(len(smiles))
-    mols = vae.prepare(list(smiles))
+    index = smiles.index if isinstance(smiles, pd.Series) else None
+    smiles = as_smiles_list(smiles)
+    index = index if index is not None else pd.RangeIndex(len(smiles))
+    mols = vae.prepare(smiles, progress=progress)
     mu, _ = vae.encode_set(mols)
     xy = project_2d(mu, method)
-    table = pd.DataFrame({"row": np.asarray(index)[mols.rows], "smiles": mols.smiles, "x": xy[:, 0], "y": xy[:, 1]})
+    table = pd.DataFrame({"row": np.asarray(index)[mols.rows], "input": [smiles[r] for r in mols.rows],
+                          "smiles": mols.smiles, "x": xy[:, 0], "y": xy[:, 1]})
     if color != "none":
         table[color] = props.compute(mols.smiles, [color], workers=1)[color].to_numpy()
     return table, mu

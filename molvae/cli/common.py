@@ -1,5 +1,6 @@
-"""What the verbs share: the model and input flags, reading the input, loading the model, the
-provenance file beside each output, and the table of rejected rows."""
+"""What the verbs share: every verb's own flags (-q), the model, input and cleaning flags, how
+messages name a setting (the verb's flag), reading the input, loading the model, the provenance
+file beside each output, and the table of rejected rows."""
 
 from __future__ import annotations
 
@@ -43,6 +44,15 @@ def non_negative(kind: type):
     return number(kind, 0)
 
 
+def add_verb(sub, name: str, run, **kwargs) -> argparse.ArgumentParser:
+    """A new verb `name` (``help=``, ``description=`` as for ``add_parser``) that `run(args)` runs,
+    with the flags every verb has: -q/--quiet."""
+    p = sub.add_parser(name, **kwargs)
+    p.set_defaults(run=run)
+    add_quiet_flag(p)
+    return p
+
+
 def add_model_flags(p: argparse.ArgumentParser, use: str = "latent") -> None:
     """-m, --device and --precision: the flags of every verb that runs a trained model. `use` says
     which shipped model the verb loads when -m is not given ("sample", "optimize" or "latent"; molvae.shipped)."""
@@ -65,12 +75,18 @@ def add_input_flags(p: argparse.ArgumentParser, limit: int = 0) -> None:
     p.add_argument("--smiles-column", help="SMILES column name (default: detect)")
     p.add_argument("--limit", type=non_negative(int), default=limit, help=(
         f"only the first N rows (default: {limit:,}; 0 = all)" if limit else "only the first N rows (default: all)"))
+    add_cleaning_flags(p)
+
+
+def add_cleaning_flags(p: argparse.ArgumentParser) -> None:
+    """--largest-fragment and --standardize: the flags of every verb that reads molecules for a model
+    (from a file or as SMILES arguments)."""
     p.add_argument("--largest-fragment", action="store_true", help=(
         "keep the largest fragment of salts and mixtures (CCN.Cl -> CCN) instead of rejecting them"))
     p.add_argument("--standardize", action="store_true", help=(
         "standardize each molecule with RDKit first (largest fragment, charges neutralized, stereo and isotopes "
-        "removed), so that e.g. a MOSES-trained model reads stereo and charged inputs; the output keeps the input "
-        "and the standardized canonical SMILES"))
+        "removed), so that e.g. a MOSES-trained model reads stereo and charged inputs; a table of the input "
+        "molecules keeps each input beside the canonical SMILES of the standardized molecule"))
 
 
 def refuse_overwriting_the_input(args: argparse.Namespace) -> None:
@@ -107,6 +123,20 @@ def add_encoding_flags(p: argparse.ArgumentParser) -> None:
 
 def add_quiet_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+
+
+# The flag that sets each setting a library message may tell the user to change (molvae.errors.hint)
+FLAGS = {"standardize": "--standardize", "largest_fragment": "--largest-fragment",
+         "smiles_column": "--smiles-column NAME", "prior": "--prior normal",
+         "objective": "--maximize or --minimize PROPERTY", "overwrite": "--overwrite",
+         "init_from": "--init-from CHECKPOINT, e.g. a shipped model's file"}
+
+
+def spelling(parser: argparse.ArgumentParser) -> dict[str, str]:
+    """The settings this verb has flags for, spelled as its flags: what messages name inside the verb
+    (:func:`molvae.errors.spelled_as`); a setting the verb has no flag for gets no hint."""
+    flags = {option for action in parser._actions for option in action.option_strings}
+    return {setting: flag for setting, flag in FLAGS.items() if flag.split()[0] in flags}
 
 
 def read_input(args: argparse.Namespace) -> MoleculeFile:

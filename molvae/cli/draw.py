@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from molvae.cli.common import add_input_flags, positive, read_input
+from molvae.cli.common import add_input_flags, add_verb, positive, read_input
 from molvae.errors import ConfigError
 
 LEGEND_COLUMNS = ("label", "name", "Name", "NAME", "title", "id", "ID")  # the default legend, first found
@@ -13,7 +13,7 @@ LEGEND_COLUMNS = ("label", "name", "Name", "NAME", "title", "id", "ID")  # the d
 def add_parsers(sub) -> None:
     from molvae.plots import grid_format
 
-    p = sub.add_parser("draw", help="a grid picture of the molecules in a file (PNG or SVG)", description=(
+    p = add_verb(sub, "draw", run_draw, help="a grid picture of the molecules in a file (PNG or SVG)", description=(
         "Draw the molecules of a file (the first --limit rows) as a grid of RDKit depictions, each with a legend: "
         "the value of --legend, else the row's label, name or id column when the file has one, else its row "
         "number. A row without a readable molecule is a cell holding only * whose legend says so, and is counted in "
@@ -25,7 +25,7 @@ def add_parsers(sub) -> None:
         "(default: label, name or id when there is one, else row)"))
     p.add_argument("--per-row", type=positive(int), default=5, help="molecules per row of the grid (default: 5)")
     p.add_argument("--size", type=positive(int), default=250, help="pixels per molecule, square (default: 250)")
-    p.set_defaults(run=run_draw, check_output=grid_format)
+    p.set_defaults(check_output=grid_format)
 
 
 def run_draw(args) -> int:

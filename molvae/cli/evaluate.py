@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from molvae.cli.common import add_model_flags, add_quiet_flag, load_model, non_negative
+from molvae.cli.common import add_cleaning_flags, add_model_flags, add_verb, load_model, non_negative
 from molvae.io import provenance, write_json
 
 
 def add_parsers(sub) -> None:
-    p = sub.add_parser("evaluate", help="MOSES metrics of a file of generated molecules", description=(
+    p = add_verb(sub, "evaluate", run_evaluate, help="MOSES metrics of a file of generated molecules", description=(
         "Compute the MOSES metric suite (Polykovskiy et al. 2020) for generated SMILES: validity, "
         "unique@1k/10k, novelty, FCD, SNN, Frag and Scaf against the test and scaffold-test sets, "
         "IntDiv1/2, Filters, and Wasserstein distances of logP, SA, QED and weight. Empty or invalid "
@@ -26,10 +26,8 @@ def add_parsers(sub) -> None:
     p.add_argument("-o", "--output", help="output prefix (default: SAMPLES_metrics beside the samples)")
     p.add_argument("--workers", type=int, default=0, help="processes for RDKit work (default: all cores)")
     p.add_argument("--device", default="auto", help="device for ChemNet (FCD): auto, cpu, cuda (default: auto)")
-    add_quiet_flag(p)
-    p.set_defaults(run=run_evaluate)
 
-    p = sub.add_parser("diagnose", help="posterior-collapse diagnostics of a model, with plots", description=(
+    p = add_verb(sub, "diagnose", run_diagnose, help="posterior-collapse diagnostics of a model, with plots", description=(
         "Encode molecules and report what the latent space holds: KL (total and per dimension), active "
         "units (posterior-mean variance over molecules > 0.01), the mutual information I(x; z), exact "
         "greedy reconstruction. Writes OUT/diagnostics.json, kl_per_dim.csv, kl_per_dim.png and, from the "
@@ -38,8 +36,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--data", default="moses:test", help="molecules to encode (default: moses:test)")
     p.add_argument("--smiles-column", help="SMILES column name (default: detect)")
     p.add_argument("--limit", type=non_negative(int), default=2000, help="first N rows (default: 2000; 0 = all)")
+    add_cleaning_flags(p)
     p.add_argument("-o", "--output", default="diagnostics", help="output folder (default: diagnostics)")
-    p.set_defaults(run=run_diagnose)
 
 
 def run_evaluate(args) -> int:

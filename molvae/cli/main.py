@@ -23,8 +23,8 @@ import warnings
 
 from molvae.version import __version__
 from molvae.cli import draw, evaluate, models, optimize, sample, space, train
-from molvae.cli.common import check_output, refuse_overwriting_the_input
-from molvae.errors import MolvaeError
+from molvae.cli.common import check_output, refuse_overwriting_the_input, spelling
+from molvae.errors import MolvaeError, spelled_as
 
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 1
@@ -52,8 +52,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USER_ERROR
     try:
         refuse_overwriting_the_input(args)
-        check_output(args)
-        with warnings.catch_warnings(record=True) as caught:
+        # messages name what the user can change as this verb's flags
+        with warnings.catch_warnings(record=True) as caught, spelled_as(spelling(parser.verbs[args.verb])):
+            check_output(args)
             warnings.simplefilter("always", UserWarning)
             code = args.run(args)
         # molvae's own warnings (e.g. too few molecules for the MOSES metrics) as one line each

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from molvae.cli.common import add_verb
+
 
 def add_parsers(sub) -> None:
-    p = sub.add_parser("models", help="list the shipped models and which verbs use which", description=(
+    p = add_verb(sub, "models", run_models, help="list the shipped models and which verbs use which", description=(
         "List the models that ship inside molvae: their names (for -m NAME), the verbs that load each one "
         "when -m is not given, their architecture and code bank, and their files."))
-    p.set_defaults(run=run_models, verbs=sub.choices)  # every verb's parser, filled in by the time it runs
+    p.set_defaults(verbs=sub.choices)  # every verb's parser, filled in by the time it runs
 
 
 def run_models(args) -> int:

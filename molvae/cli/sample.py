@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 
 from molvae import properties as props
-from molvae.cli.common import (add_encoding_flags, add_input_columns, add_input_flags, add_model_flags, add_output_flag,
-                               add_quiet_flag, load_model, non_negative, positive, print_domain_count,
+from molvae.cli.common import (add_verb, add_encoding_flags, add_input_columns, add_input_flags, add_model_flags,
+                               add_output_flag, load_model, non_negative, positive, print_domain_count,
                                print_reject_reasons, print_summary,
                                read_input, record_provenance, with_suffix, write_table)
 from molvae.prior import PRIORS, describe_prior, resolve_prior
@@ -16,7 +16,7 @@ from molvae.shipped import shipped_name
 
 
 def add_parsers(sub) -> None:
-    p = sub.add_parser("sample", help="sample molecules from the prior", description=(
+    p = add_verb(sub, "sample", run_sample, help="sample molecules from the prior", description=(
         "Decode latent codes into molecules: codes from the model's code bank (molvae fit-prior) when it has "
         "one, else from N(0, I). Draws that decode to no molecule are replaced by new ones, and the fraction "
         "of valid draws is reported as raw_validity. Writes OUT (smiles, valid, selfies and the properties; "
@@ -30,6 +30,10 @@ def add_parsers(sub) -> None:
     p.add_argument("--keep-invalid", action="store_true", help=(
         "keep draws that decode to no molecule (valid=False) instead of replacing them with new draws"))
     p.add_argument("--batch-size", type=positive(int), default=1024, help="molecules decoded at once (default: 1024)")
+    p.add_argument("--keep-slips", action="store_true", help=(
+        "keep decoding slips that SELFIES repaired into odd molecules (radicals, and molecules whose SELFIES needs "
+        "a token outside the model's vocabulary, so that it cannot read them back); by default they are replaced "
+        "by new draws and counted in the summary (redrawn, slips)"))
     p.add_argument("--relax", type=non_negative(int), default=0, metavar="K", help=(
         "decode with every SELFIES bond capacity raised by K and discard the draws RDKit then refuses: decoding "
         "slips are dropped instead of repaired into odd molecules; raw_validity reports the fraction kept "
@@ -46,10 +50,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--workers", type=int, default=-1, help=(
         "processes turning SELFIES into canonical SMILES while the network decodes; 0 = none "
         "(default: from 20,000 molecules up, one fewer than the cores on a GPU or with 8+ cores)"))
-    add_quiet_flag(p)
-    p.set_defaults(run=run_sample)
 
-    p = sub.add_parser("fit-prior", help="store a code bank of training molecules for sampling", description=(
+    p = add_verb(sub, "fit-prior", run_fit_prior, help="store a code bank of training molecules for sampling", description=(
         "Encode molecules (usually the model's training set) and store their posterior means and standard "
         "deviations in a copy of the model: molvae sample then draws codes mu + W * sigma * eps around them "
         "instead of from N(0, I), where the decoder writes fewer odd molecules (docs/quality.md). The molecular-weight "
@@ -62,10 +64,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--width", type=positive(float), default=1.0, help="stored width W (default: 1.0)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the choice (default: 0)")
     p.add_argument("-o", "--output", default="model_with_prior.pt", help="output checkpoint (default: model_with_prior.pt)")
-    add_quiet_flag(p)
-    p.set_defaults(run=run_fit_prior)
 
-    p = sub.add_parser("reconstruct", help="encode and decode molecules", description=(
+    p = add_verb(sub, "reconstruct", run_reconstruct, help="encode and decode molecules", description=(
         "Encode each input molecule to its posterior mean and decode it greedily. Writes one row per "
         "input row: row, the input's own columns, input, canonical, reconstructed, exact, reason (why a row could "
         "not be encoded), in_domain and domain_note (whether the molecule is like the model's training molecules in "
@@ -76,7 +76,6 @@ def add_parsers(sub) -> None:
     add_output_flag(p, "reconstructions.csv")
     p.add_argument("--sample", action="store_true", help="sample tokens instead of greedy decoding")
     add_encoding_flags(p)
-    p.set_defaults(run=run_reconstruct)
 
 
 def run_sample(args) -> int:
@@ -86,11 +85,14 @@ def run_sample(args) -> int:
                                 batch_size=args.batch_size, seed=args.seed, valid_only=not args.keep_invalid,
                                 workers=args.workers if args.workers >= 0 else None, progress=not args.quiet,
                                 properties=args.properties, relax=args.relax, prior=args.prior,
-                                prior_width=args.prior_width)
+                                prior_width=args.prior_width, screen=not args.keep_slips)
     record_provenance(out, args, seed=args.seed, temperature=args.temperature, greedy=args.greedy, relax=args.relax,
                       precision=args.precision, properties=args.properties,
                       prior=describe_prior(resolve_prior(vae, args.prior), args.prior_width), summary=summary)
+    slips = summary.pop("slips")
     print_summary(out, summary, note=f" [model: {shipped_name(vae.path) or vae.path}]")
+    if slips:
+        print(f"redrew {sum(slips.values()):,} decoding slips: " + ", ".join(f"{k} ({v:,})" for k, v in slips.items()))
     print_property_summary(out, args.properties)
     return 0
 
@@ -138,7 +140,7 @@ def run_reconstruct(args) -> int:
     inputs = read_input(args)
     vae = load_model(args)
     df = vae.reconstruct(inputs.smiles.tolist(), greedy=not args.sample, batch_size=args.batch_size,
-                         spellings=args.spellings)
+                         spellings=args.spellings, progress=not args.quiet)
     df.insert(0, "row", inputs.smiles.index)
     add_input_columns(df, inputs)
     encodable = df[df.reason == ""]

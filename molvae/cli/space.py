@@ -8,17 +8,17 @@ from pathlib import Path
 import pandas as pd
 
 from molvae import properties as props
-from molvae.cli.common import (add_encoding_flags, add_input_columns, add_input_flags, add_model_flags, add_output_flag,
-                               add_quiet_flag, load_model, non_negative, positive, print_domain_count,
+from molvae.cli.common import (add_verb, add_cleaning_flags, add_encoding_flags, add_input_columns, add_input_flags,
+                               add_model_flags, add_output_flag, load_model, non_negative, positive, print_domain_count,
                                print_reject_counts, print_reject_reasons, print_summary, read_input,
                                record_provenance, with_suffix, write_table)
 
 
 def add_parsers(sub) -> None:
-    p = sub.add_parser("encode", help="molecules to latent vectors (embeddings)", description=(
+    p = add_verb(sub, "encode", run_encode, help="molecules to latent vectors (embeddings)", description=(
         "Encode every row to its posterior mean (and log-variance with --logvar), in chunks with bounded "
         "memory. The format follows OUT's suffix: .csv, .tsv, .sdf (each optionally .gz) and .parquet hold row, "
-        "the input's own columns, smiles, in_domain, domain_note, z_0.. for the encoded rows; .npy holds an "
+        "the input's own columns, smiles (canonical), in_domain, domain_note, z_0.. for the encoded rows; .npy holds an "
         "(n_rows, D) float32 array aligned with the input (NaN rows where encoding failed). Rows that cannot be "
         "encoded are listed with a reason in OUT.rejects.csv. in_domain says whether a molecule is like the "
         "model's training molecules (elements, charges, stereo, size, and any ranges its checkpoint records); "
@@ -29,27 +29,26 @@ def add_parsers(sub) -> None:
         "output file: .csv, .tsv, .sdf (each optionally .gz), .parquet or .npy (default: embeddings.csv)"))
     p.add_argument("--logvar", action="store_true", help="also write the posterior log-variances")
     add_encoding_flags(p)
-    add_quiet_flag(p)
-    p.set_defaults(run=run_encode)
 
-    p = sub.add_parser("interpolate", help="decode the path between two molecules", description=(
+    p = add_verb(sub, "interpolate", run_interpolate, help="decode the path between two molecules", description=(
         "Encode two molecules, decode STEPS+1 evenly spaced points between their posterior means (spherical "
         "and/or linear path) and write each step's molecule, whether it is new on the path, and its Tanimoto "
         "similarity (Morgan r=2) to both ends; OUT.png shows the path as a molecule grid."))
     p.add_argument("start", help="SMILES of the first molecule")
     p.add_argument("end", help="SMILES of the second molecule")
     add_model_flags(p)
+    add_cleaning_flags(p)
     p.add_argument("--steps", type=positive(int), default=10, help="intervals on the path (default: 10)")
     p.add_argument("--method", default="slerp", choices=["slerp", "linear", "both"], help="path (default: slerp)")
     add_output_flag(p, "interpolation.csv")
-    p.set_defaults(run=run_interpolate)
 
-    p = sub.add_parser("explore", help="molecules in the neighbourhood of one molecule", description=(
+    p = add_verb(sub, "explore", run_explore, help="molecules in the neighbourhood of one molecule", description=(
         "Decode N points around a molecule's posterior mean (Gaussian, about RADIUS away) and list the "
         "distinct valid molecules, most similar first, with their similarity, latent distance, how often "
         "each was found and their properties; OUT.png shows the first --grid of them."))
     p.add_argument("smiles", help="SMILES of the molecule to explore around")
     add_model_flags(p)
+    add_cleaning_flags(p)
     p.add_argument("-n", "--num", type=positive(int), default=100, help="latent points to decode (default: 100)")
     p.add_argument("--radius", type=non_negative(float), default=2.0, help="typical distance from the molecule in latent space (default: 2.0)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
@@ -57,9 +56,8 @@ def add_parsers(sub) -> None:
         f"property columns, comma-separated, or 'none' (known: {props.known()}; default: qed,logp,sa,mw)"))
     p.add_argument("--grid", type=positive(int), default=20, help="molecules in the picture (default: 20)")
     add_output_flag(p, "explore.csv")
-    p.set_defaults(run=run_explore)
 
-    p = sub.add_parser("score", help="anomaly scores: how unlike the training data each molecule is", description=(
+    p = add_verb(sub, "score", run_score, help="anomaly scores: how unlike the training data each molecule is", description=(
         "Per molecule, in nats (higher = less like the training data): the negative ELBO, an importance-"
         "weighted estimate of -log p(x) from K posterior draws (also per token), and log p(x | z = mean). "
         "Rows that cannot be encoded (unparsable, unknown tokens, too long) keep their row with a reason."))
@@ -69,10 +67,8 @@ def add_parsers(sub) -> None:
     add_output_flag(p, "scores.csv", "scores")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument("--batch-size", type=positive(int), default=256, help="molecules per batch (default: 256)")
-    add_quiet_flag(p)
-    p.set_defaults(run=run_score)
 
-    p = sub.add_parser("map", help="2-D map of the latent space coloured by a property", description=(
+    p = add_verb(sub, "map", run_map, help="2-D map of the latent space coloured by a property", description=(
         "Encode molecules, project their posterior means to 2-D (PCA, or UMAP when umap-learn is installed) "
         "and draw them coloured by a property; also writes the coordinates as OUT.csv."))
     add_input_flags(p, 5000)
@@ -80,7 +76,6 @@ def add_parsers(sub) -> None:
     p.add_argument("--color", default="qed", help="property to colour by, or 'none' (default: qed)")
     p.add_argument("--method", default="pca", choices=["pca", "umap"], help="projection (default: pca)")
     p.add_argument("-o", "--output", default="latent_map.png", help="output PNG (default: latent_map.png)")
-    p.set_defaults(run=run_map)
 
 
 def run_encode(args) -> int:
@@ -173,7 +168,7 @@ def run_map(args) -> int:
     inputs = read_input(args)
     smiles = inputs.smiles
     vae = load_model(args)
-    coords, mu = latent_coordinates(vae, smiles, args.color, args.method)
+    coords, mu = latent_coordinates(vae, smiles, args.color, args.method, progress=not args.quiet)
     add_input_columns(coords, inputs)
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)

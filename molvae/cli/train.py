@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 import time
 from pathlib import Path
 
 import pandas as pd
 
 from molvae.version import __version__
-from molvae.cli.common import add_quiet_flag
+from molvae.cli.common import add_verb
 from molvae.errors import MolvaeError
 
 # CLI flag names that differ from the config field name.
@@ -37,7 +38,7 @@ def add_config_flags(parser: argparse.ArgumentParser) -> dict[str, str]:
 
 
 def add_parsers(sub) -> None:
-    p = sub.add_parser("train", help="train a model", description=(
+    p = add_verb(sub, "train", run_train, help="train a model", description=(
         "Train a VAE. Settings come from the defaults, then --config FILE (TOML with [data], [model], "
         "[anneal], [train] tables), then the flags below. The resolved config is printed and saved as "
         "OUT/config.toml; OUT also gets log.csv, rejects.csv, last.pt (resume) and best.pt."))
@@ -47,8 +48,7 @@ def add_parsers(sub) -> None:
         "continue a run from its last.pt, in its own folder and with its own settings (flags may change only "
         "epochs, the time limit, threads, device, precision and the like)"))
     p.add_argument("--overwrite", action="store_true", help="replace a run already in the output folder")
-    add_quiet_flag(p)
-    p.set_defaults(run=run_train, config_dests=add_config_flags(p))
+    p.set_defaults(config_dests=add_config_flags(p))
 
 
 def run_train(args) -> int:
@@ -75,6 +75,12 @@ def run_train(args) -> int:
         print(f"# resolved config (saved as {out / 'config.toml'}):\n{config.to_toml()}")
     best = train(config, out, resume=args.resume, progress=not args.quiet, overwrite=args.overwrite)
     if rank == 0:
+        from molvae.data import few_molecules_warning
+
         rejects = len(pd.read_csv(out / "rejects.csv"))
         print(f"best model: {best}\nlog: {out / 'log.csv'}\nrejected training rows: {rejects} (see {out / 'rejects.csv'})")
+        meta = load_checkpoint(best)["meta"]
+        warning = few_molecules_warning(meta["data"]["n_train"] + meta["data"]["n_val"], "init_from" in meta)
+        if warning:
+            print(f"warning: {warning}", file=sys.stderr)
     return 0

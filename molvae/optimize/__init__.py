@@ -17,7 +17,7 @@ from molvae.optimize.objective import GOALS, Constraints, Objective, Term
 from molvae.optimize.oracle import BudgetExhausted, Oracle
 from molvae.optimize.policy import PolicyConfig
 from molvae.optimize.random_search import RandomConfig
-from molvae.optimize.run import report, run_to_folder, summary, top_k_auc
+from molvae.optimize.run import check_output_folder, report, run_to_folder, summary, top_k_auc
 from molvae.optimize.search import METHODS, SearchConfig, optimize
 from molvae.optimize.spec import (load_spec, read_spec, search_config, spec_dict, spec_from_options, spec_objects,
                                   spec_toml)
@@ -26,4 +26,4 @@ from molvae.optimize.state import SearchState
 __all__ = ["Term", "Constraints", "Objective", "GOALS", "Oracle", "BudgetExhausted", "SearchConfig", "METHODS",
            "RandomConfig", "CMAESConfig", "BOConfig", "GradientConfig", "PolicyConfig", "SearchState", "optimize",
            "surrogate_objective", "load_spec", "read_spec", "spec_objects", "search_config", "spec_from_options",
-           "spec_dict", "spec_toml", "summary", "top_k_auc", "run_to_folder", "report"]
+           "spec_dict", "spec_toml", "summary", "top_k_auc", "check_output_folder", "run_to_folder", "report"]

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from molvae.chem import canonical_smiles, mol_from_smiles, quiet_rdkit
+from molvae.chem import as_smiles_list, canonical_smiles, mol_from_smiles, quiet_rdkit
 from molvae.errors import ConfigError
 from molvae.optimize.objective import Objective
 
@@ -74,7 +74,9 @@ class Oracle:
 
     def __call__(self, smiles: Sequence[str | None], step: int = 0) -> np.ndarray:
         """Scores for optimizers: the objective where feasible, a penalty where not, NaN for
-        proposals that got no evaluation (no molecule, or the budget ran out in this batch)."""
+        proposals that got no evaluation (no molecule, or the budget ran out in this batch). One
+        string is one molecule."""
+        smiles = as_smiles_list(smiles)
         out = np.full(len(smiles), np.nan)
         before = self.calls
         with quiet_rdkit():

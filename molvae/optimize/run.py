@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from molvae.errors import ConfigError, hint
 from molvae.io import provenance, write_json, write_molecules
 from molvae.optimize.objective import Objective
 from molvae.optimize.oracle import STOP_REASONS
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from molvae.api import MolVAE
 
 OUTPUTS = ("proposals.csv", "proposals.sdf", "summary.json", "spec.toml", "score_vs_calls.png")
+START_REJECTS = "start_rejects.csv"  # start molecules that could not be used, with their reasons (if any)
 
 
 def summary(table: pd.DataFrame, k: int = 3) -> dict[str, Any]:
@@ -62,32 +64,63 @@ def top_k_auc(table: pd.DataFrame, budget: int, k: int = 10, every: int = 100) -
     return area / budget
 
 
+def check_output_folder(out: str | os.PathLike, overwrite: bool = False) -> Path:
+    """The folder a run writes to, checked: refused when it already holds files, unless `overwrite`
+    (:func:`run_to_folder` then replaces the files of the run in it, and touches no other file)."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"the output {out} is a file, not a folder; choose another with -o")
+    held = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
+    if held and not overwrite:
+        shown = ", ".join(held[:4]) + (", ..." if len(held) > 4 else "")
+        raise ConfigError(f"the output folder {out} already holds files ({shown}); choose another folder"
+                          + hint("overwrite", ", or pass {} to replace the run in it"))
+    return out
+
+
 def run_to_folder(vae: "MolVAE", objective: Objective, search: SearchConfig, out: str | os.PathLike, *,
                   train: str | os.PathLike | None = "moses:train", top: int = 3, progress: bool = True,
-                  model: str | os.PathLike | None = None,
-                  command: str | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
+                  model: str | os.PathLike | None = None, command: str | None = None,
+                  overwrite: bool = False) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Run :func:`optimize` and write to the folder `out`: ``proposals.csv`` (every evaluated molecule,
-    with a ``novel`` column against the canonical molecules of `train`, left out when `train` is None
-    or "none"), ``proposals.sdf`` (the same rows as SD records, the columns as tags), ``summary.json`` (provenance: the `command`, default this process's, the molvae version,
-    the `model` file the vae was loaded from if given; the settings and the summary of the `top`
-    molecules), ``spec.toml`` (every setting, so that ``molvae optimize OUT/spec.toml`` with the same
-    model repeats the run) and ``score_vs_calls.png``. `progress`: progress bars for the search's oracle calls and
-    while the training set is read. Returns the table and the summary."""
+    with a ``novel`` column, whether the molecule is not in `train` (:func:`molvae.novelty.in_training_set`),
+    left out when `train` is None or "none"), ``proposals.sdf`` (the same rows as SD records, the
+    columns as tags), ``summary.json`` (provenance: the `command`, default this
+    process's, the molvae version, the `model` file the vae was loaded from if given; the settings and
+    the summary of the `top` molecules, with the seconds the search took and those novelty took apart),
+    ``spec.toml`` (every setting, so that ``molvae optimize OUT/spec.toml`` with the same model
+    repeats the run), ``score_vs_calls.png``, and ``start_rejects.csv`` when start molecules could not
+    be used. A folder that already holds files is refused unless `overwrite`. `progress`: progress
+    bars for the search's oracle calls and while a novelty index is built. Returns the table and the summary."""
     from molvae.plots import score_vs_calls  # matplotlib: loaded when a run is written
 
-    out = Path(out)
+    out = check_output_folder(out, overwrite)
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     table = optimize(vae, objective, search, progress=progress)
+    search_seconds = time.perf_counter() - start
+    novelty_seconds = None
     if train is not None and str(train).lower() != "none" and len(table):
-        from molvae.data import canonical_set
         from molvae.io import resolve_data_path
+        from molvae.novelty import in_training_set
 
-        table["novel"] = ~table.smiles.isin(canonical_set(resolve_data_path(train), progress=progress))
+        start = time.perf_counter()
+        table["novel"] = ~in_training_set(table.smiles.tolist(), resolve_data_path(train), progress=progress)
+        novelty_seconds = round(time.perf_counter() - start, 1)
+    for name in (*OUTPUTS, START_REJECTS):  # an earlier run's files (only with overwrite can there be any)
+        (out / name).unlink(missing_ok=True)
     table.to_csv(out / "proposals.csv", index=False, float_format="%.6g")
     write_molecules(table, out / "proposals.sdf", "smiles", float_format="%.6g")
+    rejects = table.attrs.get("start_rejects")
+    if rejects:
+        from molvae.data import rejects_frame
+
+        rejects_frame(rejects).to_csv(out / START_REJECTS, index=False)
     result = summary(table, k=top)
-    result["seconds"] = round(time.perf_counter() - start, 1)
+    result["search_seconds"] = round(search_seconds, 1)
+    result["novelty_seconds"] = novelty_seconds
+    if rejects is not None:
+        result["start_rejected"] = int(len(rejects))
     name = shipped_name(model)
     info = provenance(model, command, settings=spec_dict(objective, search), summary=result)
     write_json(out / "summary.json", info)
@@ -105,11 +138,18 @@ def report(table: pd.DataFrame, result: dict[str, Any], search: SearchConfig, ou
     lines = []
     if search.start_molecules is not None and len(table):
         lines.append(f"{int((table.step == 0).sum())} start molecules scored first (round 0 of proposals.csv)")
+        if result.get("start_rejected"):
+            lines.append(f"{result['start_rejected']} of the start molecules chosen could not be used; "
+                         f"{out}/{START_REJECTS} lists them with their reasons")
     stopped = result.get("stopped")
     why = f", stopped before the budget of {search.budget}: {STOP_REASONS.get(stopped, stopped)}" \
         if stopped not in (None, "budget") else ""
-    lines.append(f"{result['calls']} oracle calls ({result['feasible']} feasible) in {result['seconds']} s{why}; best:")
+    novelty = (f"; novelty against the training set judged in {result['novelty_seconds']} s"
+               if result.get("novelty_seconds") is not None else "")
+    lines.append(f"{result['calls']} oracle calls ({result['feasible']} feasible) in {result['search_seconds']} s of "
+                 f"search{why}{novelty}; best:")
     lines += [f"  {i}. {row['score']:.4f}  {row['smiles']}  (call {row['call']})"
               for i, row in enumerate(result["top"], 1)]
-    lines.append(f"wrote {out}/{', '.join(OUTPUTS)}")
+    written = [*OUTPUTS, *([START_REJECTS] if result.get("start_rejected") else [])]
+    lines.append(f"wrote {out}/{', '.join(written)}")
     return "\n".join(lines)

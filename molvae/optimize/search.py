@@ -82,7 +82,9 @@ def optimize(vae: "MolVAE", objective: Objective, config: SearchConfig, progress
     The search starts from the prior, from one molecule (``config.start``, also what similarity is
     measured to unless the objective has a reference) or from several (``config.start_molecules``: the
     oracle scores ``start_count`` of them first, within the budget, and the optimizer takes their
-    codes and scores as its first observations). `progress`: a progress bar over the oracle calls."""
+    codes and scores as its first observations). `progress`: a progress bar over the oracle calls.
+    Start molecules that could not be used are in ``table.attrs["start_rejects"]``, a list of
+    ``(row, input, reason)`` (see :func:`score_start_molecules`)."""
     oracle = Oracle(objective.measured_to(config.start), config.budget, progress=progress, desc=config.method,
                     time_limit=None if config.time_limit_minutes is None else 60.0 * config.time_limit_minutes)
     torch.manual_seed(config.seed)
@@ -92,10 +94,11 @@ def optimize(vae: "MolVAE", objective: Objective, config: SearchConfig, progress
         smiles = vae.decode(np.asarray(z, dtype=np.float32), greedy=True)
         return oracle(smiles, step)
 
+    start_rejects = None
     try:
         init = None  # (codes, scores) of start molecules the oracle has scored
         if config.start_molecules is not None:
-            init = score_start_molecules(vae, oracle, config, rng)
+            init, start_rejects = score_start_molecules(vae, oracle, config, rng)
             z0, sigma = init[0][int(np.argmax(init[1]))], config.sigma
         elif config.start:
             z0, sigma = vae.encode([config.start])[0].astype(np.float64), config.sigma
@@ -112,30 +115,44 @@ def optimize(vae: "MolVAE", objective: Objective, config: SearchConfig, progress
     table = oracle.table()
     table.insert(0, "method", config.method)
     table.attrs["stopped"] = stopped
+    if start_rejects is not None:  # plain data: pandas compares attrs when it combines tables
+        table.attrs["start_rejects"] = list(start_rejects.itertuples(index=False, name=None))
     return table
 
 
 def score_start_molecules(vae: "MolVAE", oracle: Oracle, config: SearchConfig,
-                          rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+                          rng: np.random.Generator) -> tuple[tuple[np.ndarray, np.ndarray], pd.DataFrame]:
     """Score `config.start_count` of the start molecules (a seeded random sample when there are more)
-    with the oracle, as calls of round 0, and encode them: the (codes, scores) a search starts from.
-    Molecules that do not parse or that the model cannot encode are left out (a parsed one still
-    costs its call)."""
+    with the oracle, as calls of round 0, and encode them: the (codes, scores) a search starts from,
+    and the rejects (``row, input, reason``: the row in the file, or the position in the list) of
+    the chosen molecules that could not be used. Each is read as the model reads it (standardized,
+    or its largest fragment kept, when ``vae`` is set to); molecules that do not parse or that the
+    model cannot encode are left out (a parsed one still costs its call)."""
+    from molvae.data import rejects_frame
+
     pool = config.start_molecules
     if isinstance(pool, str):
         from molvae.io import read_smiles, resolve_data_path
 
-        pool = read_smiles(resolve_data_path(pool)).tolist()
-    pool = list(pool)
-    if not pool:
+        pool = read_smiles(resolve_data_path(pool))
+    pool = pool if isinstance(pool, pd.Series) else pd.Series(list(pool), dtype=object)
+    if not len(pool):
         raise ConfigError("start_molecules is empty")
     if len(pool) > config.start_count:
-        pool = [pool[i] for i in rng.choice(len(pool), size=config.start_count, replace=False)]
-    y = oracle(pool, 0)
-    z = vae.encode(pool, errors="nan").astype(np.float64)
+        pool = pool.iloc[rng.choice(len(pool), size=config.start_count, replace=False)]
+    mols = vae.prepare(pool.reset_index(drop=True))
+    read = pool.tolist()  # each molecule as the model reads it where it can, else as given
+    for position, canon in zip(mols.rows, mols.smiles):
+        read[position] = canon
+    y = oracle(read, 0)
+    z = mols.scatter(vae.encode_set(mols)[0], len(pool)).astype(np.float64)
     ok = ~np.isnan(y) & ~np.isnan(z).any(axis=1)
+    reasons = dict(zip(mols.rejects.row, mols.rejects.reason))
+    rejects = rejects_frame([(int(row), str(smiles), reasons.get(i) or "not scored: no oracle calls were left")
+                             for i, (row, smiles) in enumerate(pool.items()) if not ok[i]])
     if not ok.any():
         if oracle.left <= 0:
             raise BudgetExhausted
-        raise ConfigError(f"none of the {len(pool)} start molecules could be both scored and encoded by this model")
-    return z[ok], y[ok]
+        raise ConfigError(f"none of the {len(pool)} start molecules could be both scored and encoded by this model"
+                          + (f" (e.g. row {rejects.row.iloc[0]}: {rejects.reason.iloc[0]})" if len(rejects) else ""))
+    return (z[ok], y[ok]), rejects

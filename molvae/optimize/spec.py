@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Sequence
 
-from molvae.errors import ConfigError
+from molvae.errors import ConfigError, spelled
 from molvae.optimize.objective import Objective
 from molvae.optimize.search import METHODS, SearchConfig
 
@@ -81,7 +81,7 @@ def spec_from_options(spec: str | os.PathLike | None = None, *, maximize: str | 
     Options that are None or empty are left out, so unset flags can be passed as they are."""
     maximize, minimize = _names(maximize), _names(minimize)
     if spec is None and not maximize and not minimize:
-        raise ConfigError("give a spec file, or --maximize / --minimize PROPERTY")
+        raise ConfigError(f"give a spec file, or {spelled('objective') or 'properties to maximize or minimize'}")
     tables = read_spec(spec) if spec is not None else {}
     if maximize or minimize:
         reference = {k: v for k, v in tables.get("objective", {}).items() if k == "reference"}

@@ -190,3 +190,104 @@ def test_package_level_train_is_the_function_whatever_was_imported_first():
                   "import molvae.api; from molvae import train", "import molvae.trainer; from molvae import train"):
         code = f"{first}\nimport molvae.api\nassert train is molvae.api.train, train"
         subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_sampling_screens_out_slips_and_counts_them(tiny_model, monkeypatch):
+    """A molecule the model could not read back is a slip: redrawn by default, kept with its reason
+    when invalid draws are kept. A vocabulary without the oxygen tokens makes every O-molecule one."""
+    import molvae.sampling as sampling
+    from molvae.chem import slip_reason
+
+    real = sampling.decode_screened
+    monkeypatch.setattr(sampling, "decode_screened", lambda selfies, constraints, model_constraints, tokens: real(
+        selfies, constraints, model_constraints, frozenset(t for t in tokens if "O" not in t)))
+    raw = tiny_model.sample(200, seed=2, valid_only=False)
+    slipped = raw.slip != ""
+    has_o = raw.smiles.str.contains("O|o")
+    assert (raw.valid & has_o).any() and slipped[raw.valid & has_o].all()  # every O-molecule is a slip now
+    assert raw.attrs["slips"] == raw.slip[slipped].value_counts().to_dict()
+    assert raw.attrs["redrawn"] == pytest.approx(1 - (raw.valid & ~slipped).mean())
+    screened = tiny_model.sample(100, seed=2)
+    assert len(screened) == 100 and not screened.smiles.str.contains("O|o").any() and screened.attrs["redrawn"] > 0
+    monkeypatch.undo()
+    kept = tiny_model.sample(100, seed=2, screen=False)
+    assert kept.attrs["slips"] == {} and "slip" not in kept
+    clean = tiny_model.sample(100, seed=2)  # with the model's own vocabulary: nothing emitted is a slip
+    tokens = frozenset(tiny_model.vocab.tokens)
+    from molvae.chem import selfies_constraints
+
+    with selfies_constraints(tiny_model.constraints):
+        assert all(slip_reason(s, tokens) is None for s in clean.smiles)
+
+
+# ----------------------------------------------------------------------------- one string is one molecule
+
+
+def test_one_smiles_string_is_one_molecule(tiny_model):
+    z = tiny_model.encode("CCO")
+    assert z.shape == (1, tiny_model.config.latent_dim)
+    np.testing.assert_array_equal(z, tiny_model.encode(["CCO"]))
+    mu, logvar = tiny_model.encode("CCO", return_logvar=True)
+    assert mu.shape == logvar.shape == (1, tiny_model.config.latent_dim)
+    rec = tiny_model.reconstruct("CCO")
+    assert rec.input.tolist() == ["CCO"] and rec.canonical.tolist() == ["CCO"]
+    assert len(tiny_model.prepare("c1ccccc1O")) == 1
+    assert tiny_model.decode(z[0]) == tiny_model.decode(z)  # one point (latent_dim,) is a batch of one
+    assert len(tiny_model.decode(torch.from_numpy(z[0]))) == 1
+
+
+def test_molecules_of_the_wrong_kind_are_refused_clearly(tiny_model):
+    from molvae.errors import InvalidInput
+
+    table = pd.DataFrame({"name": ["ethanol"], "smiles": ["CCO"]})
+    with pytest.raises(InvalidInput, match="2 columns"):
+        tiny_model.encode(table)
+    np.testing.assert_array_equal(tiny_model.encode(table[["smiles"]]), tiny_model.encode("CCO"))
+    with pytest.raises(InvalidInput, match="got int"):
+        tiny_model.encode(42)
+    with pytest.raises(InvalidInput, match="shape"):
+        tiny_model.decode(np.zeros((2, 3)))
+
+
+def test_python_errors_name_the_python_settings(tiny_model, tmp_path):
+    """A Python caller is told the keyword arguments, never a command-line flag."""
+    from molvae.errors import InputFileError
+    from molvae.io import read_smiles
+
+    with pytest.raises(MolvaeError) as exc:
+        tiny_model.encode(["CCO", "CC(=O)[O-]", "CCN.Cl"])
+    message = str(exc.value)
+    assert "standardize=True makes it readable" in message and "keep the largest with largest_fragment=True" in message
+    assert 'errors="nan" gives them rows of NaN' in message and "--" not in message
+    numbers = tmp_path / "ids.csv"
+    numbers.write_text("id,weight\n1,2\n3,4\n5,6\n")
+    with pytest.raises(InputFileError) as exc:
+        read_smiles(numbers)
+    assert "column=NAME" in str(exc.value) and "--smiles-column" not in str(exc.value)
+    clean = MolVAE.load(tiny_model.path, device="cpu", standardize=True, largest_fragment=True)
+    assert np.isfinite(clean.encode(["CC(=O)[O-]", "CCN.Cl"])).all()  # the spelling the hint gives works
+
+
+def test_repr_says_what_the_model_is(tiny_model):
+    text = repr(tiny_model)
+    assert text.startswith(f"MolVAE({tiny_model.path}: latent 8,") and f"vocabulary {len(tiny_model.vocab)} tokens" in text
+    assert "prior N(0, I)" in text and "cpu, fp32" in text
+
+
+def test_the_default_model_for_sampling_is_the_one_molvae_sample_uses():
+    """MolVAE.load(use="sample") is what `molvae sample` loads; sampling from MolVAE.load() (the
+    latent tools' model) says that it is not, and how to get it."""
+    import warnings
+
+    from molvae.cli.main import build_parser
+    from molvae.shipped import default_model
+
+    verb = build_parser().verbs["sample"]
+    assert MolVAE.load(use=verb.get_default("model_use"), device="cpu").path == default_model("sample").path
+    latent = MolVAE.load(device="cpu")
+    with pytest.warns(UserWarning, match=r'molvae-moses-v0.4.*MolVAE.load\(use="sample"\)'):
+        latent.sample(2, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        MolVAE.load(use="sample", device="cpu").sample(2, seed=0)
+        MolVAE.load(default_model("latent").name, device="cpu").sample(2, seed=0)  # named: no warning

@@ -146,3 +146,106 @@ def test_properties_verb_accounts_for_every_row(tmp_path, capsys):
     assert written.row.tolist() == [0, 3] and rejects.row.tolist() == [1, 2]
     assert list(written.columns) == ["row", "input", "canonical", "qed", "penalized_logp", "similarity"]
     assert written.qed[0] == pytest.approx(0.5501, abs=1e-4)
+
+
+# ----------------------------------------------------------------------------- flags every verb shares
+
+# verbs that read no molecules for a model: sample writes them, evaluate scores them as they are
+# (standardizing would change the metrics), models lists files
+READS_NO_MOLECULES = {"sample", "evaluate", "models"}
+
+
+def _options(parser) -> set[str]:
+    return {option for action in parser._actions for option in action.option_strings}
+
+
+def test_every_verb_has_the_shared_flags():
+    from molvae.cli.main import build_parser
+
+    verbs = build_parser().verbs
+    assert {"reconstruct", "explore", "interpolate", "map", "optimize", "train"} <= set(verbs)
+    for verb, parser in verbs.items():
+        assert {"-q", "--quiet"} <= _options(parser), f"{verb} has no -q"
+        if verb not in READS_NO_MOLECULES:
+            assert {"--standardize", "--largest-fragment"} <= _options(parser), f"{verb} has no --standardize"
+
+
+@pytest.mark.parametrize("verb", ["reconstruct", "explore", "interpolate", "map"])
+def test_quiet_is_the_verbs_own_flag(verb, tiny_run, tmp_path, capsys):
+    args = {"reconstruct": [str(tmp_path / "in.csv")], "map": [str(tmp_path / "in.csv")],
+            "explore": ["CCO", "-n", "3", "--properties", "none"], "interpolate": ["CCO", "c1ccccc1O", "--steps", "2"]}[verb]
+    (tmp_path / "in.csv").write_text("smiles\nCCO\nc1ccccc1O\nCC(=O)Nc1ccc(O)cc1\n")
+    out = tmp_path / ("out.png" if verb == "map" else "out.csv")
+    assert main([verb, *args, "-m", str(tiny_run / "best.pt"), "-o", str(out), "-q"]) == 0
+    assert out.is_file() and "usage: molvae [-h]" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("verb", ["explore", "interpolate", "optimize"])
+def test_a_hint_names_a_flag_the_verb_has(verb, tiny_run, tmp_path, capsys):
+    """A charged start molecule is refused with the hint to standardize, spelled as this verb's flag;
+    the verb takes that flag, and with it reads the molecule."""
+    charged = "CC(=O)[O-]"  # the tiny model, like MOSES, has no charged atoms
+    args = {"explore": [charged, "-n", "3", "--properties", "none"],
+            "interpolate": [charged, "c1ccccc1O", "--steps", "2"],
+            "optimize": ["--maximize", "qed", "--start", charged, "--budget", "4", "--batch-size", "2",
+                         "--train", "none"]}[verb]
+    model = ["-m", str(tiny_run / "best.pt"), "-q"]
+    assert main([verb, *args, *model, "-o", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err
+    assert "--standardize makes it readable" in err and "standardize=True" not in err and 'errors="nan"' not in err
+    assert main([verb, *args, *model, "-o", str(tmp_path / "b"), "--standardize"]) == 0
+
+
+def test_hints_in_the_rejects_name_the_verbs_flags(tiny_run, tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_text("smiles\nCCN.Cl\nCC(=O)[O-]\n")
+    assert main(["reconstruct", str(src), "-m", str(tiny_run / "best.pt"), "-o", str(tmp_path / "r.csv"), "-q"]) == 0
+    reasons = pd.read_csv(tmp_path / "r.csv").reason.tolist()
+    assert reasons[0].endswith("keep the largest with --largest-fragment")
+    assert reasons[1].endswith("; --standardize makes it readable")
+
+
+def test_optimize_refuses_a_folder_that_holds_files(tiny_run, tmp_path, capsys):
+    out = tmp_path / "opt"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    run = ["optimize", "--maximize", "qed", "--budget", "3", "--batch-size", "3", "-m", str(tiny_run / "best.pt"),
+           "--train", "none", "-o", str(out), "-q"]
+    assert main(run) == 2
+    err = capsys.readouterr().err
+    assert "already holds files (notes.txt)" in err and "--overwrite" in err
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]  # nothing written
+    assert main([*run, "--overwrite"]) == 0
+    assert (out / "proposals.csv").is_file() and (out / "notes.txt").read_text() == "mine"  # only its own files
+
+
+def test_encode_and_map_keep_the_input_beside_the_standardized_molecule(tiny_run, tmp_path):
+    src = tmp_path / "in.csv"
+    inputs = ["C[C@H](N)CC(=O)O", "CC[NH3+].[Cl-]", "OCC"]
+    pd.DataFrame({"smiles": inputs}).to_csv(src, index=False)
+    model = ["-m", str(tiny_run / "best.pt"), "--standardize", "-q"]
+    assert main(["encode", str(src), "-o", str(tmp_path / "e.csv"), *model]) == 0
+    table = pd.read_csv(tmp_path / "e.csv")
+    assert list(table.columns[:3]) == ["row", "input", "smiles"]
+    assert table.input.tolist() == inputs and table.smiles.tolist() == ["CC(N)CC(=O)O", "CCN", "CCO"]
+    assert main(["map", str(src), "-o", str(tmp_path / "m.png"), "--color", "none", *model]) == 0
+    coords = pd.read_csv(tmp_path / "m.csv")
+    assert coords.input.tolist() == inputs and coords.smiles.tolist() == ["CC(N)CC(=O)O", "CCN", "CCO"]
+
+
+def test_a_semicolon_separated_csv_is_read(tiny_run, tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_text("name;smiles;pIC50\naspirin;CC(=O)Oc1ccccc1C(=O)O;5.1\nethanol;CCO;3.0\n")
+    out = tmp_path / "p.csv"
+    assert main(["properties", str(src), "-o", str(out), "--properties", "mw", "-q"]) == 0
+    assert pd.read_csv(out).canonical.tolist() == ["CC(=O)Oc1ccccc1C(=O)O", "CCO"]
+
+
+def test_training_on_a_tiny_set_says_so(tmp_path, capsys):
+    data = tmp_path / "seven.csv"
+    data.write_text("smiles\n" + "\n".join(["CCO", "CCN", "c1ccccc1", "CC(=O)O", "CCCl", "c1ccncc1", "CC(C)O", "xx"]) + "\n")
+    assert main(["train", "--data", str(data), "--epochs", "1", "-o", str(tmp_path / "run"), *TINY]) == 0
+    err = capsys.readouterr().err
+    assert "only 7 usable molecules to train on" in err and "--init-from" in err
+    assert "only 1 validation molecule: too few to tell whether the posterior collapsed" in err
+    assert "posterior collapse:" not in err

@@ -1,5 +1,5 @@
 """The notebooks run top to bottom on the shipped model, use only the public API, and match the
-cell texts in scripts/build_notebooks.py (the one place they are edited)."""
+cell texts in scripts/release/build_notebooks.py (the one place they are edited)."""
 
 import ast
 import importlib.util
@@ -16,7 +16,7 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 
 def _builder():
-    spec = importlib.util.spec_from_file_location("build_notebooks", ROOT / "scripts" / "build_notebooks.py")
+    spec = importlib.util.spec_from_file_location("build_notebooks", ROOT / "scripts" / "release" / "build_notebooks.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -33,7 +33,7 @@ def test_every_notebook_is_built_from_the_script():
         committed = nbformat.read(path, as_version=4)
         built = builder.build(path.name, builder.NOTEBOOKS[path.name])
         assert [(c.cell_type, c.source) for c in committed.cells] == [(c.cell_type, c.source) for c in built.cells], (
-            f"{path.name} differs from scripts/build_notebooks.py: run `python scripts/build_notebooks.py --execute`")
+            f"{path.name} differs from scripts/release/build_notebooks.py: run `python scripts/release/build_notebooks.py --execute`")
 
 
 def test_notebooks_use_only_the_public_api():

@@ -425,3 +425,47 @@ def test_property_head_trained_jointly(moses_300, tmp_path):
     cfg.model.property_head = "qed,potency"
     with pytest.raises(ConfigError, match="potency"):
         train(cfg, tmp_path / "bad", progress=False)
+
+
+def _refuse(constant):
+    raise ValueError(f"not strict JSON: {constant}")
+
+
+def test_summary_is_strict_json_when_fewer_than_top_are_feasible(tiny_model, tmp_path):
+    """Two calls cannot give a top 3: the missing scores are null, not a bare NaN."""
+    search = SearchConfig(method="random", budget=2, batch_size=2, start=ASPIRIN)
+    table, result = run_to_folder(tiny_model, Objective([Term("qed")]), search, tmp_path / "run", train=None,
+                                  progress=False)
+    info = json.loads((tmp_path / "run" / "summary.json").read_text(), parse_constant=_refuse)
+    assert info["summary"]["top3"] is None and result["feasible"] <= 2
+    assert info["summary"]["search_seconds"] >= 0 and info["summary"]["novelty_seconds"] is None
+
+
+def test_start_molecules_that_cannot_be_used_are_listed_with_reasons(tiny_model, tmp_path, capsys):
+    from molvae.optimize import report
+
+    start = tmp_path / "start.csv"
+    start.write_text("smiles\nCCO\nnot a molecule\nc1ccccc1O\n[U]\n")
+    search = SearchConfig(method="random", budget=6, batch_size=2, start_molecules=str(start), start_count=4)
+    table, result = run_to_folder(tiny_model, Objective([Term("qed")]), search, tmp_path / "run", train=None,
+                                  progress=False)
+    rejects = pd.read_csv(tmp_path / "run" / "start_rejects.csv")
+    assert rejects.row.tolist() == [1, 3] and rejects.input.tolist() == ["not a molecule", "[U]"]
+    assert rejects.reason[0] == "RDKit cannot parse the SMILES" and "vocabulary" in rejects.reason[1]
+    assert result["start_rejected"] == 2 and "start_rejects.csv lists them" in report(table, result, search, tmp_path)
+
+
+def test_novelty_is_exact_and_timed_apart_from_the_search(shipped, tmp_path, monkeypatch):
+    """Against MOSES-train, novelty is judged from the stored rows and the record of the 276 not
+    stored canonically, without building the index; a molecule stored only in another spelling is not novel."""
+    from molvae import data
+    from molvae.novelty import RECORD
+
+    monkeypatch.setattr(data, "canonicalize", lambda *a, **k: pytest.fail("canonicalized the training set"))
+    respelled = pd.read_csv(RECORD).canonical.iloc[0]  # in MOSES-train only as another spelling
+    search = SearchConfig(method="random", budget=3, batch_size=3, start_molecules=[respelled, ASPIRIN, "CCO"])
+    table, result = run_to_folder(shipped, Objective([Term("qed")]), search, tmp_path / "run",
+                                  train="moses:train", progress=False)
+    novel = dict(zip(table.smiles, table.novel))
+    assert not novel[respelled] and novel[P.canonical(ASPIRIN)] and novel["CCO"]
+    assert result["novelty_seconds"] is not None and result["search_seconds"] is not None

@@ -48,8 +48,8 @@ def test_encode_logvar_and_format_errors(tiny_model, tmp_path):
     out = tmp_path / "e.csv"
     space.encode_to_file(tiny_model, [ASPIRIN], out, logvar=True, progress=False)
     d = tiny_model.config.latent_dim
-    assert list(pd.read_csv(out).columns[:4]) == ["row", "smiles", "in_domain", "domain_note"]
-    assert pd.read_csv(out).shape[1] == 4 + 2 * d
+    assert list(pd.read_csv(out).columns[:5]) == ["row", "input", "smiles", "in_domain", "domain_note"]
+    assert pd.read_csv(out).shape[1] == 5 + 2 * d
     with pytest.raises(ConfigError, match="cannot tell the output format"):
         space.encode_to_file(tiny_model, [ASPIRIN], tmp_path / "e.xlsx", progress=False)
     if importlib.util.find_spec("pyarrow") is None:
@@ -174,3 +174,11 @@ def test_plots(tmp_path):
     if importlib.util.find_spec("umap") is None:
         with pytest.raises(ConfigError, match="umap-learn"):
             latent_map(rng.normal(size=(5, 3)), tmp_path / "u.png", method="umap")
+
+
+def test_one_smiles_string_is_one_molecule(tiny_model, tmp_path):
+    assert len(space.score(tiny_model, ASPIRIN, k=2)) == 1
+    summary = space.encode_to_file(tiny_model, ASPIRIN, tmp_path / "e.csv", progress=False)
+    assert summary["rows"] == summary["encoded"] == 1
+    table, mu = space.latent_coordinates(tiny_model, ASPIRIN, color="none")
+    assert table.input.tolist() == [ASPIRIN] and mu.shape == (1, tiny_model.config.latent_dim)

@@ -1,5 +1,5 @@
-"""scripts/bench_pmo.py's merge of results folders written by runs side by side, and the timing
-helpers of scripts/bench_oracle.py."""
+"""scripts/benchmarks/bench_pmo.py's merge of results folders written by runs side by side, and the timing
+helpers of scripts/benchmarks/bench_oracle.py."""
 
 import importlib.util
 from pathlib import Path
@@ -11,8 +11,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _script(monkeypatch, name: str):
-    monkeypatch.syspath_prepend(str(ROOT / "scripts"))  # the scripts import their neighbour harness.py
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    monkeypatch.syspath_prepend(str(ROOT / "scripts" / "benchmarks"))  # bench_oracle.py imports its neighbour bench_pmo.py
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / "benchmarks" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -79,3 +79,35 @@ def test_relaxed_constraints_keep_molecules_and_expose_slips():
     slip = "[C][#C][=C]"  # a triple then a double bond on one carbon: five bonds
     assert decode_many([slip]) == ["C#CC"]  # repaired into another molecule by the default constraints
     assert decode_many([slip], relaxed) == [None]  # kept as written, and refused by RDKit
+
+
+def test_slip_reason_names_radicals_and_tokens_outside_the_vocabulary():
+    from molvae.chem import selfies_constraints, slip_reason, split_selfies
+
+    import selfies as sf
+
+    tokens = frozenset(split_selfies(sf.encoder("CC(=O)OC1CCCCC1")))
+    with selfies_constraints(None):
+        assert slip_reason("CC(=O)OC", tokens) is None
+        assert slip_reason("[NH]c1ccccc1", tokens | {"[NH1]"}) == "radical"
+        assert slip_reason("CCN", tokens) == "unreadable token [N]"
+        assert slip_reason("not a smiles", tokens) == "not a molecule"
+
+
+def test_one_smiles_string_is_one_molecule():
+    import numpy as np
+    from rdkit import Chem
+
+    from molvae.chem import as_smiles_list
+    from molvae.errors import InvalidInput
+
+    assert as_smiles_list("CCO") == ["CCO"]
+    assert as_smiles_list(np.str_("CCO")) == ["CCO"] and as_smiles_list(np.array("CCO")) == ["CCO"]
+    assert as_smiles_list(["CCO", None, ""]) == ["CCO", None, ""]
+    assert as_smiles_list(pd.Series(["CCO", "CCN"], index=[5, 9])) == ["CCO", "CCN"]
+    assert as_smiles_list(np.array(["CCO", "CCN"])) == ["CCO", "CCN"]
+    assert as_smiles_list(pd.DataFrame({"smiles": ["CCO"]})) == ["CCO"]  # its values, not its column name
+    for bad, message in [(pd.DataFrame({"a": ["CCO"], "b": [1]}), "2 columns"), (3.5, "got float"),
+                         (None, "got NoneType"), (b"CCO", "bytes"), (Chem.MolFromSmiles("CCO"), "RDKit Mol")]:
+        with pytest.raises(InvalidInput, match=message):
+            as_smiles_list(bad)

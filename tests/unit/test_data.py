@@ -97,7 +97,7 @@ def test_cache_is_used_and_keyed_on_settings(tmp_path, moses_300, monkeypatch):
     def boom(*a, **k):
         raise AssertionError("preprocessed again despite the cache")
 
-    monkeypatch.setattr(data, "prepare", boom)
+    monkeypatch.setattr(data, "encode_many", boom)  # what preprocessing runs on every molecule
     second = load_molecules(moses_300, max_len=60, cache_dir=tmp_path, progress=False)
     assert second.smiles == first.smiles and second.vocab == first.vocab
     assert np.array_equal(second.tokens, first.tokens) and np.array_equal(second.rows, first.rows)
@@ -181,3 +181,22 @@ def test_scripts_without_a_main_guard_run_in_one_process(tmp_path, monkeypatch, 
     assert "bootstrapping phase" not in run.stderr
     piped = subprocess.run([sys.executable, "-"], input=script.read_text(), capture_output=True, text=True, timeout=120)
     assert piped.returncode == 0 and piped.stdout.split() == ["30", "CCO"], piped.stderr[-2000:]
+
+
+def test_reasons_name_the_setting_as_the_caller_spells_it(tmp_path, moses_300):
+    """The advice in a reason is the Python keyword by default and the verb's flag on the command
+    line, also when the set comes from the cache, which keeps the bare reasons."""
+    from molvae.errors import spelled_as
+
+    vocab = load_molecules(moses_300, max_len=60, cache_dir="", progress=False).vocab
+    src = tmp_path / "in.csv"
+    src.write_text("smiles\nCCN.Cl\nCC(=O)[O-]\nCCO\n")
+    load = dict(max_len=60, vocab=vocab, cache_dir=tmp_path / "c", progress=False)
+    python = load_molecules(src, **load).rejects.reason.tolist()
+    assert python == ["2 fragments (a salt or mixture); keep the largest with largest_fragment=True",
+                      "tokens not in the model's vocabulary: [O-1]; standardize=True makes it readable"]
+    with spelled_as({"standardize": "--standardize"}):  # a verb with --standardize and no --largest-fragment
+        cli = load_molecules(src, **load).rejects.reason.tolist()  # from the cache
+        assert cli == ["2 fragments (a salt or mixture)",
+                       "tokens not in the model's vocabulary: [O-1]; --standardize makes it readable"]
+        assert data.prepare(["CC(=O)[O-]"], max_len=60, vocab=vocab, progress=False).rejects.reason.tolist() == cli[1:]

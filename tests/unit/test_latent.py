@@ -50,3 +50,12 @@ def test_mutual_information_of_a_gaussian_channel():
     logvar = np.full((n, d), 2 * math.log(s))
     expected = d * 0.5 * math.log(1 + 1 / s**2)
     assert mutual_information(mu, logvar, samples=2) == pytest.approx(expected, rel=0.1)
+
+
+def test_a_handful_of_molecules_is_called_tiny_not_collapsed():
+    # one molecule: no spread of posterior means, so "0 active units" says nothing about collapse
+    diag = collapse_diagnostics(np.zeros((1, 8)), np.zeros((1, 8)))
+    assert diag["molecules"] == 1
+    warning = collapse_warning(diag)
+    assert warning.startswith("only 1 validation molecule: too few to tell") and "posterior collapse:" not in warning
+    assert "train.init_from" in warning  # the Python spelling outside the command line

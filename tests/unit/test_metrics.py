@@ -159,3 +159,12 @@ def test_frechet_distance_matches_fcd_torch_and_closed_forms():
     assert M.frechet_distance(mu1, s1, mu1, s1) == pytest.approx(0.0, abs=1e-8)
     # identity covariances: only the means differ
     assert M.frechet_distance(np.zeros(3), np.eye(3), np.ones(3), np.eye(3)) == pytest.approx(3.0)
+
+
+def test_one_smiles_string_is_one_molecule():
+    from molvae.data import canonicalize
+
+    assert canonicalize("OCC") == ["CCO"]
+    assert M.features("CCO").fps.shape[0] == 1
+    result = M.evaluate("CCO", {}, train="CCO", ks=(1,), progress=False)
+    assert result["valid"] == 1.0 and result["unique@1"] == 1.0 and result["Novelty"] == 0.0

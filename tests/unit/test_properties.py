@@ -92,3 +92,13 @@ def test_every_property_has_a_line_in_the_glossary():
     text = P.glossary()
     assert all(f"  {name} " in text for name in P.REGISTRY)
     assert "fsp3" in P.known() and "lipinski_violations" in P.known()
+
+
+def test_one_smiles_string_is_one_molecule():
+    """The functions that take many molecules take one string as one molecule, not as its characters."""
+    one = P.compute("CCO", ["mw"])
+    assert one.mw.tolist() == pytest.approx([46.069], abs=1e-3)
+    assert P.tanimoto("CCO", "CCO") == [1.0]
+    values, rejects = P.table("CCO", ["mw"])
+    assert values.canonical.tolist() == ["CCO"] and values.row.tolist() == [0] and not len(rejects)
+    assert P.molecule_properties("CCO", ["mw"], cache_dir="").shape == (1, 1)

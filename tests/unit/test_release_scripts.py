@@ -38,7 +38,7 @@ def _train_commands(lines: list[str]) -> dict[str, list[str]]:
 
 
 def test_gpu_quality_continues_the_shipped_sampling_model(tmp_path):
-    done = subprocess.run(["bash", "scripts/gpu_quality.sh"], cwd=ROOT, capture_output=True, text=True,
+    done = subprocess.run(["bash", "scripts/release/gpu_quality.sh"], cwd=ROOT, capture_output=True, text=True,
                           env={**os.environ, "DRY": "1", "OUT": str(tmp_path / "out")}, timeout=60)
     assert done.returncode == 0, done.stderr
     runs = _train_commands(done.stdout.splitlines())
@@ -56,7 +56,7 @@ def test_train_default_rebuilds_and_measures_every_shipped_model(tmp_path):
     stub.write_text(STUB)
     stub.chmod(0o755)
     out = tmp_path / "runs"
-    done = subprocess.run(["bash", str(ROOT / "scripts" / "train_default.sh"), str(out)], cwd=tmp_path,
+    done = subprocess.run(["bash", str(ROOT / "scripts" / "release" / "train_default.sh"), str(out)], cwd=tmp_path,
                           capture_output=True, text=True, timeout=60,
                           env={**os.environ, "PATH": f"{stub.parent}{os.pathsep}{os.environ['PATH']}"})
     assert done.returncode == 0, done.stderr

@@ -1,4 +1,4 @@
-"""scripts/study_code_prior.py: the codes of each row and the Markdown table of docs/quality.md."""
+"""scripts/studies/study_code_prior.py: the codes of each row and the Markdown table of docs/quality.md."""
 
 import importlib.util
 from pathlib import Path
@@ -12,8 +12,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def study(monkeypatch):
-    monkeypatch.syspath_prepend(str(ROOT / "scripts"))  # the script imports its neighbour harness.py
-    spec = importlib.util.spec_from_file_location("study_code_prior", ROOT / "scripts" / "study_code_prior.py")
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))  # the script imports harness.py, in scripts/
+    spec = importlib.util.spec_from_file_location("study_code_prior", ROOT / "scripts" / "studies" / "study_code_prior.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

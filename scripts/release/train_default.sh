@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Reproduce molvae's two shipped models (molvae/pretrained/*.pt); see docs/model_card.md.
+#
+#   bash scripts/release/train_default.sh [OUT]        # OUT defaults to runs/default
+#
+# molvae-moses-v0.2.1 (the latent tools' default): two stages, as its weights (molvae-moses-v0.2)
+# were trained on lent GPUs, then its code bank (molvae fit-prior, a few minutes on a CPU):
+#   stage 1: 3.5 minutes on an H100 (3.1 epochs), beta rising to 0.15 over half an epoch;
+#   stage 2: from stage 1's weights (--init-from), beta constant at 0.15, half the learning rate:
+#            6.2 minutes on an H200 (8.4 epochs; best.pt at the end of the 8th).
+# MINUTES1 and MINUTES2 set the two budgets (a CPU runs about 440 molecules/s on 2 cores with bf16,
+# about an hour per epoch). Each stage resumes from its last.pt if it is stopped and started again,
+# and is skipped once it has finished (its folder holds a file "done"; delete it to continue a stage).
+# molvae-moses-v0.3 (shipped until v0.4, now v0.4's starting point): v0.2's weights fine-tuned on all
+# of MOSES-train with beta 0.6 for STEPS3 optimizer steps of 512 molecules (trained on this project's
+# 2-core CPU, over several sessions, at about 4 s a step; resumable: run the script again), then its own
+# code bank. molvae-moses-v0.4 (the sampling default) continues it without word dropout (below).
+set -euo pipefail
+OUT=${1:-runs/default}
+MINUTES1=${MINUTES1:-3.5}
+MINUTES2=${MINUTES2:-6.2}
+DEVICE=${DEVICE:-auto}
+COMMON=(--data moses:train --beta 0.15 --free-bits 0 --word-dropout 0.2 --batch-size 512 --epochs 50
+        --precision auto --device "$DEVICE" --checkpoint-minutes 1 -q)
+
+if [[ ! -f "$OUT/stage1/done" ]]; then  # stage 1 (resumed if a previous call was stopped in it)
+    RESUME=(); [[ -f "$OUT/stage1/last.pt" ]] && RESUME=(--resume "$OUT/stage1/last.pt")
+    python -m molvae train "${COMMON[@]}" --schedule logistic --warmup-epochs 0.5 --lr 0.001 --seed 0 \
+        --time-limit-minutes "$MINUTES1" -o "$OUT/stage1" "${RESUME[@]}"
+    touch "$OUT/stage1/done"
+fi
+if [[ ! -f "$OUT/stage2/done" ]]; then  # stage 2
+    RESUME=(--init-from "$OUT/stage1/best.pt")
+    [[ -f "$OUT/stage2/last.pt" ]] && RESUME=(--resume "$OUT/stage2/last.pt")
+    python -m molvae train "${COMMON[@]}" --schedule constant --lr 0.0005 --seed 1 \
+        --time-limit-minutes "$MINUTES2" -o "$OUT/stage2" "${RESUME[@]}"
+    touch "$OUT/stage2/done"
+fi
+
+python scripts/release/export_pretrained.py "$OUT/stage2/best.pt" "$OUT/v0.2.pt" --name molvae-moses-v0.2
+# v0.2.1: the same weights with a code bank of 20,000 training molecules, drawn at width 1.65
+# (the narrowest that keeps novelty above 0.85; docs/quality.md), re-exported to float16
+python -m molvae fit-prior moses:train -m "$OUT/v0.2.pt" --size 20000 --width 1.65 --seed 0 -o "$OUT/v0.2_bank.pt" -q
+python scripts/release/export_pretrained.py "$OUT/v0.2_bank.pt" "$OUT/molvae-moses-v0.2.1.pt" --name molvae-moses-v0.2.1
+
+# fine_tune DIR INIT STEPS SEED WORD_DROPOUT: the sampling recipe (beta 0.6, constant) from INIT's
+# weights to exactly STEPS optimizer steps of 512; resumed from DIR/last.pt, skipped once DIR/done exists
+fine_tune() {
+    local resume=(--init-from "$2")
+    [[ -f "$1/last.pt" ]] && resume=(--resume "$1/last.pt")
+    [[ -f "$1/done" ]] || python -m molvae train --data moses:train --beta 0.6 --free-bits 0 --word-dropout "$5" \
+        --schedule constant --lr 0.0005 --batch-size 512 --epochs 20 --seed "$4" --precision auto --device "$DEVICE" \
+        --checkpoint-minutes 5 --stop-at-step "$3" -q -o "$1" "${resume[@]}"
+    touch "$1/done"
+}
+
+STEPS3=${STEPS3:-2380}
+WIDTH3=${WIDTH3:-0.92}
+fine_tune "$OUT/v0.3" "$OUT/v0.2.pt" "$STEPS3" 3 0.2
+python -m molvae fit-prior moses:train -m "$OUT/v0.3/last.pt" --size 20000 --width "$WIDTH3" --seed 0 -o "$OUT/v0.3_bank.pt" -q
+python scripts/release/export_pretrained.py "$OUT/v0.3_bank.pt" "$OUT/molvae-moses-v0.3.pt" --name molvae-moses-v0.3
+
+# molvae-moses-v0.4 (the sampling and optimization default since 2026-12-02): v0.3's file trained on
+# without word dropout, seed 4, for STEPS4 optimizer steps of 512 (this project's 2-core CPU: about 3 s a step),
+# then its own code bank at width WIDTH4 (novelty 0.878 on 30,000 samples; 0.7, measured later, also
+# stays above 0.85 with less margin: docs/quality.md)
+STEPS4=${STEPS4:-1624}
+WIDTH4=${WIDTH4:-0.75}
+fine_tune "$OUT/v0.4" "$OUT/molvae-moses-v0.3.pt" "$STEPS4" 4 0
+python -m molvae fit-prior moses:train -m "$OUT/v0.4/last.pt" --size 20000 --width "$WIDTH4" --seed 0 -o "$OUT/v0.4_bank.pt" -q
+python scripts/release/export_pretrained.py "$OUT/v0.4_bank.pt" "$OUT/molvae-moses-v0.4.pt" --name molvae-moses-v0.4
+
+# the model card's figures, for each model:
+for name in molvae-moses-v0.4 molvae-moses-v0.2.1; do
+    python -m molvae sample -m "$OUT/$name.pt" -n 30000 --seed 0 -o "$OUT/$name/samples_30k.csv" --properties none -q
+    python -m molvae evaluate "$OUT/$name/samples_30k.csv" -o "$OUT/$name/metrics_30k" -q
+    python -m molvae reconstruct moses:test --limit 1000 -m "$OUT/$name.pt" -o "$OUT/$name/reconstruct_1k.csv"
+    python -m molvae diagnose -m "$OUT/$name.pt" --data moses:test --limit 2000 -o "$OUT/$name/diagnostics"
+done
