@@ -18,12 +18,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from molvae.cache import atomic_path
 from molvae.checkpoint import load_checkpoint, save_checkpoint
 from molvae.chem import as_smiles_list, decode_many
 from molvae.data import MoleculeSet, prepare, sequential_batches
 from molvae.device import autocast, resolve_device, resolve_precision
+from molvae.domain import Domain
 from molvae.errors import CheckpointError, InvalidInput, MolvaeError, hint
+from molvae.io import MoleculeWriter
 from molvae.model import VAE, LatentPredictor, ModelConfig, build_model
 from molvae.prior import CodeBank, prior_label
 from molvae.sampling import SampleStream
@@ -157,6 +158,12 @@ class MolVAE:
         return self.model.cfg
 
     @property
+    def domain(self) -> Domain:
+        """Which molecules this model reads well (:class:`molvae.domain.Domain`): what its vocabulary,
+        ``max_len`` and any recorded property ranges say its training molecules held."""
+        return Domain.of_model(self.vocab.tokens, self.config.max_len, self.meta)
+
+    @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
@@ -215,9 +222,10 @@ class MolVAE:
                       max_rounds: int = 20, workers: int | None = None, progress: bool = False,
                       properties: str | Sequence[str] | None = (), relax: int = 0, prior: str = "auto",
                       prior_width: float | None = None, screen: bool = True) -> dict[str, float]:
-        """:meth:`sample` streamed into a CSV batch by batch (molecules are not kept;
-        only a hash of each, for the uniqueness count). `properties` names RDKit properties to add
-        as columns (see :mod:`molvae.properties`; ``None``: the default set, empty: none).
+        """:meth:`sample` streamed into a file batch by batch (molecules are not kept;
+        only a hash of each, for the uniqueness count): CSV, TSV or SDF as `path`'s extension says
+        (:class:`molvae.io.MoleculeWriter`). `properties` names RDKit properties to add as columns
+        (see :mod:`molvae.properties`; ``None``: the default set, empty: none).
 
         Returns a summary: n, raw_validity, redrawn (the fraction of draws not emitted), slips (screened
         decoding slips by reason), unique_of_valid (distinct canonical SMILES among the valid rows),
@@ -228,24 +236,20 @@ class MolVAE:
         names = props.resolve(properties)
         self._warn_if_not_the_sampling_model()
         start = time.perf_counter()
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         stream = SampleStream(self, n, temperature, greedy, batch_size, seed, valid_only, max_rounds, workers, progress,
                               relax, prior, prior_width, screen)
         seen: set[int] = set()  # hashes, not strings: uniqueness of millions in little memory
         rows = valid = 0
-        with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
-            for i, chunk in enumerate(stream):
+        with MoleculeWriter(path, "smiles", columns=["smiles", "valid", "selfies", *names]) as out:
+            for chunk in stream:
                 if names:
                     values = props.compute(chunk.smiles.where(chunk.valid, None).tolist(), names, workers=1)
                     chunk = pd.concat([chunk.reset_index(drop=True), values.round(4)], axis=1)
-                chunk.to_csv(fh, index=False, header=i == 0)
+                out.write(chunk)
                 rows += len(chunk)
                 ok = chunk.smiles[chunk.valid]
                 valid += len(ok)
                 seen.update(hash(x) for x in ok)
-            if rows == 0:
-                fh.write(",".join(["smiles", "valid", "selfies", *names]) + "\n")
         seconds = time.perf_counter() - start
         return {"n": rows, "raw_validity": round(stream.raw_validity, 4), "redrawn": round(stream.redrawn, 5),
                 "slips": dict(stream.slips.most_common()),
@@ -348,8 +352,9 @@ class MolVAE:
         """Encode (posterior mean; averaged over `spellings` random spellings too, see :meth:`encode`)
         then decode each SMILES. One row per input, in order (one string is one molecule: one row),
         with ``input, canonical, reconstructed, exact, reason`` (reason is set where a row was
-        rejected; canonical is the molecule encoded, standardized with :attr:`standardize`).
-        `progress`: a progress bar while the molecules are read."""
+        rejected; canonical is the molecule encoded, standardized with :attr:`standardize`),
+        ``in_domain`` and ``domain_note`` (whether the molecule is like the training molecules, and
+        why not: see :attr:`domain`). `progress`: a progress bar while the molecules are read."""
         smiles = as_smiles_list(smiles)
         mols = self.prepare(smiles, progress=progress)
         mu, _ = self.encode_set(mols, spellings=spellings, seed=seed, batch_size=batch_size)
@@ -361,11 +366,12 @@ class MolVAE:
         for row, canon in zip(mols.rows, mols.smiles):
             canonical[row] = canon
         reasons = dict(zip(mols.rejects["row"], mols.rejects["reason"]))
-        return pd.DataFrame({
+        table = pd.DataFrame({
             "input": smiles, "canonical": canonical, "reconstructed": [r or "" for r in recon],
             "exact": [bool(c) and c == r for c, r in zip(canonical, recon)],
             "reason": [reasons.get(i, "") for i in range(len(smiles))],
         })
+        return pd.concat([table, self.domain.mark(smiles, mols)], axis=1)
 
 
 # ------------------------------------------------------------------ training

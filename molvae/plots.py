@@ -1,4 +1,5 @@
-"""Every picture molvae draws. Each function writes one PNG and returns its path (matplotlib, Agg)."""
+"""Every picture molvae draws. Each function writes one PNG (a molecule grid also SVG) and returns
+its path (matplotlib, Agg; molecules by RDKit)."""
 
 from __future__ import annotations
 
@@ -139,23 +140,41 @@ def property_distributions(sets: dict[str, "object"], columns: Sequence[str], pa
     return _save(fig, path)
 
 
+GRID_FORMATS = (".png", ".svg")
+
+
+def grid_format(path: str | Path) -> str:
+    """``.png`` or ``.svg``, the picture formats :func:`molecule_grid` writes; another name is a ConfigError."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in GRID_FORMATS:
+        from molvae.errors import ConfigError
+
+        raise ConfigError(f"cannot tell the picture format of {path} from its extension: name it .png or .svg")
+    return suffix
+
+
 def molecule_grid(smiles: Sequence[str], path: str | Path, legends: Sequence[str] | None = None,
                   per_row: int = 5, size: int = 250) -> Path:
-    """A grid of 2-D depictions (RDKit) with a legend under each; unparsable entries are left blank.
-    One string is one molecule."""
+    """A grid of 2-D depictions (RDKit), `size` pixels square each, with a legend under each, as
+    PNG or, when `path` ends in ``.svg``, SVG; unparsable entries are left blank. One string is one
+    molecule."""
     from rdkit import Chem
     from rdkit.Chem import Draw
 
     from molvae.chem import as_smiles_list, quiet_rdkit
 
+    svg = grid_format(path) == ".svg"
     smiles = as_smiles_list(smiles)
     with quiet_rdkit():
         mols = [Chem.MolFromSmiles(s) if s else None for s in smiles]
     mols = [m if m is not None else Chem.Mol() for m in mols]
     legends = [str(x) for x in legends] if legends is not None else [""] * len(mols)
     image = Draw.MolsToGridImage(mols, molsPerRow=max(1, min(per_row, len(mols))), subImgSize=(size, size),
-                                 legends=legends, returnPNG=False)
-    image.save(str(path))
+                                 legends=legends, returnPNG=False, useSVG=svg)
+    if svg:
+        Path(path).write_text(image)
+    else:
+        image.save(str(path))
     return Path(path)
 
 

@@ -75,12 +75,12 @@ def tpsa(mol: MolLike) -> float:
 
 
 def hbd(mol: MolLike) -> float:
-    """Hydrogen-bond donors (Lipinski's definition, RDKit ``NumHDonors``)."""
+    """Hydrogen-bond donors (RDKit ``NumHDonors``, by SMARTS patterns; not Lipinski's N-H/O-H count)."""
     return float(Lipinski.NumHDonors(as_mol(mol)))
 
 
 def hba(mol: MolLike) -> float:
-    """Hydrogen-bond acceptors (Lipinski's definition, RDKit ``NumHAcceptors``)."""
+    """Hydrogen-bond acceptors (RDKit ``NumHAcceptors``, by SMARTS patterns; not Lipinski's N+O count)."""
     return float(Lipinski.NumHAcceptors(as_mol(mol)))
 
 
@@ -102,6 +102,20 @@ def aromatic_rings(mol: MolLike) -> float:
 def heavy_atoms(mol: MolLike) -> float:
     """Number of heavy (non-hydrogen) atoms."""
     return float(as_mol(mol).GetNumHeavyAtoms())
+
+
+def fsp3(mol: MolLike) -> float:
+    """Fraction of the carbons that are sp3 (RDKit ``CalcFractionCSP3``), in [0, 1]; 0 for a molecule without carbon."""
+    return rdMolDescriptors.CalcFractionCSP3(as_mol(mol))
+
+
+def lipinski_violations(mol: MolLike) -> float:
+    """Rule-of-five violations (Lipinski et al. 1997), 0 to 4: weight over 500 Da (``MolWt``), Crippen logP
+    over 5, over 5 H-bond donors (N-H and O-H hydrogens, ``NumLipinskiHBD``), over 10 acceptors (N and O
+    atoms, ``NumLipinskiHBA``). Lipinski's donor and acceptor counts, not those of hbd and hba."""
+    mol = as_mol(mol)
+    return float((mol_weight(mol) > 500) + (logp(mol) > 5) + (rdMolDescriptors.CalcNumLipinskiHBD(mol) > 5)
+                 + (rdMolDescriptors.CalcNumLipinskiHBA(mol) > 10))
 
 
 # Penalized logP (Kusner et al. 2017, GVAE; used by JT-VAE, GCPN, LIMO and most later work):
@@ -127,7 +141,7 @@ def largest_ring_penalty(mol: MolLike) -> float:
 
 
 def penalized_logp(mol: MolLike) -> float:
-    """JT-VAE's penalized logP: z-scored logP - SA - ring penalty (ZINC250k constants above)."""
+    """JT-VAE's penalized logP: z-scored logP - SA - ring penalty (z-scored over ZINC250k)."""
     mol = as_mol(mol)
     terms = {"logp": logp(mol), "neg_sa": -sa_score(mol), "neg_ring": -largest_ring_penalty(mol)}
     return sum((terms[k] - mean) / sd for k, (mean, sd) in PLOGP_NORMALIZATION.items())
@@ -172,7 +186,8 @@ def tanimoto(smiles: str | Sequence[str | None], reference: MolLike) -> list[flo
 REGISTRY: dict[str, Callable[[Chem.Mol], float]] = {
     "qed": qed, "logp": logp, "sa": sa_score, "mw": mol_weight, "tpsa": tpsa, "hbd": hbd, "hba": hba,
     "rotatable_bonds": rotatable_bonds, "rings": rings, "aromatic_rings": aromatic_rings,
-    "heavy_atoms": heavy_atoms, "penalized_logp": penalized_logp, "penalized_logp_raw": penalized_logp_raw,
+    "heavy_atoms": heavy_atoms, "fsp3": fsp3, "lipinski_violations": lipinski_violations,
+    "penalized_logp": penalized_logp, "penalized_logp_raw": penalized_logp_raw,
 }
 DEFAULT = ("qed", "logp", "sa", "mw")
 
@@ -184,6 +199,24 @@ def register(name: str, fn: Callable[[Chem.Mol], float]) -> None:
     if not name.isidentifier():
         raise ConfigError(f"property name must be an identifier, got {name!r}")
     REGISTRY[name] = fn
+
+
+def known() -> str:
+    """The names of the properties :func:`compute` knows, comma-separated (for help texts)."""
+    return ", ".join(REGISTRY)
+
+
+def glossary(width: int = 100) -> str:
+    """Each known property: its name and the first paragraph of its docstring (what it is, its unit),
+    wrapped to `width` columns."""
+    import textwrap
+
+    pad = max(map(len, REGISTRY)) + 4
+    entries = []
+    for name, fn in REGISTRY.items():
+        doc = " ".join((fn.__doc__ or "").split("\n\n")[0].split()).replace("``", "")
+        entries.append(textwrap.fill(doc, width, initial_indent=f"  {name:<{pad - 2}}", subsequent_indent=" " * pad))
+    return "\n".join(entries)
 
 
 def resolve(names: str | Sequence[str] | None) -> list[str]:

@@ -25,6 +25,7 @@ from molvae import properties as props
 from molvae.chem import as_smiles_list
 from molvae.data import rejects_frame, sequential_batches
 from molvae.errors import ConfigError, MolvaeError
+from molvae.io import OUTPUT_EXTENSIONS, MoleculeWriter, output_format, output_stem, with_input_columns
 from molvae.latent import active_units, collapse_diagnostics, kl_per_dimension
 
 if TYPE_CHECKING:
@@ -32,30 +33,34 @@ if TYPE_CHECKING:
 
 # ----------------------------------------------------------------------------- embeddings
 
-EMBEDDING_FORMATS = {".csv": "csv", ".gz": "csv", ".npy": "npy", ".parquet": "parquet", ".pq": "parquet"}
+EMBEDDING_FORMATS = {".npy": "npy", ".parquet": "parquet", ".pq": "parquet"}  # and molvae.io's tables
 
 
 def embedding_format(path: str | os.PathLike) -> str:
-    """``csv``, ``npy`` or ``parquet`` from the output file's suffix (``.csv``, ``.csv.gz``, ``.npy``,
-    ``.parquet``/``.pq``); anything else is a :class:`ConfigError`."""
+    """``npy`` or ``parquet`` (``.npy``, ``.parquet``/``.pq``), else ``csv``, ``tsv`` or ``sdf`` as
+    :func:`molvae.io.output_format` says; anything else is a :class:`ConfigError` naming them all."""
     suffix = Path(path).suffix.lower()
-    if suffix not in EMBEDDING_FORMATS or (suffix == ".gz" and not str(path).lower().endswith(".csv.gz")):
-        raise ConfigError(f"cannot tell the output format of {path}: name it .csv, .csv.gz, .npy or .parquet")
-    return EMBEDDING_FORMATS[suffix]
+    if suffix in EMBEDDING_FORMATS:
+        return EMBEDDING_FORMATS[suffix]
+    try:
+        return output_format(path)
+    except ConfigError:
+        raise ConfigError(f"cannot tell the output format of {path} from its extension: name it .npy, .parquet, "
+                          f"or {OUTPUT_EXTENSIONS}") from None
 
 
 def rejects_path(path: str | os.PathLike) -> Path:
     """Where the rows an output could not hold are listed: ``OUT.rejects.csv`` beside ``OUT``."""
-    path = Path(path)
-    stem = path.name[: -len(".csv.gz")] if path.name.lower().endswith(".csv.gz") else path.stem
-    return path.with_name(f"{stem}.rejects.csv")
+    return Path(path).with_name(f"{output_stem(path)}.rejects.csv")
 
 
 class _EmbeddingWriter:
-    """Writes encoded rows chunk by chunk to a temporary file, renamed into place on close."""
+    """Writes encoded rows chunk by chunk to a temporary file, renamed into place on close; tables
+    (CSV, TSV, SDF) through :class:`molvae.io.MoleculeWriter`."""
 
-    def __init__(self, path: Path, n: int, dim: int, logvar: bool):
+    def __init__(self, path: Path, n: int, dim: int, logvar: bool, columns: pd.DataFrame | None = None):
         self.path, self.fmt, self.logvar = path, embedding_format(path), logvar
+        self.input_columns = columns
         self.tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
         self.columns = [f"z_{i}" for i in range(dim)] + ([f"logvar_{i}" for i in range(dim)] if logvar else [])
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -71,59 +76,80 @@ class _EmbeddingWriter:
                 raise ConfigError("writing Parquet needs pyarrow (pip install pyarrow); or name the output .csv or .npy") from None
             self.writer = None
         else:
-            self.first = True
+            self.table = MoleculeWriter(path, "smiles", float_format="%.6g").__enter__()
 
-    def write(self, rows: np.ndarray, inputs: list[str], smiles: list[str], values: np.ndarray) -> None:
+    def write(self, rows: np.ndarray, inputs: list[str], smiles: list[str], values: np.ndarray,
+              extra: pd.DataFrame | None = None) -> None:
+        """Encoded input `rows`: the `inputs` as given, their canonical `smiles`, `values` (z, logvar)
+        and `extra` columns (e.g. in_domain) after the smiles."""
         if self.fmt == "npy":
             self.array[rows] = values
             return
         frame = pd.DataFrame(values, columns=self.columns)
+        if extra is not None:
+            frame = pd.concat([extra.reset_index(drop=True), frame], axis=1)
         frame.insert(0, "smiles", smiles)
         frame.insert(0, "input", inputs)
         frame.insert(0, "row", rows)
-        if self.fmt == "csv":
-            frame.to_csv(self.tmp, mode="w" if self.first else "a", header=self.first, index=False,
-                         float_format="%.6g", compression="gzip" if self.path.suffix.lower() == ".gz" else None)
-            self.first = False
-            return
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+        if self.input_columns is not None:
+            with_input_columns(frame, self.input_columns)
+        if self.fmt == "parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
 
-        table = pa.Table.from_pandas(frame, preserve_index=False)
-        if self.writer is None:
-            self.writer = pq.ParquetWriter(self.tmp, table.schema)
-        self.writer.write_table(table)
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            if self.writer is None:
+                self.writer = pq.ParquetWriter(self.tmp, table.schema)
+            self.writer.write_table(table)
+        else:
+            self.table.write(frame)
 
-    def close(self) -> None:
+    def close(self, empty_extra: pd.DataFrame | None = None) -> None:
+        """Finish the file (a table with no rows still gets its columns)."""
+        nothing = np.zeros((0, len(self.columns)), np.float32)
         if self.fmt == "npy":
             self.array.flush()
             del self.array
-        elif self.fmt == "parquet":
-            if self.writer is None:  # nothing encoded: an empty table with the right columns
-                self.write(np.zeros(0, np.int64), [], [], np.zeros((0, len(self.columns)), np.float32))
+            os.replace(self.tmp, self.path)
+            return
+        if (self.fmt == "parquet" and self.writer is None) or (self.fmt not in ("npy", "parquet") and not self.table.rows):
+            self.write(np.zeros(0, np.int64), [], [], nothing, empty_extra)
+        if self.fmt == "parquet":
             self.writer.close()
-        elif self.first:
-            self.write(np.zeros(0, np.int64), [], [], np.zeros((0, len(self.columns)), np.float32))
-        os.replace(self.tmp, self.path)
+            os.replace(self.tmp, self.path)
+        else:
+            self.table.__exit__(None, None, None)
+
+    def abandon(self) -> None:
+        """Remove what was written (after a failure)."""
+        if self.fmt not in ("npy", "parquet"):
+            self.table.__exit__(RuntimeError, RuntimeError("abandoned"), None)
+        self.tmp.unlink(missing_ok=True)
 
 
 def encode_to_file(vae: "MolVAE", smiles: str | Sequence[str], path: str | os.PathLike, logvar: bool = False,
                    chunk: int = 50_000, batch_size: int = 1024, progress: bool = True, spellings: int = 0,
-                   seed: int = 0) -> dict:
+                   seed: int = 0, columns: pd.DataFrame | None = None) -> dict:
     """Posterior means (and log-variances with `logvar`) of every SMILES, written in chunks so that
     memory stays bounded by `chunk` rows whatever the input size.
 
-    CSV and Parquet hold ``row, input, smiles`` (the input row, the input as given, and the canonical
-    SMILES of the molecule encoded: standardized when ``vae.standardize`` is set) then ``z_0..``
+    Tables (CSV, TSV, SDF, Parquet) hold ``row`` (the input row), the input's own `columns` (a
+    :attr:`molvae.io.MoleculeFile.columns`, if given), ``input`` (the input as given), ``smiles``
+    (the canonical SMILES of the molecule encoded: standardized when ``vae.standardize`` is set),
+    ``in_domain`` and ``domain_note`` (see :class:`molvae.domain.Domain`) then ``z_0..``
     (``logvar_0..``) for each encoded row; NPY holds an (n_input, D) float32 array whose row i is
     input row i (NaN where it could not be encoded). Rows that cannot be encoded are listed with
-    their reason in ``OUT.rejects.csv``. `spellings` > 0 averages each mean over that many random
-    spellings too (see :meth:`MolVAE.encode`). Returns a summary: rows, encoded, rejected, reasons.
+    their reason (and their `columns`) in ``OUT.rejects.csv``. `spellings` > 0 averages each mean
+    over that many random spellings too (see :meth:`MolVAE.encode`). Returns a summary: rows,
+    encoded, rejected, reasons, out_of_domain (inputs, rejected ones included, outside the model's
+    domain).
     """
     path = Path(path)
     smiles = as_smiles_list(smiles)
-    writer = _EmbeddingWriter(path, len(smiles), vae.config.latent_dim, logvar)
+    domain = vae.domain
+    writer = _EmbeddingWriter(path, len(smiles), vae.config.latent_dim, logvar, columns)
     rejected: list[tuple[int, str, str]] = []
+    outside = 0
     try:
         with tqdm(total=len(smiles), desc="encode", unit="mol", disable=not progress) as bar:
             for start in range(0, len(smiles), chunk):
@@ -131,17 +157,21 @@ def encode_to_file(vae: "MolVAE", smiles: str | Sequence[str], path: str | os.Pa
                 mols = vae.prepare(part)
                 mu, lv = vae.encode_set(mols, spellings=spellings, seed=seed, batch_size=batch_size)
                 values = np.concatenate([mu, lv], axis=1) if logvar else mu
-                writer.write(start + mols.rows, [part[r] for r in mols.rows], list(mols.smiles), values)
+                marks = domain.mark(part, mols)
+                outside += int((~marks.in_domain).sum())
+                writer.write(start + mols.rows, [part[r] for r in mols.rows], list(mols.smiles), values, marks.iloc[mols.rows])
                 rejected += [(start + int(r.row), r.input, r.reason) for r in mols.rejects.itertuples()]
                 bar.update(len(part))
-        writer.close()
-    finally:
-        if writer.tmp.exists():
-            writer.tmp.unlink()
+        writer.close(empty_extra=domain.mark([], None))
+    except BaseException:
+        writer.abandon()
+        raise
     rejects = rejects_frame(rejected)
+    if columns is not None:
+        with_input_columns(rejects, columns)
     rejects.to_csv(rejects_path(path), index=False)
     return {"rows": len(smiles), "encoded": len(smiles) - len(rejects), "rejected": len(rejects),
-            "reasons": dict(Counter(reason_kind(r) for r in rejects.reason))}
+            "reasons": dict(Counter(reason_kind(r) for r in rejects.reason)), "out_of_domain": outside}
 
 
 def reason_kind(reason: str) -> str:

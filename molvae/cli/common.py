@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from molvae.errors import MolvaeError
-from molvae.io import provenance, write_json
+from molvae.io import MoleculeFile, output_format, provenance, with_input_columns, write_json, write_molecules
 
 
 def number(kind: type, low: float | None = None, high: float | None = None, above: bool = False):
@@ -68,7 +68,10 @@ def add_model_flags(p: argparse.ArgumentParser, use: str = "latent") -> None:
 
 def add_input_flags(p: argparse.ArgumentParser, limit: int = 0) -> None:
     """INPUT, --smiles-column and --limit: the flags of every verb that reads a file of molecules."""
-    p.add_argument("input", help="CSV/SMI/TXT file of SMILES, or moses:test etc.")
+    p.add_argument("input", help=(
+        "CSV/TSV/SMI/TXT file of SMILES or an SDF (optionally .gz), or moses:test etc.; the file's other columns "
+        "(an SDF's title as label, and its SD tags) are carried into the output after `row`, prefixed input_ where "
+        "a name is taken"))
     p.add_argument("--smiles-column", help="SMILES column name (default: detect)")
     p.add_argument("--limit", type=non_negative(int), default=limit, help=(
         f"only the first N rows (default: {limit:,}; 0 = all)" if limit else "only the first N rows (default: all)"))
@@ -93,6 +96,22 @@ def refuse_overwriting_the_input(args: argparse.Namespace) -> None:
         return
     if Path(source).resolve() == Path(target).resolve():
         raise MolvaeError(f"the output {target} is the input file; write the output elsewhere (-o)")
+
+
+def add_output_flag(p: argparse.ArgumentParser, default: str, what: str = "molecules") -> None:
+    """-o for a verb that writes a table of molecules: its format follows the extension (molvae.io),
+    checked before any work is done."""
+    p.add_argument("-o", "--output", default=default, help=(
+        f"output file of {what}: .csv, .tsv or .sdf (a record per row: its molecule, titled by a label, name or id "
+        f"column, the other columns as SD tags; a row without a molecule is a record without atoms), optionally .gz "
+        f"(default: {default})"))
+    p.set_defaults(check_output=output_format)
+
+
+def check_output(args: argparse.Namespace) -> None:
+    """Refuse an output file name whose format the verb cannot write, before any work is done."""
+    if getattr(args, "check_output", None) and getattr(args, "output", None):
+        args.check_output(args.output)
 
 
 def add_encoding_flags(p: argparse.ArgumentParser) -> None:
@@ -120,22 +139,19 @@ def spelling(parser: argparse.ArgumentParser) -> dict[str, str]:
     return {setting: flag for setting, flag in FLAGS.items() if flag.split()[0] in flags}
 
 
-def read_input(args: argparse.Namespace) -> pd.Series:
-    """The SMILES of the verb's input file (``--limit`` rows, largest fragments if asked), indexed by row."""
-    from molvae.io import read_smiles, resolve_data_path
+def read_input(args: argparse.Namespace) -> MoleculeFile:
+    """The verb's input file (its first ``--limit`` rows): ``.smiles`` indexed by row, and ``.columns``,
+    the rest of each row (see :class:`molvae.io.MoleculeFile`)."""
+    from molvae.io import read_molecules, resolve_data_path
 
-    smiles = read_smiles(resolve_data_path(args.input), args.smiles_column)
-    if getattr(args, "limit", 0):
-        smiles = smiles.iloc[: args.limit]
-    return smiles
+    inputs = read_molecules(resolve_data_path(args.input), args.smiles_column)
+    return inputs.head(args.limit) if getattr(args, "limit", 0) else inputs
 
 
-def add_labels(table: pd.DataFrame, smiles: pd.Series) -> pd.DataFrame:
-    """A ``label`` column after ``row`` when the input named its molecules (an SDF record's title or ID)."""
-    labels = smiles.attrs.get("labels")
-    if labels is not None and "row" in table.columns:
-        table.insert(int(table.columns.get_loc("row")) + 1, "label", [labels[int(r)] for r in table.row])
-    return table
+def add_input_columns(table: pd.DataFrame, inputs: MoleculeFile) -> pd.DataFrame:
+    """The input's own columns (an SDF's ``label`` and tags, a CSV's other columns) after ``row``, on
+    the rows they came from; a name the verb already writes gets the prefix ``input_``."""
+    return with_input_columns(table, inputs.columns)
 
 
 def load_model(args: argparse.Namespace):
@@ -150,15 +166,17 @@ def load_model(args: argparse.Namespace):
 
 
 def with_suffix(path: Path, suffix: str) -> Path:
-    """`path` with its (last) suffix replaced, e.g. the PNG beside an output CSV."""
-    return path.with_name(path.name.rsplit(".", 1)[0] + suffix) if "." in path.name else path.with_name(path.name + suffix)
+    """`path` with its format extension replaced (a ``.gz`` ending too), e.g. the PNG beside an output CSV."""
+    from molvae.io import output_stem
+
+    return path.with_name(output_stem(path) + suffix)
 
 
 def write_table(table: pd.DataFrame, out: Path, args: argparse.Namespace, float_format: str | None = None,
-                **extra) -> None:
-    """Write an output CSV and ``OUT.meta.json`` beside it: what made it (command, version, model, `extra`)."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out, index=False, float_format=float_format)
+                molecule_column: str = "smiles", **extra) -> None:
+    """Write an output table in the format its extension says (CSV, TSV or SDF, whose molecules are
+    `molecule_column`'s) and ``OUT.meta.json`` beside it: what made it (command, version, model, `extra`)."""
+    write_molecules(table, out, molecule_column, float_format)
     record_provenance(out, args, **extra)
 
 
@@ -170,6 +188,12 @@ def record_provenance(out: Path, args: argparse.Namespace, **extra) -> None:
 
 def print_summary(out: Path, summary: dict, note: str = "") -> None:
     print(f"wrote {out}: " + ", ".join(f"{k}={v}" for k, v in summary.items()) + note)
+
+
+def print_domain_count(outside: int, rows: int, domain) -> None:
+    """One line: how many inputs lie outside the model's domain (a :class:`molvae.domain.Domain`), and what it is."""
+    print(f"{outside} of {rows} input rows outside the model's domain (in_domain, domain_note; the model's training "
+          f"molecules: {domain.describe()}; `molvae score` rates how unlike them each molecule is)")
 
 
 def print_reject_reasons(reasons: pd.Series) -> None:

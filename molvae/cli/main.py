@@ -22,13 +22,13 @@ import traceback
 import warnings
 
 from molvae.version import __version__
-from molvae.cli import evaluate, models, optimize, sample, space, train
-from molvae.cli.common import refuse_overwriting_the_input, spelling
+from molvae.cli import draw, evaluate, models, optimize, sample, space, train
+from molvae.cli.common import check_output, refuse_overwriting_the_input, spelling
 from molvae.errors import MolvaeError, spelled_as
 
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 1
-GROUPS = (train, sample, evaluate, space, optimize, models)  # the order of the verbs in --help
+GROUPS = (train, sample, evaluate, space, optimize, draw, models)  # the order of the verbs in --help
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         refuse_overwriting_the_input(args)
         # messages name what the user can change as this verb's flags
         with warnings.catch_warnings(record=True) as caught, spelled_as(spelling(parser.verbs[args.verb])):
+            check_output(args)
             warnings.simplefilter("always", UserWarning)
             code = args.run(args)
         # molvae's own warnings (e.g. too few molecules for the MOSES metrics) as one line each

@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
-from molvae.cli.common import (add_verb, add_cleaning_flags, add_input_flags, add_labels, add_model_flags, load_model, number, positive,
-                               print_reject_reasons, print_summary, read_input, with_suffix, write_table)
+from molvae import properties as props
+from molvae.cli.common import (add_verb, add_cleaning_flags, add_input_columns, add_input_flags, add_model_flags,
+                               add_output_flag, load_model, number, positive, print_reject_reasons, print_summary,
+                               read_input, with_suffix, write_table)
 
-DEFAULT_PROPERTIES = "qed,logp,sa,mw,tpsa,hbd,hba,rotatable_bonds,rings,penalized_logp"
+DEFAULT_PROPERTIES = "qed,logp,sa,mw,tpsa,hbd,hba,rotatable_bonds,rings,fsp3,lipinski_violations,penalized_logp"
 
 
 def add_parsers(sub) -> None:
     p = add_verb(sub, "properties", run_properties, help="RDKit properties of molecules in a file", description=(
-        "Compute RDKit properties for every row: qed, logp, sa (Ertl & Schuffenhauer), mw, tpsa, hbd, hba, "
-        "rotatable_bonds, rings, aromatic_rings, heavy_atoms, penalized_logp (JT-VAE's normalized form), "
-        "penalized_logp_raw, and with --reference the Tanimoto similarity (Morgan r=2, 2048 bits) to a molecule. "
-        "Unparsable rows go to OUT.rejects.csv with their reason. No model is needed."))
+        "Compute RDKit properties for every row (those listed below), and with --reference the Tanimoto similarity "
+        "(Morgan r=2, 2048 bits) to a molecule. Unparsable rows go to OUT.rejects.csv with their reason. No model "
+        "is needed."), epilog="properties:\n" + props.glossary(), formatter_class=argparse.RawDescriptionHelpFormatter)
     add_input_flags(p)
-    p.add_argument("--properties", default=DEFAULT_PROPERTIES, help=f"comma-separated (default: {DEFAULT_PROPERTIES})")
+    p.add_argument("--properties", default=DEFAULT_PROPERTIES, help=(
+        f"comma-separated, from those listed below (default: {DEFAULT_PROPERTIES})"))
     p.add_argument("--reference", help="SMILES to compute similarity to")
-    p.add_argument("-o", "--output", default="properties.csv", help="output CSV (default: properties.csv)")
+    add_output_flag(p, "properties.csv")
     p.add_argument("--workers", type=int, default=0, help="processes (default: all cores, from 20,000 rows)")
 
     p = add_verb(sub, "optimize", run_optimize, help="propose molecules with target properties (latent-space search)", description=(
@@ -27,13 +30,14 @@ def add_parsers(sub) -> None:
         "(one oracle call per new molecule, budget exact). The objective comes from a TOML spec ([objective] terms, "
         "[constraints], [search]) or from --maximize/--minimize; flags override the spec. Writes OUT/proposals.csv "
         "(every evaluated molecule: call, score, feasibility, properties, similarity to the start, novelty), "
-        "OUT/summary.json (top-k, settings, the seconds the search took and those novelty took), "
-        "OUT/score_vs_calls.png, and OUT/start_rejects.csv for start molecules that could not be used. An output "
-        "folder that already holds files is refused unless --overwrite."))
+        "OUT/proposals.sdf (the same rows as SD records, the columns as tags), OUT/summary.json (top-k, settings, "
+        "the seconds the search took and those novelty took), OUT/score_vs_calls.png, and OUT/start_rejects.csv for "
+        "start molecules that could not be used. An output folder that already holds files is refused unless "
+        "--overwrite."))
     p.add_argument("spec", nargs="?", help="TOML spec (see docs/optimize.md)")
     add_model_flags(p, use="optimize")
     add_cleaning_flags(p)
-    p.add_argument("--maximize", "--oracle", help="property to maximize (without a spec), or a scorer: a Python "
+    p.add_argument("--maximize", "--oracle", help=f"property to maximize (without a spec: {props.known()}), or a scorer: a Python "
                    "function SMILES -> float as module:function, or a TDC/PMO task as tdc:NAME (pip install \".[bench]\")")
     p.add_argument("--minimize", help="property to minimize (without a spec)")
     p.add_argument("--similarity-min", type=number(float, 0, 1), help="constraint: Tanimoto to the start molecule at least this")
@@ -68,16 +72,17 @@ def run_properties(args) -> int:
     from molvae import properties as props
 
     names = props.resolve(args.properties)
-    smiles = read_input(args)
+    inputs = read_input(args)
+    smiles = inputs.smiles
     table, rejects = props.table(smiles, names, reference=args.reference, workers=args.workers or None,
                                  progress=not args.quiet, largest_fragment=args.largest_fragment,
                                  standardize=args.standardize)
     out = Path(args.output)
-    add_labels(table, smiles)
-    add_labels(rejects, smiles)
+    add_input_columns(table, inputs)
+    add_input_columns(rejects, inputs)
     summary = {"rows": len(smiles), "written": len(table), "rejected": len(rejects)}
-    write_table(table, out, args, float_format="%.6g", input=str(args.input), properties=names,
-                reference=args.reference, summary=summary)
+    write_table(table, out, args, float_format="%.6g", molecule_column="canonical", input=str(args.input),
+                properties=names, reference=args.reference, summary=summary)
     rejects.to_csv(with_suffix(out, ".rejects.csv"), index=False)
     print_summary(out, summary, f" (see {with_suffix(out, '.rejects.csv')})" if len(rejects) else "")
     print_reject_reasons(rejects.reason)
@@ -87,7 +92,7 @@ def run_properties(args) -> int:
 def run_fit_predictor(args) -> int:
     from molvae.predictors import fit_predictor
 
-    smiles = read_input(args)
+    smiles = read_input(args).smiles
     vae = load_model(args)
     predictor, metrics = fit_predictor(vae, smiles.tolist(), args.properties, epochs=args.epochs, seed=args.seed,
                                        progress=not args.quiet)
@@ -98,6 +103,8 @@ def run_fit_predictor(args) -> int:
         print(f"{name:<16}{m['r2']:>8.3f}{m['mae']:>10.4g}   ({m['n_val']} of {m['n_val'] + m['n_train']})")
     print(f"wrote {out}: the model with its property predictor (use it with -m {out})")
     return 0
+
+
 def run_optimize(args) -> int:
     from molvae.optimize import check_output_folder, report, run_to_folder, spec_from_options, spec_toml
 

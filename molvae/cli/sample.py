@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from molvae.cli.common import (add_verb, add_encoding_flags, add_input_flags, add_labels, add_model_flags, load_model, non_negative, positive,
-                               print_reject_reasons, print_summary, read_input, record_provenance, with_suffix,
-                               write_table)
+from molvae import properties as props
+from molvae.cli.common import (add_verb, add_encoding_flags, add_input_columns, add_input_flags, add_model_flags,
+                               add_output_flag, load_model, non_negative, positive, print_domain_count,
+                               print_reject_reasons, print_summary,
+                               read_input, record_provenance, with_suffix, write_table)
 from molvae.prior import PRIORS, describe_prior, resolve_prior
 from molvae.shipped import shipped_name
 
@@ -17,11 +19,11 @@ def add_parsers(sub) -> None:
     p = add_verb(sub, "sample", run_sample, help="sample molecules from the prior", description=(
         "Decode latent codes into molecules: codes from the model's code bank (molvae fit-prior) when it has "
         "one, else from N(0, I). Draws that decode to no molecule are replaced by new ones, and the fraction "
-        "of valid draws is reported as raw_validity. Writes a CSV (smiles, valid, selfies) and OUT.meta.json "
-        "with what made it."))
+        "of valid draws is reported as raw_validity. Writes OUT (smiles, valid, selfies and the properties; "
+        "CSV, TSV or SDF by its extension) and OUT.meta.json with what made it."))
     add_model_flags(p, use="sample")
     p.add_argument("-n", "--num", type=positive(int), default=1000, help="how many molecules (default: 1000)")
-    p.add_argument("-o", "--output", default="samples.csv", help="output CSV (default: samples.csv)")
+    add_output_flag(p, "samples.csv")
     p.add_argument("--temperature", type=positive(float), default=1.0, help="softmax temperature; <1 is more conservative (default: 1.0)")
     p.add_argument("--greedy", action="store_true", help="take the most likely token at each step instead of sampling")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
@@ -43,8 +45,8 @@ def add_parsers(sub) -> None:
         "draw bank codes as mu + W * sigma * eps; a wider W gives more new molecules, fewer like the training data "
         "(default: the width stored with the bank)"))
     p.add_argument("--properties", default="qed,logp,sa,mw", help=(
-        "RDKit properties added as columns, comma-separated, or 'none' (known: qed, logp, sa, mw, tpsa, hbd, hba, "
-        "rotatable_bonds, rings, aromatic_rings, heavy_atoms; default: qed,logp,sa,mw)"))
+        f"RDKit properties added as columns, comma-separated, or 'none' (known: {props.known()}; `molvae properties "
+        "--help` says what each is; default: qed,logp,sa,mw)"))
     p.add_argument("--workers", type=int, default=-1, help=(
         "processes turning SELFIES into canonical SMILES while the network decodes; 0 = none "
         "(default: from 20,000 molecules up, one fewer than the cores on a GPU or with 8+ cores)"))
@@ -52,7 +54,9 @@ def add_parsers(sub) -> None:
     p = add_verb(sub, "fit-prior", run_fit_prior, help="store a code bank of training molecules for sampling", description=(
         "Encode molecules (usually the model's training set) and store their posterior means and standard "
         "deviations in a copy of the model: molvae sample then draws codes mu + W * sigma * eps around them "
-        "instead of from N(0, I), where the decoder writes fewer odd molecules (docs/quality.md)."))
+        "instead of from N(0, I), where the decoder writes fewer odd molecules (docs/quality.md). The molecular-weight "
+        "range of the input's molecules is stored too, as the range of the model's training molecules: encode and "
+        "reconstruct then mark inputs outside it (in_domain)."))
     add_input_flags(p)
     add_model_flags(p, use="sample")  # a code bank is for sampling
     p.add_argument("--size", type=positive(int), default=50_000, help=(
@@ -63,10 +67,13 @@ def add_parsers(sub) -> None:
 
     p = add_verb(sub, "reconstruct", run_reconstruct, help="encode and decode molecules", description=(
         "Encode each input molecule to its posterior mean and decode it greedily. Writes one row per "
-        "input row: row, input, canonical, reconstructed, exact, reason (why a row could not be encoded)."))
+        "input row: row, the input's own columns, input, canonical, reconstructed, exact, reason (why a row could "
+        "not be encoded), in_domain and domain_note (whether the molecule is like the model's training molecules in "
+        "elements, charges, stereo, size and any ranges its checkpoint records, and why not; `molvae score` rates "
+        "how unlike them each molecule is). An SDF output's molecules are the reconstructed ones."))
     add_input_flags(p)
     add_model_flags(p)
-    p.add_argument("-o", "--output", default="reconstructions.csv", help="output CSV (default: reconstructions.csv)")
+    add_output_flag(p, "reconstructions.csv")
     p.add_argument("--sample", action="store_true", help="sample tokens instead of greedy decoding")
     add_encoding_flags(p)
 
@@ -91,51 +98,57 @@ def run_sample(args) -> int:
 
 
 def run_fit_prior(args) -> int:
+    from molvae.domain import recorded_ranges
     from molvae.prior import CodeBank
 
-    smiles = read_input(args)
+    inputs = read_input(args)
     vae = load_model(args)
-    vae.prior = CodeBank.fit(vae, smiles.tolist(), size=args.size, width=args.width, seed=args.seed,
+    vae.prior = CodeBank.fit(vae, inputs.smiles.tolist(), size=args.size, width=args.width, seed=args.seed,
                              source=str(args.input), progress=not args.quiet)
+    chosen = inputs.smiles.sample(min(args.size, len(inputs.smiles)), random_state=args.seed)
+    vae.meta["domain"] = recorded_ranges(chosen.tolist(), ("mw",), source=f"{len(chosen):,} molecules of {args.input}")
     out = vae.save(args.output)
     info = vae.prior.info
     note = ""
     if info["rejected"]:
         rejects = with_suffix(out, ".rejects.csv")
-        add_labels(vae.prior.rejects, smiles).to_csv(rejects, index=False)
+        add_input_columns(vae.prior.rejects, inputs).to_csv(rejects, index=False)
         note = f", listed with their reasons in {rejects}"
     print(f"wrote {out}: the model with a code bank of {info['size']:,} molecules from {args.input} "
           f"(width {args.width:g}; {info['rejected']} of the {info['offered']:,} chosen could not be encoded{note}). "
           f"Sample from it with: molvae sample -m {out}")
+    print(f"its domain: {vae.domain.describe()}")
     print_reject_reasons(vae.prior.rejects.reason)
     return 0
 
 
 def print_property_summary(path: Path, names: str) -> None:
-    """Mean, sd and range of each property column of a sample CSV (read back column by column)."""
+    """Mean, sd and range of each property column of a sample file (read back column by column)."""
     from molvae import properties as props
+    from molvae.io import read_table
 
     cols = props.resolve(names)
     if not cols:
         return
-    df = pd.read_csv(path, usecols=cols)
+    df = read_table(path, cols).apply(pd.to_numeric, errors="coerce")
     table = df.describe().T[["mean", "std", "min", "max"]]
     print("properties of the valid molecules:")
     print(table.round(3).to_string())
 
 
 def run_reconstruct(args) -> int:
-    smiles = read_input(args)
+    inputs = read_input(args)
     vae = load_model(args)
-    df = vae.reconstruct(smiles.tolist(), greedy=not args.sample, batch_size=args.batch_size, spellings=args.spellings,
-                         progress=not args.quiet)
-    df.insert(0, "row", smiles.index)
-    add_labels(df, smiles)
+    df = vae.reconstruct(inputs.smiles.tolist(), greedy=not args.sample, batch_size=args.batch_size,
+                         spellings=args.spellings, progress=not args.quiet)
+    df.insert(0, "row", inputs.smiles.index)
+    add_input_columns(df, inputs)
     encodable = df[df.reason == ""]
     summary = {"rows": len(df), "encoded": len(encodable), "rejected": int((df.reason != "").sum()),
                "exact_match": round(float(encodable.exact.mean()) if len(encodable) else 0.0, 4)}
     out = Path(args.output)
-    write_table(df, out, args, input=str(args.input), summary=summary)
+    write_table(df, out, args, molecule_column="reconstructed", input=str(args.input), summary=summary)
     print_summary(out, summary)
     print_reject_reasons(df.reason)
+    print_domain_count(int((~df.in_domain).sum()), len(df), vae.domain)
     return 0

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from molvae.cli.common import (add_verb, add_cleaning_flags, add_encoding_flags, add_input_flags, add_labels, add_model_flags, load_model, non_negative, positive,
+from molvae import properties as props
+from molvae.cli.common import (add_verb, add_cleaning_flags, add_encoding_flags, add_input_columns, add_input_flags,
+                               add_model_flags, add_output_flag, load_model, non_negative, positive, print_domain_count,
                                print_reject_counts, print_reject_reasons, print_summary, read_input,
                                record_provenance, with_suffix, write_table)
 
@@ -15,12 +17,16 @@ from molvae.cli.common import (add_verb, add_cleaning_flags, add_encoding_flags,
 def add_parsers(sub) -> None:
     p = add_verb(sub, "encode", run_encode, help="molecules to latent vectors (embeddings)", description=(
         "Encode every row to its posterior mean (and log-variance with --logvar), in chunks with bounded "
-        "memory. The format follows OUT's suffix: .csv/.csv.gz and .parquet hold row, input, smiles (canonical), "
-        "z_0.. for the encoded rows; .npy holds an (n_rows, D) float32 array aligned with the input (NaN rows where "
-        "encoding failed). Rows that cannot be encoded are listed with a reason in OUT.rejects.csv."))
+        "memory. The format follows OUT's suffix: .csv, .tsv, .sdf (each optionally .gz) and .parquet hold row, "
+        "the input's own columns, smiles (canonical), in_domain, domain_note, z_0.. for the encoded rows; .npy holds an "
+        "(n_rows, D) float32 array aligned with the input (NaN rows where encoding failed). Rows that cannot be "
+        "encoded are listed with a reason in OUT.rejects.csv. in_domain says whether a molecule is like the "
+        "model's training molecules (elements, charges, stereo, size, and any ranges its checkpoint records); "
+        "`molvae score` rates how unlike them each molecule is."))
     add_input_flags(p)
     add_model_flags(p)
-    p.add_argument("-o", "--output", default="embeddings.csv", help="output file (default: embeddings.csv)")
+    p.add_argument("-o", "--output", default="embeddings.csv", help=(
+        "output file: .csv, .tsv, .sdf (each optionally .gz), .parquet or .npy (default: embeddings.csv)"))
     p.add_argument("--logvar", action="store_true", help="also write the posterior log-variances")
     add_encoding_flags(p)
 
@@ -34,7 +40,7 @@ def add_parsers(sub) -> None:
     add_cleaning_flags(p)
     p.add_argument("--steps", type=positive(int), default=10, help="intervals on the path (default: 10)")
     p.add_argument("--method", default="slerp", choices=["slerp", "linear", "both"], help="path (default: slerp)")
-    p.add_argument("-o", "--output", default="interpolation.csv", help="output CSV (default: interpolation.csv)")
+    add_output_flag(p, "interpolation.csv")
 
     p = add_verb(sub, "explore", run_explore, help="molecules in the neighbourhood of one molecule", description=(
         "Decode N points around a molecule's posterior mean (Gaussian, about RADIUS away) and list the "
@@ -46,9 +52,10 @@ def add_parsers(sub) -> None:
     p.add_argument("-n", "--num", type=positive(int), default=100, help="latent points to decode (default: 100)")
     p.add_argument("--radius", type=non_negative(float), default=2.0, help="typical distance from the molecule in latent space (default: 2.0)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    p.add_argument("--properties", default="qed,logp,sa,mw", help="property columns, or 'none' (default: qed,logp,sa,mw)")
+    p.add_argument("--properties", default="qed,logp,sa,mw", help=(
+        f"property columns, comma-separated, or 'none' (known: {props.known()}; default: qed,logp,sa,mw)"))
     p.add_argument("--grid", type=positive(int), default=20, help="molecules in the picture (default: 20)")
-    p.add_argument("-o", "--output", default="explore.csv", help="output CSV (default: explore.csv)")
+    add_output_flag(p, "explore.csv")
 
     p = add_verb(sub, "score", run_score, help="anomaly scores: how unlike the training data each molecule is", description=(
         "Per molecule, in nats (higher = less like the training data): the negative ELBO, an importance-"
@@ -57,7 +64,7 @@ def add_parsers(sub) -> None:
     add_input_flags(p)
     add_model_flags(p)
     p.add_argument("-k", type=positive(int), default=32, help="posterior draws per molecule (default: 32)")
-    p.add_argument("-o", "--output", default="scores.csv", help="output CSV (default: scores.csv)")
+    add_output_flag(p, "scores.csv", "scores")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument("--batch-size", type=positive(int), default=256, help="molecules per batch (default: 256)")
 
@@ -76,14 +83,15 @@ def run_encode(args) -> int:
 
     out = Path(args.output)
     embedding_format(out)  # a bad suffix is reported before the model loads
-    smiles = read_input(args)
+    inputs = read_input(args)
     vae = load_model(args)
-    summary = encode_to_file(vae, smiles.tolist(), out, logvar=args.logvar, batch_size=args.batch_size,
-                             progress=not args.quiet, spellings=args.spellings)
+    summary = encode_to_file(vae, inputs.smiles.tolist(), out, logvar=args.logvar, batch_size=args.batch_size,
+                             progress=not args.quiet, spellings=args.spellings, columns=inputs.columns)
     record_provenance(out, args, input=str(args.input), logvar=args.logvar, summary=summary)
     print(f"wrote {out}: {summary['encoded']} of {summary['rows']} rows encoded"
           + (f"; {summary['rejected']} rejected (see {rejects_path(out)})" if summary["rejected"] else ""))
     print_reject_counts(summary["reasons"])
+    print_domain_count(summary["out_of_domain"], summary["rows"], vae.domain)
     return 0
 
 
@@ -134,15 +142,16 @@ def run_explore(args) -> int:
 def run_score(args) -> int:
     from molvae.space import score
 
-    smiles = read_input(args)
+    inputs = read_input(args)
     vae = load_model(args)
-    df = score(vae, smiles.tolist(), k=args.k, batch_size=args.batch_size, seed=args.seed, progress=not args.quiet)
-    df["row"] = smiles.index
-    add_labels(df, smiles)
+    df = score(vae, inputs.smiles.tolist(), k=args.k, batch_size=args.batch_size, seed=args.seed, progress=not args.quiet)
+    df["row"] = inputs.smiles.index
+    add_input_columns(df, inputs)
     scored = df[df.reason == ""]
     summary = {"rows": len(df), "scored": len(scored), "rejected": len(df) - len(scored)}
     out = Path(args.output)
-    write_table(df, out, args, float_format="%.6g", input=str(args.input), k=args.k, seed=args.seed, summary=summary)
+    write_table(df, out, args, float_format="%.6g", molecule_column="canonical", input=str(args.input), k=args.k,
+                seed=args.seed, summary=summary)
     print_summary(out, summary)
     print("scores in nats; higher = less like the training data (use nll_per_token to compare molecules of "
           "different sizes)")
@@ -156,9 +165,11 @@ def run_map(args) -> int:
     from molvae.plots import latent_map
     from molvae.space import latent_coordinates
 
-    smiles = read_input(args)
+    inputs = read_input(args)
+    smiles = inputs.smiles
     vae = load_model(args)
     coords, mu = latent_coordinates(vae, smiles, args.color, args.method, progress=not args.quiet)
+    add_input_columns(coords, inputs)
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     values = coords[args.color].to_numpy() if args.color != "none" else None

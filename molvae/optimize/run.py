@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from molvae.errors import ConfigError, hint
-from molvae.io import provenance, write_json
+from molvae.io import provenance, write_json, write_molecules
 from molvae.optimize.objective import Objective
 from molvae.optimize.oracle import STOP_REASONS
 from molvae.optimize.search import SearchConfig, optimize
@@ -23,7 +23,7 @@ from molvae.shipped import shipped_name
 if TYPE_CHECKING:
     from molvae.api import MolVAE
 
-OUTPUTS = ("proposals.csv", "summary.json", "spec.toml", "score_vs_calls.png")
+OUTPUTS = ("proposals.csv", "proposals.sdf", "summary.json", "spec.toml", "score_vs_calls.png")
 START_REJECTS = "start_rejects.csv"  # start molecules that could not be used, with their reasons (if any)
 
 
@@ -84,7 +84,8 @@ def run_to_folder(vae: "MolVAE", objective: Objective, search: SearchConfig, out
                   overwrite: bool = False) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Run :func:`optimize` and write to the folder `out`: ``proposals.csv`` (every evaluated molecule,
     with a ``novel`` column, whether the molecule is not in `train` (:func:`molvae.novelty.in_training_set`),
-    left out when `train` is None or "none"), ``summary.json`` (provenance: the `command`, default this
+    left out when `train` is None or "none"), ``proposals.sdf`` (the same rows as SD records, the
+    columns as tags), ``summary.json`` (provenance: the `command`, default this
     process's, the molvae version, the `model` file the vae was loaded from if given; the settings and
     the summary of the `top` molecules, with the seconds the search took and those novelty took apart),
     ``spec.toml`` (every setting, so that ``molvae optimize OUT/spec.toml`` with the same model
@@ -109,6 +110,7 @@ def run_to_folder(vae: "MolVAE", objective: Objective, search: SearchConfig, out
     for name in (*OUTPUTS, START_REJECTS):  # an earlier run's files (only with overwrite can there be any)
         (out / name).unlink(missing_ok=True)
     table.to_csv(out / "proposals.csv", index=False, float_format="%.6g")
+    write_molecules(table, out / "proposals.sdf", "smiles", float_format="%.6g")
     rejects = table.attrs.get("start_rejects")
     if rejects:
         from molvae.data import rejects_frame

@@ -72,8 +72,10 @@ def test_relaxed_sampling_discards_slips_and_counts_them(tiny_model):
 def test_reconstruct_keeps_every_row(tiny_model, moses_300):
     smiles = pd.read_csv(moses_300).SMILES.tolist()[:20] + ["", "C1CC"]
     df = tiny_model.reconstruct(smiles)
-    assert len(df) == 22 and list(df.columns) == ["input", "canonical", "reconstructed", "exact", "reason"]
+    assert len(df) == 22 and list(df.columns) == ["input", "canonical", "reconstructed", "exact", "reason",
+                                                  "in_domain", "domain_note"]
     assert (df.reason[:20] == "").all() and df.reason[20] == "empty SMILES"
+    assert df.in_domain[:20].all() and not df.in_domain[20:].any()  # MOSES molecules, then no molecule
     assert not df.exact[20:].any()
 
 

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
+from rdkit import Chem
 import torch
 import pytest
 
@@ -344,9 +345,12 @@ def test_run_to_folder_writes_a_spec_that_repeats_the_run(shipped, moses_300, tm
     search = SearchConfig(method="gradient", budget=12, batch_size=4, start=ASPIRIN, gradient=GradientConfig(climb_radius=0.8))
     table, result = run_to_folder(shipped, objective, search, tmp_path / "run", train=moses_300, top=2,
                                   progress=False, command="molvae optimize test")
-    assert {p.name for p in (tmp_path / "run").iterdir()} == {"proposals.csv", "summary.json", "spec.toml",
-                                                             "score_vs_calls.png"}
+    assert {p.name for p in (tmp_path / "run").iterdir()} == {"proposals.csv", "proposals.sdf", "summary.json",
+                                                             "spec.toml", "score_vs_calls.png"}
     assert "novel" in table and len(pd.read_csv(tmp_path / "run" / "proposals.csv")) == len(table) == result["calls"]
+    records = list(Chem.SDMolSupplier(str(tmp_path / "run" / "proposals.sdf")))  # the same rows, properties as tags
+    assert [Chem.MolToSmiles(m) for m in records] == table.smiles.tolist()
+    assert [m.GetProp("call") for m in records] == table.call.astype(str).tolist()
     info = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert info["command"] == "molvae optimize test" and info["summary"]["top2"] == result["top2"]
     assert "# command: molvae optimize test" in (tmp_path / "run" / "spec.toml").read_text()

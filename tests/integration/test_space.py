@@ -9,6 +9,7 @@ import pytest
 from molvae import space
 from molvae.cli import main
 from molvae.errors import ConfigError, MolvaeError
+from molvae.io import read_table
 
 ASPIRIN = "CC(=O)Oc1ccccc1C(=O)O"
 CAFFEINE = "Cn1cnc2c1c(=O)n(C)c(=O)n2C"
@@ -23,7 +24,7 @@ def train_smiles(moses_300):
 # ----------------------------------------------------------------------------- encode
 
 
-@pytest.mark.parametrize("name", ["emb.csv", "emb.csv.gz", "emb.npy"])
+@pytest.mark.parametrize("name", ["emb.csv", "emb.csv.gz", "emb.npy", "emb.sdf"])
 def test_encode_to_file_accounts_for_every_row(tiny_model, train_smiles, tmp_path, name):
     smiles = train_smiles[:20] + BAD
     out = tmp_path / name
@@ -38,16 +39,17 @@ def test_encode_to_file_accounts_for_every_row(tiny_model, train_smiles, tmp_pat
         np.testing.assert_allclose(arr[:20], expected[:20], rtol=1e-5, atol=1e-6)
         assert np.isnan(arr[20:]).all()
     else:
-        df = pd.read_csv(out)
-        assert df.row.tolist() == list(range(20))
-        np.testing.assert_allclose(df.filter(like="z_").to_numpy(), expected[:20], rtol=1e-4, atol=1e-5)
+        df = read_table(out) if name.endswith(".sdf") else pd.read_csv(out)
+        assert df.row.astype(int).tolist() == list(range(20))
+        np.testing.assert_allclose(df.filter(like="z_").astype(float).to_numpy(), expected[:20], rtol=1e-4, atol=1e-5)
 
 
 def test_encode_logvar_and_format_errors(tiny_model, tmp_path):
     out = tmp_path / "e.csv"
     space.encode_to_file(tiny_model, [ASPIRIN], out, logvar=True, progress=False)
     d = tiny_model.config.latent_dim
-    assert list(pd.read_csv(out).columns[:3]) == ["row", "input", "smiles"] and pd.read_csv(out).shape[1] == 3 + 2 * d
+    assert list(pd.read_csv(out).columns[:5]) == ["row", "input", "smiles", "in_domain", "domain_note"]
+    assert pd.read_csv(out).shape[1] == 5 + 2 * d
     with pytest.raises(ConfigError, match="cannot tell the output format"):
         space.encode_to_file(tiny_model, [ASPIRIN], tmp_path / "e.xlsx", progress=False)
     if importlib.util.find_spec("pyarrow") is None:

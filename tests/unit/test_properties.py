@@ -74,6 +74,26 @@ def test_penalized_logp_both_forms():
     assert chain > 5 > drug
 
 
+def test_fsp3_and_rule_of_five_violations():
+    # aspirin: 1 sp3 carbon of 9, no violation. Cyclosporin A (1202 Da, 5 N-H donors, 23 N+O acceptors,
+    # Crippen logP ~3.3): two violations. A C40 alkane-diol: logP and weight, two.
+    cyclosporin = ("CC[C@H]1C(=O)N(CC(=O)N([C@H](C(=O)N[C@H](C(=O)N([C@H](C(=O)N[C@H](C(=O)N[C@@H](C(=O)N([C@H]"
+                   "(C(=O)N([C@H](C(=O)N([C@H](C(=O)N([C@H](C(=O)N1)[C@@H]([C@H](C)C/C=C/C)O)C)C(C)C)C)CC(C)C)C)"
+                   "CC(C)C)C)C)C)CC(C)C)C)C(C)C)CC(C)C)C)C")
+    df = P.compute([ASPIRIN, cyclosporin, "OC" + "C" * 38 + "CO", "O"], "fsp3,lipinski_violations")
+    mol = Chem.MolFromSmiles(cyclosporin)
+    assert df.fsp3[0] == pytest.approx(1 / 9) and df.fsp3[3] == 0.0
+    assert df.fsp3[1] == pytest.approx(rdMolDescriptors.CalcFractionCSP3(mol))
+    assert rdMolDescriptors.CalcNumLipinskiHBD(mol) == 5 and rdMolDescriptors.CalcNumLipinskiHBA(mol) > 10
+    assert df.lipinski_violations.tolist() == [0.0, 2.0, 2.0, 0.0]
+
+
+def test_every_property_has_a_line_in_the_glossary():
+    text = P.glossary()
+    assert all(f"  {name} " in text for name in P.REGISTRY)
+    assert "fsp3" in P.known() and "lipinski_violations" in P.known()
+
+
 def test_one_smiles_string_is_one_molecule():
     """The functions that take many molecules take one string as one molecule, not as its characters."""
     one = P.compute("CCO", ["mw"])
