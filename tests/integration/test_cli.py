@@ -105,7 +105,7 @@ def test_collapse_warning_fires_on_a_collapsed_run(tmp_path, moses_300, capsys):
     # a KL weight of 10 from the first step, no word dropout, no free bits: the decoder learns to ignore z
     out = tmp_path / "collapsed"
     assert main(["train", "--data", str(moses_300), "--epochs", "2", "-o", str(out), "--schedule", "constant",
-                 "--beta", "10", "--word-dropout", "0", "--free-bits", "0", "--precision", "fp32", *TINY]) == 0
+                 "--beta", "10", "--word-dropout", "0", "--free-bits", "0", "--precision", "fp32", *TINY, "--val-fraction", "0.1"]) == 0
     assert "posterior collapse: 0 active latent dimensions" in capsys.readouterr().err
     log = pd.read_csv(out / "log.csv")
     assert (log.val_active_units == 0).all() and (log.val_kl < 0.5).all()
