@@ -83,7 +83,8 @@ class TrainConfig:
         "stop after this many minutes of training in this session, validating and saving as at an "
         "epoch's end; the run resumes mid-epoch from last.pt (0 = no limit)")})
     snapshot_epochs: float = field(default=0.0, metadata={"help": (
-        "also keep the weights every this many epochs as OUT/snapshots/stepN.pt (weights only, about 18 MB each), "
+        "also keep the weights every this many epochs as OUT/snapshots/stepN.pt (weights only: 8.4 MB each at "
+        "the default sizes), "
         "e.g. to score a learning curve later (0 = off)")})
     stop_at_step: int = field(default=0, metadata={"help": (
         "stop once the run has made this many optimizer steps in all (resumes included), validating and saving "
@@ -101,8 +102,8 @@ def learning_rate(cfg: TrainConfig, t: float) -> float:
     return cfg.lr * (cfg.lr_final + (1 - cfg.lr_final) * 0.5 * (1 + math.cos(math.pi * done)))
 
 
-def check_lr_schedule(cfg: TrainConfig) -> None:
-    """A :class:`ConfigError` for a learning-rate schedule that cannot run."""
+def check_train_config(cfg: TrainConfig) -> None:
+    """A :class:`ConfigError` for a learning-rate schedule or snapshot interval that cannot run."""
     if cfg.lr_schedule not in ("constant", "cosine"):
         raise ConfigError(f"lr_schedule must be constant or cosine, got {cfg.lr_schedule!r}")
     if cfg.lr_warmup_epochs < 0 or not 0 <= cfg.lr_final <= 1:
@@ -176,7 +177,7 @@ class Trainer:
             self.step_model = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
         if config.compile:
             self.step_model = torch.compile(self.step_model, dynamic=True)  # batches vary in length
-        check_lr_schedule(config)
+        check_train_config(config)
         self.loss_fn, self.eval_fn, self.monitor = loss_fn, eval_fn, monitor
         self.progress = progress and self.rank == 0
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
