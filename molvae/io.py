@@ -278,11 +278,18 @@ def output_format(path: str | os.PathLike) -> str:
 
 
 def output_stem(path: str | os.PathLike) -> str:
-    """An output's file name without its format extension(s): ``out`` of ``out.csv`` or ``out.sdf.gz``."""
+    """The name an output's side files (``.rejects.csv``, ``.png``) take: the output's file name
+    without a ``.csv`` or picture (``.png``, ``.svg``) extension, so ``out`` of ``out.csv`` or
+    ``out.csv.gz``; other formats keep theirs (``out.sdf`` of ``out.sdf.gz``, ``out.npy``), so that
+    outputs of one name in two formats do not overwrite each other's rejects."""
     name = Path(path).name
     if name.lower().endswith(".gz"):
         name = name[:-3]
-    return name.rsplit(".", 1)[0] if "." in name else name
+    stem, dot, extension = name.rpartition(".")
+    return stem if dot and stem and extension.lower() in _SIDE_STRIPPED else name
+
+
+_SIDE_STRIPPED = {"csv", "png", "svg"}
 
 
 class MoleculeWriter:

@@ -146,6 +146,10 @@ def test_properties_verb_accounts_for_every_row(tmp_path, capsys):
     assert written.row.tolist() == [0, 3] and rejects.row.tolist() == [1, 2]
     assert list(written.columns) == ["row", "input", "canonical", "qed", "penalized_logp", "similarity"]
     assert written.qed[0] == pytest.approx(0.5501, abs=1e-4)
+    # the same name in another format keeps its own rejects: the CSV run's are not overwritten
+    assert main(["properties", str(src), "-o", str(tmp_path / "props.sdf"), "-q"]) == 0
+    assert pd.read_csv(tmp_path / "props.rejects.csv").row.tolist() == [1, 2]
+    assert pd.read_csv(tmp_path / "props.sdf.rejects.csv").row.tolist() == [1, 2]
 
 
 # ----------------------------------------------------------------------------- flags every verb shares

@@ -11,7 +11,8 @@ import pytest
 from rdkit import Chem
 
 from molvae.errors import ConfigError
-from molvae.io import MoleculeWriter, output_format, read_molecules, read_smiles, read_table, write_json, write_molecules
+from molvae.io import (MoleculeWriter, output_format, output_stem, read_molecules, read_smiles, read_table, write_json,
+                       write_molecules)
 
 TABLE = pd.DataFrame({"row": [0, 1, 2], "smiles": ["CCO", "", "c1ccccc1O"], "qed": [0.41, float("nan"), 0.5],
                       "valid": [True, False, True], "name": ["ethanol", "nothing", "phenol"]})
@@ -121,3 +122,11 @@ def test_a_one_column_csv_with_triple_bonds_keeps_its_delimiter(tmp_path):
     path = tmp_path / "in.csv"
     path.write_text("C#N\nCC#CC\nCCO\n")  # no header, no delimiter at all
     assert read_smiles(path).tolist() == ["C#N", "CC#CC", "CCO"]
+
+
+@pytest.mark.parametrize("name, stem", [("out.csv", "out"), ("out.CSV.gz", "out"), ("map.png", "map"),
+                                        ("grid.svg", "grid"), ("out.sdf", "out.sdf"), ("out.sdf.gz", "out.sdf"),
+                                        ("enc.npy", "enc.npy"), ("out.tsv", "out.tsv"), ("plain", "plain"),
+                                        (".csv", ".csv")])
+def test_side_files_of_one_name_in_two_formats_differ(name, stem):
+    assert output_stem(f"runs/{name}") == stem
