@@ -279,8 +279,8 @@ def output_format(path: str | os.PathLike) -> str:
 
 def output_stem(path: str | os.PathLike) -> str:
     """The name an output's side files (``.rejects.csv``, ``.png``) take: the output's file name
-    without a ``.csv`` or picture (``.png``, ``.svg``) extension, so ``out`` of ``out.csv`` or
-    ``out.csv.gz``; other formats keep theirs (``out.sdf`` of ``out.sdf.gz``, ``out.npy``), so that
+    without a ``.csv``, picture (``.png``, ``.svg``) or checkpoint (``.pt``) extension, so ``out``
+    of ``out.csv`` or ``out.csv.gz``; other formats keep theirs (``out.sdf`` of ``out.sdf.gz``, ``out.npy``), so that
     outputs of one name in two formats do not overwrite each other's rejects."""
     name = Path(path).name
     if name.lower().endswith(".gz"):
@@ -289,7 +289,7 @@ def output_stem(path: str | os.PathLike) -> str:
     return stem if dot and stem and extension.lower() in _SIDE_STRIPPED else name
 
 
-_SIDE_STRIPPED = {"csv", "png", "svg"}
+_SIDE_STRIPPED = {"csv", "png", "svg", "pt"}
 
 
 class MoleculeWriter:

@@ -219,13 +219,20 @@ def glossary(width: int = 100) -> str:
     return "\n".join(entries)
 
 
-def resolve(names: str | Sequence[str] | None) -> list[str]:
-    """Property names from a list or a comma-separated string ("" or "none": no properties);
-    unknown names raise :class:`ConfigError` listing the known ones."""
+def names_of(names: str | Sequence[str] | None) -> list[str]:
+    """The names a list or a comma-separated string holds ("" or "none": none; ``None``: the
+    defaults), not yet checked against the registry."""
     if names is None:
         return list(DEFAULT)
     if isinstance(names, str):
-        names = [] if names.strip().lower() in ("", "none") else [n.strip() for n in names.split(",") if n.strip()]
+        return [] if names.strip().lower() in ("", "none") else [n.strip() for n in names.split(",") if n.strip()]
+    return list(names)
+
+
+def resolve(names: str | Sequence[str] | None) -> list[str]:
+    """Property names from a list or a comma-separated string ("" or "none": no properties);
+    unknown names raise :class:`ConfigError` listing the known ones."""
+    names = names_of(names)
     unknown = [n for n in names if n not in REGISTRY]
     if unknown:
         raise ConfigError(f"unknown propert{'y' if len(unknown) == 1 else 'ies'} {', '.join(map(repr, unknown))}; "

@@ -9,6 +9,7 @@ from molvae import properties as props
 from molvae.cli.common import (add_verb, add_cleaning_flags, add_input_columns, add_input_flags, add_model_flags,
                                add_output_flag, load_model, number, positive, print_reject_reasons, print_summary,
                                read_input, with_suffix, write_table)
+from molvae.errors import ConfigError
 
 DEFAULT_PROPERTIES = "qed,logp,sa,mw,tpsa,hbd,hba,rotatable_bonds,rings,fsp3,lipinski_violations,penalized_logp"
 
@@ -92,7 +93,16 @@ def run_properties(args) -> int:
 def run_fit_predictor(args) -> int:
     from molvae.predictors import fit_predictor
 
-    smiles = read_input(args).smiles
+    inputs = read_input(args)
+    smiles = inputs.smiles
+    measured = [n for n in props.names_of(args.properties) if n not in props.REGISTRY and n in inputs.columns]
+    if measured:  # a column of the user's own measurements, not a property RDKit computes
+        raise ConfigError(f"{', '.join(map(repr, measured))} is a column of {args.input}, not an RDKit property: "
+                          f"fit-predictor learns properties that RDKit computes (so that optimize can re-score "
+                          f"them; known: {', '.join(props.REGISTRY)}). To model your own measurements, use "
+                          f"the embeddings: `molvae encode {args.input} -o z.csv` keeps the column beside "
+                          f"z_0..z_63 for any regressor, or molvae.sklearn.MolVAEEmbedder in a scikit-learn "
+                          f"pipeline (docs/how-to/encode.md)")
     vae = load_model(args)
     predictor, metrics = fit_predictor(vae, smiles.tolist(), args.properties, epochs=args.epochs, seed=args.seed,
                                        progress=not args.quiet)

@@ -378,6 +378,13 @@ def test_predictor_fits_saves_and_loads(tiny_run, tmp_path, moses_300, capsys):
     pd.testing.assert_frame_equal(predict(again, [ASPIRIN]), pred.iloc[:1])
     # molecular weight is well encoded even by the tiny model: better than predicting the mean
     assert vae.predictor.metrics["mw"]["r2"] > 0
+    # a column of the user's own measurements is not an RDKit property: the error says where to go instead
+    assays = tmp_path / "assays.csv"
+    pd.DataFrame({"smiles": [ASPIRIN] * 3, "pIC50": [5.1, 5.2, 5.0]}).to_csv(assays, index=False)
+    assert main(["fit-predictor", str(assays), "-m", str(tiny_run / "best.pt"), "--properties", "qed,pIC50",
+                 "-o", str(tmp_path / "no.pt")]) == 2
+    err = capsys.readouterr().err
+    assert "'pIC50' is a column of" in err and "molvae encode" in err and not (tmp_path / "no.pt").exists()
 
 
 def test_gradient_search_uses_the_property_predictor(tiny_model, moses_300):

@@ -110,7 +110,7 @@ def test_properties_as_sd_tags_keep_the_inputs_title_and_tags(tmp_path):
     mols = list(Chem.SDMolSupplier(str(tmp_path / "p.sdf")))
     assert [m.GetProp("_Name") for m in mols] == ["aspirin", "phenol", "iodo", "ammonium", "big"]  # C1CC is rejected
     assert mols[0].GetProp("activity") == "5.2" and float(mols[0].GetProp("mw")) == pytest.approx(180.159, abs=1e-3)
-    assert pd.read_csv(tmp_path / "p.rejects.csv").label.tolist() == ["broken"]
+    assert pd.read_csv(tmp_path / "p.sdf.rejects.csv").label.tolist() == ["broken"]
 
 
 def test_a_reconstruction_sdf_keeps_rows_the_model_could_not_read_as_empty_records(tiny_run, tmp_path):

@@ -84,6 +84,8 @@ def test_card_matches_the_shipped_checkpoint(name):
     assert card["release"]["selfies"] == meta["selfies"]["version"]
     assert card["release"]["epochs"] == pytest.approx(_epochs_trained(meta), abs=0.01)
     assert card["release"].get("weights_from") == meta["release"].get("derived_from", {}).get("name")
+    for key, value in card.get("domain", {}).items():  # the property ranges encode and reconstruct mark against
+        assert meta["domain"]["ranges"][key] == value, f"card says domain.{key} = {value}, checkpoint {meta['domain']}"
     for key, value in card["prior"].items():
         assert meta["prior"][key] == value, f"card says prior.{key} = {value!r}, checkpoint {meta['prior'][key]!r}"
 

@@ -125,7 +125,7 @@ def test_a_one_column_csv_with_triple_bonds_keeps_its_delimiter(tmp_path):
 
 
 @pytest.mark.parametrize("name, stem", [("out.csv", "out"), ("out.CSV.gz", "out"), ("map.png", "map"),
-                                        ("grid.svg", "grid"), ("out.sdf", "out.sdf"), ("out.sdf.gz", "out.sdf"),
+                                        ("grid.svg", "grid"), ("bank.pt", "bank"), ("out.sdf", "out.sdf"), ("out.sdf.gz", "out.sdf"),
                                         ("enc.npy", "enc.npy"), ("out.tsv", "out.tsv"), ("plain", "plain"),
                                         (".csv", ".csv")])
 def test_side_files_of_one_name_in_two_formats_differ(name, stem):
