@@ -1,6 +1,6 @@
 """The models that ship inside the package, by name, and which one each kind of work uses.
 
-No single shipped model is best at everything (issue 19, docs/model_card.md): the sampling model
+No single shipped model is best at everything (docs/model_card.md): the sampling model
 was trained with a stronger KL weight and without word dropout, which brings its samples closer to
 the data and costs exact reconstruction, which the latent tools (encode, reconstruct, interpolate,
 explore, score, map, fit-predictor, diagnose) need. Optimization goes with sampling: CMA-ES finds

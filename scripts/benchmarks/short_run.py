@@ -1,4 +1,4 @@
-"""A short training run on MOSES and what it reaches: the figures quoted in the README.
+"""A short training run on MOSES and what it reaches: the figures quoted in docs/metrics.md.
 
     python scripts/benchmarks/short_run.py --limit 100000 --epochs 3 --out runs/short
 

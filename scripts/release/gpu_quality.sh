@@ -4,7 +4,7 @@
 # underused), then scored by scripts/studies/study_quality.py (--rescore: scored again from where each run has got):
 #   gpu_v04                        continues molvae-moses-v0.4, the sampling model, from its shipped weights
 #                                  with its own recipe (beta 0.6, no word dropout): the next sampling model
-#                                  (issue 19, item 3; export it with scripts/release/export_pretrained.py)
+#                                  (export it with scripts/release/export_pretrained.py)
 #   gpu_ft_beta1.8_fb0.25          v0.2's weights at the MOSES VAE's KL weight, with free bits
 #   gpu_scratch_beta0.6[_...]      from scratch at the sampling model's KL weight: the default sizes, a 3 x 512 decoder
 #                                  (the MOSES VAE's), 128 latent dimensions, no word dropout

@@ -4,7 +4,7 @@
     python scripts/studies/study_code_prior.py -m run/last.pt --widths 1 2 3 --out docs/bench/quality
 
 The decoder writes MOSES-like molecules near the codes of training molecules and odd ones in the
-holes between them, which N(0, I) visits (issue 19). This study draws codes from the model's own
+holes between them, which N(0, I) visits. This study draws codes from the model's own
 aggregate posterior instead: a bank of `--bank` training molecules is encoded once, and each draw
 picks one of them at random and takes
 
@@ -141,7 +141,7 @@ def figure(table: pd.DataFrame, path: Path) -> None:
         ax.axvline(0.85, color="grey", ls=":", lw=1)
         ax.grid(alpha=0.3)
     axes[0].set_title("closer to the data (down) against new (right)", fontsize=9)
-    axes[1].set_title("dotted: issue 19's targets", fontsize=9)
+    axes[1].set_title("dotted: the sampling targets", fontsize=9)
     axes[1].legend(fontsize=7, loc="lower left")
     fig.tight_layout()
     fig.savefig(path, dpi=130)
