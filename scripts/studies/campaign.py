@@ -175,11 +175,14 @@ def plot(table: pd.DataFrame, path: Path) -> None:
         xs = np.linspace(0, max(20.0, epochs.max() * 2), 200)
         axes[0].plot(xs, a + b * (xs + 1) ** -c, "--", color="C0", alpha=0.6,
                      label=f"fit {a:.2f} + {b:.2f}(e+1)^-{c:.2f}")
+    for x, y, novelty in zip(epochs, table["FCD/Test"], table["Novelty"]):  # FCD is read at its novelty
+        axes[0].annotate(f"{novelty:.3f}", (x, y), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=6)
     axes[0].set_yscale("log")
-    axes[0].legend(fontsize=7, loc="upper right")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=5, fontsize=7, frameon=False)
     fig.suptitle(f"Campaign learning curve: {int(table.n.iloc[-1]):,} samples from a fresh bank at "
-                 f"W = {table.width.iloc[-1]:g}")
-    fig.tight_layout()
+                 f"W = {table.width.iloc[-1]:g} (numbers: novelty)")
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     fig.savefig(path, dpi=120)
     plt.close(fig)
     print(f"wrote {path}")
