@@ -33,6 +33,7 @@ def test_large_ring_fraction_counts_rings_of_eight_or_more(campaign):
 
 def test_the_figure_is_drawn_from_the_table(campaign, tmp_path):
     table = pd.DataFrame({"epoch": [0, 0.5, 1.0, 1.5, 2.0], "FCD/Test": [2.1, 1.9, 1.7, 1.6, 1.5],
-                          "Filters": [0.87, 0.88, 0.89, 0.9, 0.9], "n": 10_000, "width": 0.7})
+                          "Filters": [0.87, 0.88, 0.89, 0.9, 0.9], "n": 10_000, "width": 0.7,
+                          "Novelty": [0.86, 0.86, 0.85, 0.85, 0.84]})
     campaign.plot(table, tmp_path / "c.png")
     assert (tmp_path / "c.png").stat().st_size > 10_000
