@@ -140,6 +140,13 @@ class Domain:
         return text
 
 
+def recorded_from(smiles: pd.Series, size: int, seed: int, source: str) -> dict[str, Any]:
+    """What ``molvae fit-prior SOURCE --size SIZE --seed SEED`` records as ``meta["domain"]``: the
+    ranges of `size` molecules of `smiles` chosen at random with `seed`, as it chooses its bank."""
+    chosen = smiles.sample(min(size, len(smiles)), random_state=seed)
+    return recorded_ranges(chosen.tolist(), ("mw",), source=f"{len(chosen):,} molecules of {source}")
+
+
 def recorded_ranges(smiles: Sequence[str], names: Sequence[str] = ("mw",), source: str = "") -> dict[str, Any]:
     """What to store as a checkpoint's ``meta["domain"]``: the lowest and highest of each property
     `names` over the molecules `smiles` (those that parse), and their `source`."""

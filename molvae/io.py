@@ -277,6 +277,10 @@ def output_format(path: str | os.PathLike) -> str:
     raise ConfigError(f"cannot tell the output format of {path} from its extension: name it {OUTPUT_EXTENSIONS}{why}")
 
 
+# extensions an output's side files drop: a table's usual one, pictures and checkpoints
+_SIDE_STRIPPED = {"csv", "png", "svg", "pt"}
+
+
 def output_stem(path: str | os.PathLike) -> str:
     """The name an output's side files (``.rejects.csv``, ``.png``) take: the output's file name
     without a ``.csv``, picture (``.png``, ``.svg``) or checkpoint (``.pt``) extension, so ``out``
@@ -287,9 +291,6 @@ def output_stem(path: str | os.PathLike) -> str:
         name = name[:-3]
     stem, dot, extension = name.rpartition(".")
     return stem if dot and stem and extension.lower() in _SIDE_STRIPPED else name
-
-
-_SIDE_STRIPPED = {"csv", "png", "svg", "pt"}
 
 
 class MoleculeWriter:

@@ -98,15 +98,14 @@ def run_sample(args) -> int:
 
 
 def run_fit_prior(args) -> int:
-    from molvae.domain import recorded_ranges
+    from molvae.domain import recorded_from
     from molvae.prior import CodeBank
 
     inputs = read_input(args)
     vae = load_model(args)
     vae.prior = CodeBank.fit(vae, inputs.smiles.tolist(), size=args.size, width=args.width, seed=args.seed,
                              source=str(args.input), progress=not args.quiet)
-    chosen = inputs.smiles.sample(min(args.size, len(inputs.smiles)), random_state=args.seed)
-    vae.meta["domain"] = recorded_ranges(chosen.tolist(), ("mw",), source=f"{len(chosen):,} molecules of {args.input}")
+    vae.meta["domain"] = recorded_from(inputs.smiles, args.size, args.seed, source=str(args.input))
     out = vae.save(args.output)
     info = vae.prior.info
     note = ""

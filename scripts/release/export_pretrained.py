@@ -18,15 +18,8 @@ import hashlib
 from pathlib import Path
 
 from molvae.checkpoint import load_checkpoint, save_checkpoint
-from molvae.domain import recorded_ranges
+from molvae.domain import recorded_from
 from molvae.io import read_molecules, resolve_data_path
-
-
-def domain_of(data: str, size: int, seed: int) -> dict:
-    """The ``meta["domain"]`` that ``molvae fit-prior DATA --size SIZE --seed SEED`` records."""
-    smiles = read_molecules(resolve_data_path(data)).smiles
-    chosen = smiles.sample(min(size, len(smiles)), random_state=seed)
-    return recorded_ranges(chosen.tolist(), ("mw",), source=f"{len(chosen):,} molecules of {data}")
 
 
 def main() -> None:
@@ -44,17 +37,18 @@ def main() -> None:
     payload = load_checkpoint(args.checkpoint)
     state = {k: v.half() if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
     meta = dict(payload["meta"])
-    release = {"name": args.name, "card": args.card, "weights": "float16",
-               "source_sha256": hashlib.sha256(Path(args.checkpoint).read_bytes()).hexdigest()}
+    source_sha256 = hashlib.sha256(Path(args.checkpoint).read_bytes()).hexdigest()
+    release = {"name": args.name, "card": args.card, "weights": "float16", "source_sha256": source_sha256}
     earlier = meta.get("release")
     if earlier and earlier["name"] == args.name:  # the same release re-saved (e.g. its domain recorded)
         release.update({k: earlier[k] for k in ("source_sha256", "derived_from") if k in earlier})
-        release["resaved_from_sha256"] = hashlib.sha256(Path(args.checkpoint).read_bytes()).hexdigest()
+        release["resaved_from_sha256"] = source_sha256
     elif earlier:  # a release re-exported (e.g. with a code bank added by `molvae fit-prior`)
         release["derived_from"] = {k: earlier[k] for k in ("name", "source_sha256", "derived_from") if k in earlier}
     meta["release"] = release
     if args.domain_data:
-        meta["domain"] = domain_of(args.domain_data, args.domain_size, args.seed)
+        smiles = read_molecules(resolve_data_path(args.domain_data)).smiles
+        meta["domain"] = recorded_from(smiles, args.domain_size, args.seed, source=args.domain_data)
         print(f"domain: {meta['domain']}")
     out = save_checkpoint(args.output, meta, state)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB)")
