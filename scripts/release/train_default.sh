@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduce molvae's two shipped models (molvae/pretrained/*.pt); see docs/model_card.md.
+# Reproduce molvae's three shipped models (molvae/pretrained/*.pt); see docs/model_card.md.
 #
 #   bash scripts/release/train_default.sh [OUT]        # OUT defaults to runs/default
 #
@@ -43,14 +43,15 @@ python scripts/release/export_pretrained.py "$OUT/stage2/best.pt" "$OUT/v0.2.pt"
 python -m molvae fit-prior moses:train -m "$OUT/v0.2.pt" --size 20000 --width 1.65 --seed 0 -o "$OUT/v0.2_bank.pt" -q
 python scripts/release/export_pretrained.py "$OUT/v0.2_bank.pt" "$OUT/molvae-moses-v0.2.1.pt" --name molvae-moses-v0.2.1
 
-# fine_tune DIR INIT STEPS SEED WORD_DROPOUT: the sampling recipe (beta 0.6, constant) from INIT's
-# weights to exactly STEPS optimizer steps of 512; resumed from DIR/last.pt, skipped once DIR/done exists
+# fine_tune DIR INIT STEPS SEED WORD_DROPOUT [FLAG ...]: the sampling recipe (beta 0.6, constant) from
+# INIT's weights to exactly STEPS optimizer steps of 512, with any further flags (they override these);
+# resumed from DIR/last.pt, skipped once DIR/done exists
 fine_tune() {
     local resume=(--init-from "$2")
     [[ -f "$1/last.pt" ]] && resume=(--resume "$1/last.pt")
     [[ -f "$1/done" ]] || python -m molvae train --data moses:train --beta 0.6 --free-bits 0 --word-dropout "$5" \
         --schedule constant --lr 0.0005 --batch-size 512 --epochs 20 --seed "$4" --precision auto --device "$DEVICE" \
-        --checkpoint-minutes 5 --stop-at-step "$3" -q -o "$1" "${resume[@]}"
+        --checkpoint-minutes 5 --stop-at-step "$3" -q -o "$1" "${@:6}" "${resume[@]}"
     touch "$1/done"
 }
 
@@ -60,7 +61,7 @@ fine_tune "$OUT/v0.3" "$OUT/v0.2.pt" "$STEPS3" 3 0.2
 python -m molvae fit-prior moses:train -m "$OUT/v0.3/last.pt" --size 20000 --width "$WIDTH3" --seed 0 -o "$OUT/v0.3_bank.pt" -q
 python scripts/release/export_pretrained.py "$OUT/v0.3_bank.pt" "$OUT/molvae-moses-v0.3.pt" --name molvae-moses-v0.3
 
-# molvae-moses-v0.4 (the sampling and optimization default since 2026-12-02): v0.3's file trained on
+# molvae-moses-v0.4 (the sampling default from 2026-12-02, the optimizers' default): v0.3's file trained on
 # without word dropout, seed 4, for STEPS4 optimizer steps of 512 (this project's 2-core CPU: about 3 s a step),
 # then its own code bank at width WIDTH4 (novelty 0.878 on 30,000 samples; 0.7, measured later, also
 # stays above 0.85 with less margin: docs/quality.md)
@@ -70,8 +71,19 @@ fine_tune "$OUT/v0.4" "$OUT/molvae-moses-v0.3.pt" "$STEPS4" 4 0
 python -m molvae fit-prior moses:train -m "$OUT/v0.4/last.pt" --size 20000 --width "$WIDTH4" --seed 0 -o "$OUT/v0.4_bank.pt" -q
 python scripts/release/export_pretrained.py "$OUT/v0.4_bank.pt" "$OUT/molvae-moses-v0.4.pt" --name molvae-moses-v0.4
 
+# molvae-moses-v0.5 (the sampling default since 2026-12-05): the training campaign's first 2.5 epochs
+# (docs/quality.md): v0.4's file trained on in bf16 with a cosine learning rate over 20 epochs (5e-4 to
+# 5e-5 after a 0.05-epoch warm-up), seed 6, to STEPS5 steps of 512 (this CPU: about 2 s a step), then
+# its own code bank at WIDTH5
+STEPS5=${STEPS5:-7690}
+WIDTH5=${WIDTH5:-0.75}
+fine_tune "$OUT/v0.5" "$OUT/molvae-moses-v0.4.pt" "$STEPS5" 6 0 \
+    --precision bf16 --lr-schedule cosine --lr-warmup-epochs 0.05 --lr-final 0.1
+python -m molvae fit-prior moses:train -m "$OUT/v0.5/last.pt" --size 20000 --width "$WIDTH5" --seed 0 -o "$OUT/v0.5_bank.pt" -q
+python scripts/release/export_pretrained.py "$OUT/v0.5_bank.pt" "$OUT/molvae-moses-v0.5.pt" --name molvae-moses-v0.5
+
 # the model card's figures, for each model:
-for name in molvae-moses-v0.4 molvae-moses-v0.2.1; do
+for name in molvae-moses-v0.5 molvae-moses-v0.4 molvae-moses-v0.2.1; do
     python -m molvae sample -m "$OUT/$name.pt" -n 30000 --seed 0 -o "$OUT/$name/samples_30k.csv" --properties none -q
     python -m molvae evaluate "$OUT/$name/samples_30k.csv" -o "$OUT/$name/metrics_30k" -q
     python -m molvae reconstruct moses:test --limit 1000 -m "$OUT/$name.pt" -o "$OUT/$name/reconstruct_1k.csv"

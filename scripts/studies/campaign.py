@@ -2,6 +2,7 @@
 
     python scripts/studies/campaign.py score ~/molvae-runs/campaign          # every new snapshot, oldest first
     python scripts/studies/campaign.py score ~/molvae-runs/campaign --start molvae/pretrained/molvae-moses-v0.4.pt
+    python scripts/studies/campaign.py score ~/molvae-runs/campaign --continues molvae/pretrained/molvae-moses-v0.5.pt
     python scripts/studies/campaign.py plot                                  # redraw the figure from the CSV
 
 A campaign run (``molvae train ... --snapshot-epochs 0.5``) keeps its weights every half epoch in
@@ -14,7 +15,11 @@ study's scale:
 - exact greedy reconstruction of the first `--recon` MOSES-test molecules, and their mean KL (nats);
 - the fraction of samples with a ring of 8 atoms or more (``large_rings``), which MOSES-train never holds.
 
-``--start`` scores the file the campaign started from as its row at step 0. Rows are appended to
+``--start`` scores the file the campaign started from as its row at step 0. ``--continues FILE``
+scores a later leg of the campaign: a run restarted (``--init-from``) from FILE, a file the campaign
+made, after its run folder was lost. Its rows are placed after FILE's step, epochs and training
+hours (recorded in FILE), so that the curve goes on where FILE left it, with the leg's number in
+the ``leg`` column. Rows are appended to
 OUT/campaign.csv (one per snapshot; a snapshot already there is skipped), with OUT/campaign.json
 (the command and settings) and OUT/campaign.png: FCD/Test and Filters against the campaign's epochs,
 the MOSES models as reference lines, and a power-law fit of FCD extended to where it would reach the
@@ -48,15 +53,28 @@ def snapshot_step(path: Path) -> int:
     return int(match.group(1)) if match else -1
 
 
-def snapshot_row(path: Path, step: int) -> dict:
-    """Where in the run a snapshot was taken: step, epochs, learning rate, training hours (its meta)."""
+def snapshot_row(path: Path, step: int, offset: dict | None = None) -> dict:
+    """Where in the campaign a snapshot was taken: step, epochs, learning rate, training hours (its
+    meta), after `offset` (the step, epochs and hours of the file a later leg started from)."""
     from molvae.checkpoint import load_checkpoint
 
+    offset = offset or {"step": 0, "epoch": 0.0, "train_hours": 0.0, "leg": 1}
     if step == 0:
-        return {"step": 0, "epoch": 0.0, "lr": np.nan, "train_hours": 0.0}
+        return {"step": 0, "epoch": 0.0, "lr": np.nan, "train_hours": 0.0, "leg": 1}
     meta = load_checkpoint(path)["meta"]
-    return {"step": step, "epoch": meta["progress"], "lr": meta["lr"],
-            "train_hours": round(meta["elapsed_s"] / 3600, 3)}
+    return {"step": offset["step"] + step, "epoch": round(offset["epoch"] + meta["progress"], 4), "lr": meta["lr"],
+            "train_hours": round(offset["train_hours"] + meta["elapsed_s"] / 3600, 3), "leg": offset["leg"]}
+
+
+def leg_offset(start: Path, table: pd.DataFrame) -> dict:
+    """Where a later leg, restarted from the campaign's file `start`, begins: that file's step, epochs
+    and training hours, and the next leg number."""
+    from molvae.checkpoint import load_checkpoint
+
+    meta = load_checkpoint(start)["meta"]
+    before = table[table.step <= meta["step"]] if len(table) else table  # the legs that led to `start`
+    return {"step": int(meta["step"]), "epoch": float(meta["progress"]),
+            "train_hours": round(meta["elapsed_s"] / 3600, 3), "leg": int(before.leg.max()) + 1 if len(before) else 2}
 
 
 def score(model_path: Path, args: argparse.Namespace, train: list[str], train_set: set[str],
@@ -106,9 +124,12 @@ def cmd_score(args: argparse.Namespace) -> None:
     run = Path(args.run).expanduser()
     csv_path = args.out / "campaign.csv"
     table = pd.read_csv(csv_path) if csv_path.is_file() else pd.DataFrame()
+    if len(table) and "leg" not in table:
+        table["leg"] = 1
+    offset = leg_offset(Path(args.continues), table) if args.continues else None
     done = set(table.step) if len(table) else set()
     todo = sorted((p for p in (run / "snapshots").glob("step*.pt") if snapshot_step(p) > 0), key=snapshot_step)
-    todo = [(snapshot_step(p), p) for p in todo if snapshot_step(p) not in done]
+    todo = [(snapshot_step(p), p) for p in todo if snapshot_step(p) + (offset["step"] if offset else 0) not in done]
     if args.start and 0 not in done:
         todo.insert(0, (0, Path(args.start)))
     if args.last:
@@ -123,7 +144,7 @@ def cmd_score(args: argparse.Namespace) -> None:
     test = read_smiles(resolve_data_path("moses:test")).tolist()[: args.recon]
     for step, path in todo:
         print(f"== step {step}: {path}", flush=True)
-        row = {**snapshot_row(path, step), "width": args.width, "n": args.n}
+        row = {**snapshot_row(path, step, offset), "width": args.width, "n": args.n}
         row.update(score(path, args, train, train_set, refs, test))
         print("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()), flush=True)
         table = pd.concat([table, pd.DataFrame([row])], ignore_index=True).sort_values("step")
@@ -175,6 +196,13 @@ def plot(table: pd.DataFrame, path: Path) -> None:
         xs = np.linspace(0, max(20.0, epochs.max() * 2), 200)
         axes[0].plot(xs, a + b * (xs + 1) ** -c, "--", color="C0", alpha=0.6,
                      label=f"fit {a:.2f} + {b:.2f}(e+1)^-{c:.2f}")
+    if "leg" in table:  # where a later leg restarted from the campaign's own file (a lost run folder)
+        for leg in sorted(set(table.leg.dropna()))[1:]:
+            first = table[table.leg == leg].epoch.min()
+            for ax in axes:
+                ax.axvline(first - 0.5, color="0.6", lw=0.8)
+                ax.annotate(f"leg {int(leg)}", (first - 0.5, 1), xycoords=("data", "axes fraction"),
+                            xytext=(2, -10), textcoords="offset points", fontsize=6, color="0.4")
     for x, y, novelty in zip(epochs, table["FCD/Test"], table["Novelty"]):  # FCD is read at its novelty
         axes[0].annotate(f"{novelty:.3f}", (x, y), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=6)
     axes[0].set_yscale("log")
@@ -194,6 +222,7 @@ def main() -> None:
     s = sub.add_parser("score", help="score the run's new snapshots")
     s.add_argument("run", help="the campaign's run folder (holds snapshots/)")
     s.add_argument("--start", help="the model the run started from, scored as step 0")
+    s.add_argument("--continues", help="a later leg: the campaign's file this run was restarted from (--init-from)")
     s.add_argument("--width", type=float, default=0.7, help="bank width W (fixed over the campaign)")
     s.add_argument("--n", type=int, default=10_000, help="samples per snapshot")
     s.add_argument("--bank", type=int, default=20_000, help="bank size (MOSES-train molecules)")

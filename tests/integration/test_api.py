@@ -285,7 +285,7 @@ def test_the_default_model_for_sampling_is_the_one_molvae_sample_uses():
     verb = build_parser().verbs["sample"]
     assert MolVAE.load(use=verb.get_default("model_use"), device="cpu").path == default_model("sample").path
     latent = MolVAE.load(device="cpu")
-    with pytest.warns(UserWarning, match=r'molvae-moses-v0.4.*MolVAE.load\(use="sample"\)'):
+    with pytest.warns(UserWarning, match=rf'{default_model("sample").name}.*MolVAE.load\(use="sample"\)'):
         latent.sample(2, seed=0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -40,7 +40,10 @@ def _card_config(name: str) -> dict:
 
 
 def _epochs_trained(meta: dict) -> float:
-    """Epochs of the run the checkpoint comes from: the last finished one, or the step within the first."""
+    """Epochs of the run the checkpoint comes from: where it stood (its progress, recorded since the
+    campaign), else the last finished epoch, or the step within the first."""
+    if meta.get("progress") is not None:
+        return meta["progress"]
     if meta["history"]:
         return meta["history"][-1]["epoch"]
     batches = math.ceil(meta["data"]["n_train"] / meta["run_config"]["train"]["batch_size"])

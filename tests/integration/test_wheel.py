@@ -49,7 +49,7 @@ def test_the_wheel_carries_its_data_and_a_sensible_size(installed_wheel):
                  w["cwd"], w["env"]).split()
     assert str(REPO) not in where[0] and str(REPO) not in where[1], "the installed copy must be the one imported"
     assert (Path(where[1]) / "train.csv.gz").is_file() and (Path(where[1]) / "moses_test_stats.npz").is_file()
-    assert w["wheel"].stat().st_size < 50 * 2**20  # two shipped models (about 9 MB each) and the MOSES data: 47.6 MiB
+    assert w["wheel"].stat().st_size < 60 * 2**20  # three shipped models (about 9 MB each) and the MOSES data
     # exactly the shipped models (a stale file left in build/ or pretrained/ must not travel)
     packed = {Path(n).name for n in zipfile.ZipFile(w["wheel"]).namelist() if "/pretrained/" in n and n.endswith(".pt")}
     assert packed == {m.path.name for m in SHIPPED}

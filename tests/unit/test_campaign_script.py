@@ -37,3 +37,54 @@ def test_the_figure_is_drawn_from_the_table(campaign, tmp_path):
                           "Novelty": [0.86, 0.86, 0.85, 0.85, 0.84]})
     campaign.plot(table, tmp_path / "c.png")
     assert (tmp_path / "c.png").stat().st_size > 10_000
+
+
+def test_a_later_leg_goes_on_where_its_start_file_left_the_curve(campaign, monkeypatch):
+    """A run restarted from the campaign's own file (its folder lost) is placed after that file's
+    step, epochs and hours, as the next leg; rows scored again later keep the same leg number."""
+    import molvae.checkpoint
+
+    metas = {"v05.pt": {"step": 7690, "progress": 2.5, "elapsed_s": 7200.0},
+             "step1538.pt": {"step": 1538, "progress": 0.5, "elapsed_s": 1800.0, "lr": 4.7e-4}}
+    monkeypatch.setattr(molvae.checkpoint, "load_checkpoint", lambda path: {"meta": metas[Path(path).name]})
+    table = pd.DataFrame({"step": [0, 3076, 7690], "leg": [1, 1, 1]})
+    offset = campaign.leg_offset(Path("v05.pt"), table)
+    assert offset == {"step": 7690, "epoch": 2.5, "train_hours": 2.0, "leg": 2}
+    row = campaign.snapshot_row(Path("step1538.pt"), 1538, offset)
+    assert row == {"step": 9228, "epoch": 3.0, "lr": 4.7e-4, "train_hours": 2.5, "leg": 2}
+    again = pd.concat([table, pd.DataFrame([row])], ignore_index=True)
+    assert campaign.leg_offset(Path("v05.pt"), again)["leg"] == 2
+
+
+def test_the_figure_marks_where_a_later_leg_starts(campaign, tmp_path):
+    table = pd.DataFrame({"epoch": [0, 0.5, 1.0, 1.5, 2.0], "FCD/Test": [2.1, 1.9, 1.7, 1.6, 1.5],
+                          "Filters": [0.87, 0.88, 0.89, 0.9, 0.9], "n": 10_000, "width": 0.7,
+                          "Novelty": [0.86, 0.86, 0.85, 0.85, 0.84], "leg": [1, 1, 1, 2, 2]})
+    campaign.plot(table, tmp_path / "c.png")
+    assert (tmp_path / "c.png").stat().st_size > 10_000
+
+
+@pytest.fixture
+def equal_novelty(monkeypatch, campaign):
+    monkeypatch.syspath_prepend(str(ROOT / "scripts" / "studies"))
+    spec = importlib.util.spec_from_file_location("equal_novelty", ROOT / "scripts" / "studies" / "equal_novelty.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_equal_novelty_interpolates_the_width_of_each_target(equal_novelty):
+    grid = pd.DataFrame({"width": [0.3, 0.5, 0.7, 0.9], "novelty": [0.70, 0.80, 0.86, 0.90]})
+    assert equal_novelty.width_for(0.80, grid) == 0.5
+    assert equal_novelty.width_for(0.83, grid) == pytest.approx(0.6)
+    assert equal_novelty.width_for(0.95, grid) is None  # outside the grid: widen it rather than extrapolate
+    # a noisy grid (novelty dipping as W grows) is made monotone before it is read
+    noisy = pd.DataFrame({"width": [0.3, 0.5, 0.7, 0.9], "novelty": [0.70, 0.82, 0.81, 0.90]})
+    assert equal_novelty.width_for(0.815, noisy) == pytest.approx(0.3 + 0.2 * 0.115 / 0.12, abs=1e-3)
+
+
+def test_equal_novelty_figure_puts_molvae_beside_the_moses_models(equal_novelty, tmp_path):
+    table = pd.DataFrame({"width": [0.3, 0.6, 0.9], "Novelty": [0.70, 0.84, 0.91], "FCD/Test": [0.6, 1.0, 1.6],
+                          "Filters": [0.95, 0.92, 0.9], "SNN/Test": [0.6, 0.55, 0.5], "n": 30_000})
+    equal_novelty.plot(table, tmp_path / "e.png", "molvae-moses-v0.5")
+    assert (tmp_path / "e.png").stat().st_size > 10_000

@@ -1,0 +1,160 @@
+"""The shipped sampling model beside the MOSES models at equal novelty.
+
+    python scripts/studies/equal_novelty.py -m molvae-moses-v0.5                # search, score, plot
+    python scripts/studies/equal_novelty.py -m molvae-moses-v0.5 --plot-only   # redraw the figure from the CSV
+
+A code bank's width W trades novelty for closeness to the data: a narrow width decodes near the
+bank's training molecules (low novelty, low FCD), a wide one far from them. A generative model is
+fairly compared with another only at the same novelty, so for each MOSES model's novelty (their
+paper's table, 30,000 samples) this finds the width at which the model's samples have that novelty
+and scores `--n` samples there the way the model card does (`molvae sample --prior-width W`, then
+the MOSES metrics against MOSES-test).
+
+1. **Search.** `--search-n` samples (seed 1) at each width of a grid; novelty against MOSES-train
+   is interpolated between the grid's points (it rises with W) to the width of each target.
+2. **Score.** At each width found, `--n` samples (seed 0) scored by FCD/Test, Filters, SNN/Test,
+   Scaf/Test, IntDiv, unique@10k and novelty, with the sampler's redraw rate. Rows are appended to
+   OUT/equal_novelty.csv as they finish (a target already there is skipped, so a stopped run
+   continues); OUT/equal_novelty.json holds the command, the search grid and the rows.
+3. **Plot.** OUT/equal_novelty.png: FCD/Test, Filters and SNN/Test against novelty, molvae's
+   widths as a line and the MOSES models as points.
+
+Each 30,000-sample row takes about 5 minutes of both cores (most of it the metrics).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # scripts/harness.py, shared by the benchmarks and studies
+from harness import save_results
+
+from campaign import MOSES  # the MOSES paper's FCD/Test, Filters, SNN/Test, novelty of each model
+
+COLUMNS = {"FCD/Test": 0, "Filters": 1, "SNN/Test": 2}
+
+
+def novelty_of(smiles: list[str], train_path: Path) -> float:
+    """Fraction of the distinct valid molecules (canonical SMILES) absent from the training file."""
+    from molvae.chem import canonical_many
+    from molvae.novelty import in_training_set
+
+    distinct = sorted({c for c in canonical_many(smiles) if c})
+    return float(1.0 - in_training_set(distinct, train_path).mean())
+
+
+def search(vae, grid: list[float], n: int, train_path: Path) -> pd.DataFrame:
+    """Novelty of `n` samples (seed 1) at each width of `grid`."""
+    rows = []
+    for width in grid:
+        tick = time.perf_counter()
+        samples = vae.sample(n, seed=1, prior_width=width)
+        rows.append({"width": width, "novelty": novelty_of(samples.smiles.tolist(), train_path), "n": n})
+        print(f"  search: W {width:g}: novelty {rows[-1]['novelty']:.4f} ({time.perf_counter() - tick:.0f} s)", flush=True)
+    return pd.DataFrame(rows)
+
+
+def width_for(novelty: float, grid: pd.DataFrame) -> float | None:
+    """The width at which the grid's novelty, made monotone, reaches `novelty` (None outside the grid)."""
+    g = grid.sort_values("width")
+    nov = np.maximum.accumulate(g.novelty.to_numpy(float))
+    if not nov[0] <= novelty <= nov[-1]:
+        return None
+    return round(float(np.interp(novelty, nov, g.width.to_numpy(float))), 3)
+
+
+def score(vae, width: float, n: int, refs: dict, train_set: set[str]) -> dict:
+    from molvae.metrics import evaluate
+
+    tick = time.perf_counter()
+    samples = vae.sample(n, seed=0, prior_width=width)
+    metrics = evaluate(samples.smiles.tolist(), refs, train_set, workers=None, progress=False)
+    row = {k: metrics[k] for k in ("Novelty", "FCD/Test", "Filters", "SNN/Test", "Scaf/Test", "IntDiv",
+                                   "unique@10k", "valid")}
+    row["redrawn"] = round(samples.attrs["redrawn"], 5)
+    row["score_s"] = round(time.perf_counter() - tick, 1)
+    return row
+
+
+def plot(table: pd.DataFrame, path: Path, model: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4.2))
+    t = table.sort_values("Novelty")
+    for ax, (metric, col) in zip(axes, COLUMNS.items()):
+        ax.plot(t.Novelty, t[metric], "o-", color="C0", label=f"{model} (bank widths)")
+        for x, y, w in zip(t.Novelty, t[metric], t.width):
+            ax.annotate(f"W {w:g}", (x, y), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=6)
+        for i, (name, values) in enumerate(MOSES.items()):
+            ax.plot(values[3], values[col], "s", color=f"C{i + 1}", label=f"MOSES {name}")
+        ax.set_xlabel("novelty (distinct samples not in MOSES-train)")
+        ax.set_ylabel(metric)
+    axes[0].set_yscale("log")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=6, fontsize=7, frameon=False)
+    fig.suptitle(f"{model} at the MOSES models' novelty: {int(t.n.iloc[0]):,} samples per width "
+                 "(MOSES: their paper's table, 30,000 samples)")
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    print(f"wrote {path}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("-m", "--model", default="molvae-moses-v0.5", help="a shipped model's name or a checkpoint with a code bank")
+    ap.add_argument("--n", type=int, default=30_000, help="samples scored at each width")
+    ap.add_argument("--search-n", type=int, default=5_000, help="samples per width of the search grid")
+    ap.add_argument("--grid", type=float, nargs="+", default=[0.2, 0.35, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.15, 1.3, 1.5],
+                    help="the widths searched")
+    ap.add_argument("--out", type=Path, default=Path("docs/bench/quality"))
+    ap.add_argument("--plot-only", action="store_true", help="redraw the figure from the CSV")
+    args = ap.parse_args()
+    csv_path = args.out / "equal_novelty.csv"
+    table = pd.read_csv(csv_path) if csv_path.is_file() else pd.DataFrame()
+    if args.plot_only:
+        plot(table, csv_path.with_suffix(".png"), args.model)
+        return
+
+    from molvae import MolVAE
+    from molvae.data import canonical_set
+    from molvae.io import resolve_data_path
+    from molvae.metrics import load_reference
+
+    vae = MolVAE.load(args.model, device="cpu", precision="auto", use="sample")
+    if vae.prior is None:
+        sys.exit(f"{args.model} has no code bank: fit one first (molvae fit-prior)")
+    train_path = resolve_data_path("moses:train")
+    print(f"searching widths for novelty {', '.join(f'{v[3]:g}' for v in MOSES.values())} on {args.search_n:,} samples")
+    grid = search(vae, args.grid, args.search_n, train_path)
+    train_set = canonical_set(train_path, progress=False)
+    refs = {"Test": load_reference("moses:test", progress=False)}
+    done = set(table.target) if len(table) else set()
+    for name, values in sorted(MOSES.items(), key=lambda kv: kv[1][3]):
+        if name in done:
+            continue
+        width = width_for(values[3], grid)
+        if width is None:
+            print(f"  {name}: novelty {values[3]} is outside the grid's {grid.novelty.min():.3f}-{grid.novelty.max():.3f}; widen --grid")
+            continue
+        print(f"== {name}: novelty {values[3]} at W {width:g}", flush=True)
+        row = {"model": args.model, "target": name, "target_novelty": values[3], "width": width, "n": args.n}
+        row.update(score(vae, width, args.n, refs, train_set))
+        row.update({f"moses_{k}": values[c] for k, c in COLUMNS.items()})
+        print("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()), flush=True)
+        table = pd.concat([table, pd.DataFrame([row])], ignore_index=True)
+        save_results(table, csv_path, model=args.model, search=grid.to_dict(orient="records"), moses_paper=MOSES)
+    plot(table, csv_path.with_suffix(".png"), args.model)
+
+
+if __name__ == "__main__":
+    main()
