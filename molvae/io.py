@@ -23,7 +23,7 @@ import pandas as pd
 from molvae.cache import atomic_path, file_sha256
 from molvae.chem import canonical_smiles
 from molvae.errors import ConfigError, InputFileError, hint
-from molvae.shipped import shipped_name
+from molvae.shipped import resolve_model, shipped_name
 from molvae.version import __version__
 
 
@@ -410,10 +410,11 @@ def read_table(path: str | os.PathLike, columns: Sequence[str] | None = None) ->
 def provenance(model: str | os.PathLike | None = None, command: str | None = None, **extra: Any) -> dict[str, Any]:
     """What made an output: the command line (default: this process's), molvae's version, the time,
     the model file (path, SHA-256, and its release name when it is a shipped model) when one was used,
-    then `extra` (settings, summaries)."""
+    then `extra` (settings, summaries). `model` is a checkpoint's path or a shipped model's name."""
     info: dict[str, Any] = {"command": command if command is not None else " ".join(sys.argv),
                             "molvae": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     if model:
+        model = resolve_model(model)
         info["model"] = {"path": str(Path(model).resolve()), "sha256": file_sha256(Path(model))}
         name = shipped_name(model)
         if name:

@@ -48,6 +48,32 @@ MOSES = {"CharRNN": (0.073, 0.994, 0.601, 0.842), "VAE": (0.099, 0.997, 0.626, 0
 TARGETS = {"FCD/Test": 1.0, "Filters": 0.95}
 
 
+def draw_moses(ax, column: int, at_novelty: bool = False) -> None:
+    """The MOSES models' value of `column` (an index into MOSES's tuples) on `ax`: points at their
+    novelty when the x axis is novelty, else horizontal reference lines."""
+    for i, (name, values) in enumerate(MOSES.items()):
+        style = {"color": f"C{i + 1}", "label": f"MOSES {name}"}
+        if at_novelty:
+            ax.plot(values[3], values[column], "s", **style)
+        else:
+            ax.axhline(values[column], ls=":", lw=1, **style)
+
+
+def save_figure(fig, axes, title: str, path: Path, ncol: int) -> None:
+    """The shared finish of the campaign's figures: FCD (the first axes) on a log scale, one legend
+    under the panels, the title, written to `path`."""
+    import matplotlib.pyplot as plt
+
+    axes[0].set_yscale("log")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=ncol, fontsize=7, frameon=False)
+    fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    print(f"wrote {path}")
+
+
 def snapshot_step(path: Path) -> int:
     match = re.fullmatch(r"step(\d+)\.pt", path.name)
     return int(match.group(1)) if match else -1
@@ -184,9 +210,7 @@ def plot(table: pd.DataFrame, path: Path) -> None:
     epochs = table.epoch.to_numpy(float)
     for ax, metric in zip(axes, ("FCD/Test", "Filters")):
         ax.plot(epochs, table[metric], "o-", color="C0", label="molvae campaign")
-        col = 0 if metric == "FCD/Test" else 1
-        for i, (name, values) in enumerate(MOSES.items()):
-            ax.axhline(values[col], ls=":", lw=1, color=f"C{i + 1}", label=f"MOSES {name}")
+        draw_moses(ax, 0 if metric == "FCD/Test" else 1)
         ax.axhline(TARGETS[metric], ls="--", color="k", lw=1, label="target")
         ax.set_xlabel("epochs of MOSES-train in the campaign")
         ax.set_ylabel(metric)
@@ -205,15 +229,8 @@ def plot(table: pd.DataFrame, path: Path) -> None:
                             xytext=(2, -10), textcoords="offset points", fontsize=6, color="0.4")
     for x, y, novelty in zip(epochs, table["FCD/Test"], table["Novelty"]):  # FCD is read at its novelty
         axes[0].annotate(f"{novelty:.3f}", (x, y), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=6)
-    axes[0].set_yscale("log")
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=5, fontsize=7, frameon=False)
-    fig.suptitle(f"Campaign learning curve: {int(table.n.iloc[-1]):,} samples from a fresh bank at "
-                 f"W = {table.width.iloc[-1]:g} (numbers: novelty)")
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    print(f"wrote {path}")
+    save_figure(fig, axes, f"Campaign learning curve: {int(table.n.iloc[-1]):,} samples from a fresh bank at "
+                f"W = {table.width.iloc[-1]:g} (numbers: novelty)", path, ncol=5)
 
 
 def main() -> None:

@@ -35,7 +35,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # scripts/harness.py, shared by the benchmarks and studies
 from harness import save_results
 
-from campaign import MOSES  # the MOSES paper's FCD/Test, Filters, SNN/Test, novelty of each model
+from campaign import MOSES, draw_moses, save_figure  # MOSES: the paper's FCD/Test, Filters, SNN/Test, novelty
 
 COLUMNS = {"FCD/Test": 0, "Filters": 1, "SNN/Test": 2}
 
@@ -94,19 +94,11 @@ def plot(table: pd.DataFrame, path: Path, model: str) -> None:
         ax.plot(t.Novelty, t[metric], "o-", color="C0", label=f"{model} (bank widths)")
         for x, y, w in zip(t.Novelty, t[metric], t.width):
             ax.annotate(f"W {w:g}", (x, y), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=6)
-        for i, (name, values) in enumerate(MOSES.items()):
-            ax.plot(values[3], values[col], "s", color=f"C{i + 1}", label=f"MOSES {name}")
+        draw_moses(ax, col, at_novelty=True)
         ax.set_xlabel("novelty (distinct samples not in MOSES-train)")
         ax.set_ylabel(metric)
-    axes[0].set_yscale("log")
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=6, fontsize=7, frameon=False)
-    fig.suptitle(f"{model} at the MOSES models' novelty: {int(t.n.iloc[0]):,} samples per width "
-                 "(MOSES: their paper's table, 30,000 samples)")
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    print(f"wrote {path}")
+    save_figure(fig, axes, f"{model} at the MOSES models' novelty: {int(t.n.iloc[0]):,} samples per width "
+                "(MOSES: their paper's table, 30,000 samples)", path, ncol=6)
 
 
 def main() -> None:
@@ -114,7 +106,7 @@ def main() -> None:
     ap.add_argument("-m", "--model", default="molvae-moses-v0.5", help="a shipped model's name or a checkpoint with a code bank")
     ap.add_argument("--n", type=int, default=30_000, help="samples scored at each width")
     ap.add_argument("--search-n", type=int, default=5_000, help="samples per width of the search grid")
-    ap.add_argument("--grid", type=float, nargs="+", default=[0.2, 0.35, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.15, 1.3, 1.5],
+    ap.add_argument("--grid", type=float, nargs="+", default=[0.05, 0.1, 0.15, 0.2, 0.35, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.15, 1.3, 1.5],
                     help="the widths searched")
     ap.add_argument("--out", type=Path, default=Path("docs/bench/quality"))
     ap.add_argument("--plot-only", action="store_true", help="redraw the figure from the CSV")

@@ -14,6 +14,7 @@ from molvae.checkpoint import load_checkpoint
 from molvae.cli import main
 from molvae.errors import CheckpointError
 from molvae.cli.main import build_parser
+from molvae.io import provenance
 from molvae.shipped import DEFAULTS, SHIPPED, USES, default_model, resolve_model, shipped_model
 
 CARD = Path(__file__).resolve().parents[2] / "docs" / "model_card.md"
@@ -64,6 +65,10 @@ def test_shipped_models_are_small_and_load_by_name(shipped):
     assert path.is_file() and path.stat().st_size <= 10 * 1024 * 1024
     assert shipped.meta["release"]["card"] == "docs/model_card.md"
     assert shipped.meta["data"]["n_train"] > 1_500_000  # all of MOSES-train, not a subset
+    # an output's provenance names the model by its name or by its file alike
+    name = shipped.meta["release"]["name"]
+    by_name, by_path = provenance(name)["model"], provenance(path)["model"]
+    assert by_name == by_path and by_name["name"] == name and by_name["path"] == str(path.resolve())
 
 
 def test_shipped_models_sample_valid_molecules(shipped):
