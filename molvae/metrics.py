@@ -348,6 +348,11 @@ def load_reference(spec: str | os.PathLike, workers: int | None = None, device: 
 # ----------------------------------------------------------------------------- the suite
 
 
+def unique_name(k: int) -> str:
+    """The column of ``unique@k``: ``unique@10k`` for thousands, ``unique@500`` otherwise."""
+    return f"unique@{k // 1000}k" if k % 1000 == 0 else f"unique@{k}"
+
+
 def evaluate(
     samples: str | Sequence[str],
     references: Mapping[str, Reference],
@@ -369,12 +374,12 @@ def evaluate(
     gen = [c for c in canon if c is not None]
     if len(gen) < max(ks):
         # MOSES scores 30,000 samples; below a few thousand FCD is biased upward and unique@k uses all there are
-        warnings.warn(f"only {len(gen):,} valid molecules: unique@{max(ks) // 1000}k uses all of them, and FCD, SNN "
+        warnings.warn(f"only {len(gen):,} valid molecules: {unique_name(max(ks))} uses all of them, and FCD, SNN "
                       "and the other distances are unreliable below about 10,000 (MOSES scores 30,000)", stacklevel=2)
     result: dict[str, float] = {"valid": len(gen) / len(canon) if canon else float("nan")}
     for k in ks:
         head = gen[:k]
-        result[f"unique@{k // 1000}k" if k % 1000 == 0 else f"unique@{k}"] = (
+        result[unique_name(k)] = (
             len(set(head)) / len(head) if head else float("nan"))
     if not gen:
         return result

@@ -87,7 +87,8 @@ def test_identical_sets_score_perfectly():
 def test_duplicates_invalid_rows_and_novelty():
     ref = M.reference_stats(["c1ccccc1", "CCO", "CCN"], "r", progress=False)
     samples = ["CCO", "OCC", "C(O)C", "not a smiles", "", None, "c1ccccc1", "C1CC"]
-    out = M.evaluate(samples, {"Ref": ref}, train={"CCO"}, ks=(2, 4, 10), progress=False)
+    with pytest.warns(UserWarning, match=r"only 4 valid molecules: unique@10 uses all"):
+        out = M.evaluate(samples, {"Ref": ref}, train={"CCO"}, ks=(2, 4, 10), progress=False)
     assert out["valid"] == pytest.approx(4 / 8)
     assert out["unique@2"] == pytest.approx(1 / 2)   # CCO twice
     assert out["unique@4"] == pytest.approx(2 / 4)   # three CCO + benzene
