@@ -42,10 +42,10 @@ OUT.mkdir(parents=True, exist_ok=True)
 N = 1000  # molecules to sample; the model card's figures use 30,000"""),
     ("md", """\
 ## Load the model
-Two models ship with molvae (`molvae models` lists them): one whose samples are closest to the data,
-which `molvae sample` uses, and one that reconstructs molecules best, which the latent tools use.
-`MolVAE.load(use="sample")` loads the first, `MolVAE.load()` the second; pass a shipped model's name
-or the path of a checkpoint you trained to load that one."""),
+Three models ship with molvae (`molvae models` lists them): one whose samples are closest to the
+data, which `molvae sample` uses, one for `molvae optimize`, and one that reconstructs molecules
+best, which the latent tools use. `MolVAE.load(use="sample")` loads the first, `MolVAE.load()` the
+last; pass a shipped model's name or the path of a checkpoint you trained to load that one."""),
     ("code", """\
 vae = MolVAE.load(use="sample")
 print(vae.meta["release"]["name"], "| trained on", vae.meta["data"]["n_train"], "molecules |", vae.config)"""),

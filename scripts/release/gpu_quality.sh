@@ -2,7 +2,7 @@
 # The deciding runs of the quality study (docs/quality.md) on one lent GPU, prepared to start at once.
 # Six runs side by side for MINUTES each (the H100 earlier ran three jobs at 23k mol/s each and was
 # underused), then scored by scripts/studies/study_quality.py (--rescore: scored again from where each run has got):
-#   gpu_v05                        continues molvae-moses-v0.5, the sampling model, from its shipped weights
+#   gpu_v05                        continues molvae-moses-v0.5 (the sampling model until v0.6) from its weights
 #                                  with its own recipe (beta 0.6, no word dropout): the next sampling model
 #                                  (export it with scripts/release/export_pretrained.py)
 #   gpu_ft_beta1.8_fb0.25          v0.2's weights at the MOSES VAE's KL weight, with free bits
@@ -19,7 +19,7 @@ set -euo pipefail
 OUT=${OUT:-runs/gpu_quality}
 MINUTES=${MINUTES:-8}
 BATCH=${BATCH:-1024}
-V05=molvae/pretrained/molvae-moses-v0.5.pt
+V05=candidates/molvae-moses-v0.5.pt  # replaced in the package by v0.6, kept in the repository
 V02=molvae/pretrained/molvae-moses-v0.2.1.pt
 FT=(--schedule constant --lr 0.0005)
 SCRATCH=(--warmup-epochs 0.3)

@@ -2,7 +2,7 @@
 
     python scripts/studies/campaign.py score ~/molvae-runs/campaign          # every new snapshot, oldest first
     python scripts/studies/campaign.py score ~/molvae-runs/campaign --start molvae/pretrained/molvae-moses-v0.4.pt
-    python scripts/studies/campaign.py score ~/molvae-runs/campaign --continues molvae/pretrained/molvae-moses-v0.5.pt
+    python scripts/studies/campaign.py score ~/molvae-runs/campaign --continues candidates/molvae-moses-v0.5.pt
     python scripts/studies/campaign.py plot                                  # redraw the figure from the CSV
 
 A campaign run (``molvae train ... --snapshot-epochs 0.5``) keeps its weights every half epoch in

@@ -86,5 +86,5 @@ def test_equal_novelty_interpolates_the_width_of_each_target(equal_novelty):
 def test_equal_novelty_figure_puts_molvae_beside_the_moses_models(equal_novelty, tmp_path):
     table = pd.DataFrame({"width": [0.3, 0.6, 0.9], "Novelty": [0.70, 0.84, 0.91], "FCD/Test": [0.6, 1.0, 1.6],
                           "Filters": [0.95, 0.92, 0.9], "SNN/Test": [0.6, 0.55, 0.5], "n": 30_000})
-    equal_novelty.plot(table, tmp_path / "e.png", "molvae-moses-v0.5")
+    equal_novelty.plot(table, tmp_path / "e.png", "molvae-moses-v0.6")
     assert (tmp_path / "e.png").stat().st_size > 10_000
