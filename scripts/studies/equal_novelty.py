@@ -82,6 +82,11 @@ def score(vae, width: float, n: int, refs: dict, train_set: set[str]) -> dict:
     return row
 
 
+def of_model(table: pd.DataFrame, model: str) -> pd.DataFrame:
+    """The rows of `model` (the CSV keeps earlier models' rows beside it)."""
+    return table[table.model == model] if len(table) else table.assign(target=[])
+
+
 def plot(table: pd.DataFrame, path: Path, model: str) -> None:
     import matplotlib
 
@@ -114,7 +119,7 @@ def main() -> None:
     csv_path = args.out / "equal_novelty.csv"
     table = pd.read_csv(csv_path) if csv_path.is_file() else pd.DataFrame()
     if args.plot_only:
-        plot(table, csv_path.with_suffix(".png"), args.model)
+        plot(of_model(table, args.model), csv_path.with_suffix(".png"), args.model)
         return
 
     from molvae import MolVAE
@@ -130,7 +135,7 @@ def main() -> None:
     grid = search(vae, args.grid, args.search_n, train_path)
     train_set = canonical_set(train_path, progress=False)
     refs = {"Test": load_reference("moses:test", progress=False)}
-    done = set(table.target) if len(table) else set()
+    done = set(of_model(table, args.model).target)  # another model's rows stay in the CSV, not skipped for
     for name, values in sorted(MOSES.items(), key=lambda kv: kv[1][3]):
         if name in done:
             continue
@@ -145,7 +150,7 @@ def main() -> None:
         print("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()), flush=True)
         table = pd.concat([table, pd.DataFrame([row])], ignore_index=True)
         save_results(table, csv_path, model=args.model, search=grid.to_dict(orient="records"), moses_paper=MOSES)
-    plot(table, csv_path.with_suffix(".png"), args.model)
+    plot(of_model(table, args.model), csv_path.with_suffix(".png"), args.model)
 
 
 if __name__ == "__main__":

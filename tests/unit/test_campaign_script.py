@@ -88,3 +88,11 @@ def test_equal_novelty_figure_puts_molvae_beside_the_moses_models(equal_novelty,
                           "Filters": [0.95, 0.92, 0.9], "SNN/Test": [0.6, 0.55, 0.5], "n": 30_000})
     equal_novelty.plot(table, tmp_path / "e.png", "molvae-moses-v0.6")
     assert (tmp_path / "e.png").stat().st_size > 10_000
+
+
+def test_equal_novelty_keeps_each_models_rows_apart(equal_novelty):
+    # a new model is searched at every target even where an earlier model's row holds it
+    table = pd.DataFrame({"model": ["molvae-moses-v0.5", "molvae-moses-v0.6"], "target": ["AAE", "VAE"]})
+    assert list(equal_novelty.of_model(table, "molvae-moses-v0.6").target) == ["VAE"]
+    assert list(equal_novelty.of_model(table, "molvae-moses-v0.7").target) == []
+    assert list(equal_novelty.of_model(pd.DataFrame(), "molvae-moses-v0.6").target) == []
