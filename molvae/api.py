@@ -187,7 +187,7 @@ class MolVAE:
     def sample(self, n: int, temperature: float = 1.0, greedy: bool = False, batch_size: int = 1024,
                seed: int | None = None, valid_only: bool = True, max_rounds: int = 20,
                workers: int | None = None, progress: bool = False, relax: int = 0, prior: str = "auto",
-               prior_width: float | None = None, screen: bool = True) -> pd.DataFrame:
+               prior_width: float | None = None, screen: bool = True, max_ring: int | str | None = None) -> pd.DataFrame:
         """Decode draws from the prior into molecules.
 
         Columns: ``smiles`` (canonical; empty if invalid), ``valid``, ``selfies``. With
@@ -203,12 +203,15 @@ class MolVAE:
         (see :mod:`molvae.prior`); `prior_width` overrides the bank's stored width. `screen` replaces
         decoding slips (radicals, molecules the model cannot read back) like invalid draws;
         ``df.attrs["redrawn"]`` is the fraction of draws not emitted and ``df.attrs["slips"]`` counts
-        the slips by reason (:class:`molvae.sampling.SampleStream`). For millions of
+        the slips by reason (:class:`molvae.sampling.SampleStream`). `max_ring` bans ring closures of
+        more than that many atoms while decoding (:mod:`molvae.rings`): "auto" takes the largest ring of
+        the training molecules the checkpoint records (``molvae fit-prior``), None or "none" sets no
+        limit. For millions of
         molecules, :meth:`sample_to_csv` writes them without holding them all.
         """
         self._warn_if_not_the_sampling_model()
         stream = SampleStream(self, n, temperature, greedy, batch_size, seed, valid_only, max_rounds, workers, progress,
-                              relax, prior, prior_width, screen)
+                              relax, prior, prior_width, screen, max_ring)
         chunks = list(stream)
         df = pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame(columns=["smiles", "valid", "selfies"])
         df.attrs["raw_validity"] = stream.raw_validity
@@ -221,7 +224,7 @@ class MolVAE:
                       batch_size: int = 1024, seed: int | None = None, valid_only: bool = True,
                       max_rounds: int = 20, workers: int | None = None, progress: bool = False,
                       properties: str | Sequence[str] | None = (), relax: int = 0, prior: str = "auto",
-                      prior_width: float | None = None, screen: bool = True) -> dict[str, float]:
+                      prior_width: float | None = None, screen: bool = True, max_ring: int | str | None = None) -> dict[str, float]:
         """:meth:`sample` streamed into a file batch by batch (molecules are not kept;
         only a hash of each, for the uniqueness count): CSV, TSV or SDF as `path`'s extension says
         (:class:`molvae.io.MoleculeWriter`). `properties` names RDKit properties to add as columns
@@ -229,7 +232,8 @@ class MolVAE:
 
         Returns a summary: n, raw_validity, redrawn (the fraction of draws not emitted), slips (screened
         decoding slips by reason), unique_of_valid (distinct canonical SMILES among the valid rows),
-        seconds, mol_per_s, prior (where the codes came from: "normal", or "bank" at its width).
+        seconds, mol_per_s, prior (where the codes came from: "normal", or "bank" at its width), max_ring
+        (the ring limit decoded with, or None).
         """
         from molvae import properties as props
 
@@ -237,7 +241,7 @@ class MolVAE:
         self._warn_if_not_the_sampling_model()
         start = time.perf_counter()
         stream = SampleStream(self, n, temperature, greedy, batch_size, seed, valid_only, max_rounds, workers, progress,
-                              relax, prior, prior_width, screen)
+                              relax, prior, prior_width, screen, max_ring)
         seen: set[int] = set()  # hashes, not strings: uniqueness of millions in little memory
         rows = valid = 0
         with MoleculeWriter(path, "smiles", columns=["smiles", "valid", "selfies", *names]) as out:
@@ -254,7 +258,8 @@ class MolVAE:
         return {"n": rows, "raw_validity": round(stream.raw_validity, 4), "redrawn": round(stream.redrawn, 5),
                 "slips": dict(stream.slips.most_common()),
                 "unique_of_valid": round(len(seen) / max(valid, 1), 4), "seconds": round(seconds, 2),
-                "mol_per_s": round(rows / max(seconds, 1e-9), 1), "prior": prior_label(stream.codes)}
+                "mol_per_s": round(rows / max(seconds, 1e-9), 1), "prior": prior_label(stream.codes),
+                "max_ring": stream.max_ring}
 
     def _warn_if_not_the_sampling_model(self) -> None:
         """Sampling from the shipped model that ``MolVAE.load()`` gives by default (for the latent

@@ -248,7 +248,7 @@ def decode_many(selfies: list[str], constraints: Mapping[str, int] | None = None
         return [selfies_to_smiles(s) for s in selfies]
 
 
-def slip_reason(smiles: str, tokens: frozenset[str] | set[str]) -> str | None:
+def slip_reason(smiles: str, tokens: frozenset[str] | set[str], max_ring: int = 0) -> str | None:
     """Why a decoded molecule is a decoding slip rather than an ordinary molecule, or ``None``.
 
     SELFIES repairs a slip into some valid molecule (Skinnider, Nat. Mach. Intell. 2024); two kinds
@@ -263,6 +263,10 @@ def slip_reason(smiles: str, tokens: frozenset[str] | set[str]) -> str | None:
         return "not a molecule"
     if any(atom.GetNumRadicalElectrons() for atom in mol.GetAtoms()):
         return "radical"
+    if max_ring:
+        ring = max((len(r) for r in mol.GetRingInfo().AtomRings()), default=0)
+        if ring > max_ring:
+            return f"a ring of more than {max_ring} atoms"
     try:
         encoded = sf.encoder(smiles)
     except sf.EncoderError:
@@ -272,13 +276,13 @@ def slip_reason(smiles: str, tokens: frozenset[str] | set[str]) -> str | None:
 
 
 def decode_screened(selfies: list[str], constraints: Mapping[str, int] | None, model_constraints: Mapping[str, int] | None,
-                    tokens: frozenset[str]) -> list[tuple[str | None, str | None]]:
+                    tokens: frozenset[str], max_ring: int = 0) -> list[tuple[str | None, str | None]]:
     """Decode each SELFIES under `constraints` (a process-pool worker) and screen the molecules for
     slips (:func:`slip_reason`, re-encoded under `model_constraints` against `tokens`). Each result
     is ``(canonical, slip reason or None)``; ``(None, None)`` for a draw that decodes to no molecule."""
     decoded = decode_many(selfies, constraints)
     with selfies_constraints(model_constraints):
-        return [(s, slip_reason(s, tokens) if s is not None else None) for s in decoded]
+        return [(s, slip_reason(s, tokens, max_ring) if s is not None else None) for s in decoded]
 
 
 def split_selfies(selfies: str) -> list[str]:

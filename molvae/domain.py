@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +41,8 @@ class Domain:
     max_tokens: the longest SELFIES the model reads (``max_len``)
     ranges:     property name -> (low, high) of the training molecules, where the checkpoint records it
     source:     where the recorded ranges come from ("" when none are recorded)
+    max_ring:   the most atoms in one ring of the training molecules (0 where not recorded);
+                ``molvae sample`` decodes no larger ring (:mod:`molvae.rings`)
     """
 
     elements: tuple[str, ...]
@@ -51,6 +53,7 @@ class Domain:
     max_tokens: int = 0
     ranges: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     source: str = ""
+    max_ring: int = 0
 
     @classmethod
     def of_model(cls, tokens: Sequence[str], max_len: int, meta: Mapping[str, Any] | None = None) -> "Domain":
@@ -77,7 +80,8 @@ class Domain:
         ranges = {name: (float(lo), float(hi)) for name, (lo, hi) in (recorded.get("ranges") or {}).items()
                   if name in props.REGISTRY}
         order = sorted(elements, key=lambda e: (Chem.GetPeriodicTable().GetAtomicNumber(e), e))
-        return cls(tuple(order), charges, stereo, isotopes, fragments, int(max_len), ranges, str(recorded.get("source", "")))
+        return cls(tuple(order), charges, stereo, isotopes, fragments, int(max_len), ranges, str(recorded.get("source", "")),
+                   int(recorded.get("max_ring") or 0))
 
     def problems(self, mol: Chem.Mol) -> list[str]:
         """Why `mol` lies outside the domain (empty when it does not)."""
@@ -96,6 +100,9 @@ class Domain:
         pieces = len(Chem.GetMolFrags(mol))
         if not self.fragments and pieces > 1:
             found.append(f"{pieces} fragments (the training molecules have one)")
+        ring = largest_ring([mol]) if self.max_ring else 0
+        if ring > self.max_ring:
+            found.append(f"a ring of {ring} atoms, larger than the training molecules' largest ({self.max_ring})")
         for name, (low, high) in self.ranges.items():
             value = props.REGISTRY[name](mol)
             if not low <= value <= high:
@@ -132,6 +139,7 @@ class Domain:
         text += f", no {' or '.join([', '.join(absent[:-1]), absent[-1]] if len(absent) > 1 else absent)}" if absent else ""
         text += ", one fragment" if not self.fragments else ""
         text += f", at most {self.max_tokens} SELFIES tokens" if self.max_tokens else ""
+        text += f", rings of at most {self.max_ring} atoms" if self.max_ring else ""
         if self.ranges:
             text += "; " + ", ".join(f"{name} {lo:g} to {hi:g}" for name, (lo, hi) in self.ranges.items())
             text += f" (recorded from {self.source})" if self.source else ""
@@ -149,9 +157,16 @@ def recorded_from(smiles: pd.Series, size: int, seed: int, source: str) -> dict[
 
 def recorded_ranges(smiles: Sequence[str], names: Sequence[str] = ("mw",), source: str = "") -> dict[str, Any]:
     """What to store as a checkpoint's ``meta["domain"]``: the lowest and highest of each property
-    `names` over the molecules `smiles` (those that parse), and their `source`."""
+    `names` over the molecules `smiles` (those that parse), their largest ring, and their `source`."""
     values = props.compute(list(smiles), list(names), workers=1)
     # two decimals, rounded outwards so that the extreme molecules stay inside
     ranges = {n: [math.floor(values[n].min() * 100) / 100, math.ceil(values[n].max() * 100) / 100] for n in names
               if values[n].notna().any()}
-    return {"ranges": ranges, "source": source, "molecules": int(values.notna().all(axis=1).sum())}
+    with quiet_rdkit():
+        max_ring = largest_ring(mol_from_smiles(s) for s in smiles)
+    return {"ranges": ranges, "max_ring": max_ring, "source": source, "molecules": int(values.notna().all(axis=1).sum())}
+
+
+def largest_ring(mols: Iterable[Chem.Mol | None]) -> int:
+    """The most atoms in one ring (RDKit's smallest set of smallest rings) of `mols` (None skipped)."""
+    return max((len(ring) for mol in mols if mol is not None for ring in mol.GetRingInfo().AtomRings()), default=0)

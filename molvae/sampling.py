@@ -17,6 +17,7 @@ from molvae.chem import decode_many, decode_screened, relaxed_constraints
 from molvae.errors import MolvaeError
 from molvae.parallel import PARALLEL_MIN_ROWS, spawn_is_safe, worker_pool
 from molvae.prior import check_width, describe_prior, resolve_prior
+from molvae.rings import RingLimit, resolve_max_ring
 
 
 class SampleStream:
@@ -44,7 +45,7 @@ class SampleStream:
     def __init__(self, vae: Any, n: int, temperature: float = 1.0, greedy: bool = False, batch_size: int = 1024,
                  seed: int | None = None, valid_only: bool = True, max_rounds: int = 20,
                  workers: int | None = None, progress: bool = False, relax: int = 0, prior: str = "auto",
-                 prior_width: float | None = None, screen: bool = True):
+                 prior_width: float | None = None, screen: bool = True, max_ring: int | str | None = None):
         if not greedy and not (0 < temperature < float("inf")):
             raise MolvaeError(f"temperature must be a finite number above 0, got {temperature}")
         if relax < 0:
@@ -71,6 +72,10 @@ class SampleStream:
             workers = min(cores - 1, 16) if n >= PARALLEL_MIN_ROWS and many else 0
         self.workers = workers
         self.screen = screen
+        # no ring of more than max_ring atoms (molvae.rings; "auto": the checkpoint's training molecules' largest)
+        self.max_ring = resolve_max_ring(max_ring, vae.domain.max_ring)
+        self.ring_mode = os.environ.get("MOLVAE_RING_MODE", "ban")  # TEMPORARY: the A/B of ban against screen
+        self.ring_limit = None if self.max_ring is None or self.ring_mode != "ban" else RingLimit(vae.vocab.tokens, self.max_ring, vae.constraints)
         self.drawn = self.valid = self.kept = 0
         self.slips: Counter[str] = Counter()
         self._draw = None  # the bank's sampler during iteration
@@ -96,14 +101,16 @@ class SampleStream:
         for size in sizes:
             z = vae.model.sample_prior(size, generator=gen) if self._draw is None else self._draw(size)
             with vae.autocast():
-                ids = vae.model.generate(z, temperature=self.temperature, greedy=self.greedy, generator=gen)
+                ids = vae.model.generate(z, temperature=self.temperature, greedy=self.greedy, generator=gen,
+                                         constraint=self.ring_limit and self.ring_limit.banned)
             yield [vae.vocab.decode(row) for row in ids.cpu().numpy()]
 
     def _converted(self, sizes: list[int], gen: torch.Generator, pool):
         """(SELFIES, [(SMILES, slip reason)]) per batch, in order; with a pool, a few batches convert ahead."""
         if self.screen:
             convert = partial(decode_screened, constraints=self.constraints, model_constraints=self.vae.constraints,
-                              tokens=frozenset(self.vae.vocab.tokens))
+                              tokens=frozenset(self.vae.vocab.tokens),
+                              max_ring=(self.max_ring or 0) if self.ring_mode == "screen" else 0)
         else:
             convert = partial(_decode_unscreened, constraints=self.constraints)
         if pool is None:

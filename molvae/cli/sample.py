@@ -44,6 +44,10 @@ def add_parsers(sub) -> None:
     p.add_argument("--prior-width", type=positive(float), default=None, metavar="W", help=(
         "draw bank codes as mu + W * sigma * eps; a wider W gives more new molecules, fewer like the training data "
         "(default: the width stored with the bank)"))
+    p.add_argument("--max-ring", default="none", metavar="N|auto|none", help=(
+        "decode no ring of more than N atoms: at a SELFIES ring symbol, the indices that would close a larger ring "
+        "are banned (auto: the largest ring of the training molecules, as `molvae fit-prior` records it in the "
+        "checkpoint, no limit where it records none; none: no limit; default: none; docs/quality.md)"))
     p.add_argument("--properties", default="qed,logp,sa,mw", help=(
         f"RDKit properties added as columns, comma-separated, or 'none' (known: {props.known()}; `molvae properties "
         "--help` says what each is; default: qed,logp,sa,mw)"))
@@ -85,7 +89,7 @@ def run_sample(args) -> int:
                                 batch_size=args.batch_size, seed=args.seed, valid_only=not args.keep_invalid,
                                 workers=args.workers if args.workers >= 0 else None, progress=not args.quiet,
                                 properties=args.properties, relax=args.relax, prior=args.prior,
-                                prior_width=args.prior_width, screen=not args.keep_slips)
+                                prior_width=args.prior_width, screen=not args.keep_slips, max_ring=args.max_ring)
     record_provenance(out, args, seed=args.seed, temperature=args.temperature, greedy=args.greedy, relax=args.relax,
                       precision=args.precision, properties=args.properties,
                       prior=describe_prior(resolve_prior(vae, args.prior), args.prior_width), summary=summary)
