@@ -187,7 +187,7 @@ class MolVAE:
     def sample(self, n: int, temperature: float = 1.0, greedy: bool = False, batch_size: int = 1024,
                seed: int | None = None, valid_only: bool = True, max_rounds: int = 20,
                workers: int | None = None, progress: bool = False, relax: int = 0, prior: str = "auto",
-               prior_width: float | None = None, screen: bool = True, max_ring: int | str | None = None) -> pd.DataFrame:
+               prior_width: float | None = None, screen: bool = True, max_ring: int | str | None = "auto") -> pd.DataFrame:
         """Decode draws from the prior into molecules.
 
         Columns: ``smiles`` (canonical; empty if invalid), ``valid``, ``selfies``. With
@@ -203,10 +203,9 @@ class MolVAE:
         (see :mod:`molvae.prior`); `prior_width` overrides the bank's stored width. `screen` replaces
         decoding slips (radicals, molecules the model cannot read back) like invalid draws;
         ``df.attrs["redrawn"]`` is the fraction of draws not emitted and ``df.attrs["slips"]`` counts
-        the slips by reason (:class:`molvae.sampling.SampleStream`). `max_ring` bans ring closures of
-        more than that many atoms while decoding (:mod:`molvae.rings`): "auto" takes the largest ring of
-        the training molecules the checkpoint records (``molvae fit-prior``), None or "none" sets no
-        limit. For millions of
+        the slips by reason (:class:`molvae.sampling.SampleStream`). The screen also replaces molecules
+        with a ring of more than `max_ring` atoms: "auto" is the largest ring of the training molecules
+        where the checkpoint records it (``molvae fit-prior`` does), None or "none" sets no limit. For millions of
         molecules, :meth:`sample_to_csv` writes them without holding them all.
         """
         self._warn_if_not_the_sampling_model()
@@ -224,7 +223,7 @@ class MolVAE:
                       batch_size: int = 1024, seed: int | None = None, valid_only: bool = True,
                       max_rounds: int = 20, workers: int | None = None, progress: bool = False,
                       properties: str | Sequence[str] | None = (), relax: int = 0, prior: str = "auto",
-                      prior_width: float | None = None, screen: bool = True, max_ring: int | str | None = None) -> dict[str, float]:
+                      prior_width: float | None = None, screen: bool = True, max_ring: int | str | None = "auto") -> dict[str, float]:
         """:meth:`sample` streamed into a file batch by batch (molecules are not kept;
         only a hash of each, for the uniqueness count): CSV, TSV or SDF as `path`'s extension says
         (:class:`molvae.io.MoleculeWriter`). `properties` names RDKit properties to add as columns
@@ -233,7 +232,7 @@ class MolVAE:
         Returns a summary: n, raw_validity, redrawn (the fraction of draws not emitted), slips (screened
         decoding slips by reason), unique_of_valid (distinct canonical SMILES among the valid rows),
         seconds, mol_per_s, prior (where the codes came from: "normal", or "bank" at its width), max_ring
-        (the ring limit decoded with, or None).
+        (the ring limit screened with, or None).
         """
         from molvae import properties as props
 

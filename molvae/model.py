@@ -6,10 +6,9 @@ B = batch, T = sequence length (tokens including ``<eos>``), V = vocabulary size
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -254,15 +253,11 @@ class VAE(nn.Module):
         greedy: bool = False,
         max_len: int | None = None,
         generator: torch.Generator | None = None,
-        constraint: Callable[[np.ndarray], np.ndarray | None] | None = None,
     ) -> torch.Tensor:
         """Decode z (B, D) token by token until every row has emitted ``<eos>`` or `max_len`.
 
         Returns (B, L) token ids; each row is padded after its ``<eos>``. Rows that have ended
         leave the batch, so the cost is the sum of the lengths, not B times the longest.
-        `constraint`, given the ids each row still decoding has written so far (rows, steps), returns
-        the tokens each may not write next, (rows, vocabulary) booleans, or None for no ban
-        (e.g. :class:`molvae.rings.RingLimit`).
         """
         max_len = max_len or self.cfg.max_len + 1
         b = z.shape[0]
@@ -277,10 +272,6 @@ class VAE(nn.Module):
             logits, state = self.decoder(token, z, state)
             logits = logits[:, -1].float()
             logits[:, banned] = float("-inf")
-            if constraint is not None:
-                ban = constraint(out[active, :step].cpu().numpy())
-                if ban is not None:
-                    logits[torch.from_numpy(ban).to(logits.device)] = float("-inf")
             if greedy:
                 nxt = logits.argmax(-1)
             else:

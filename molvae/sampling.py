@@ -17,7 +17,6 @@ from molvae.chem import decode_many, decode_screened, relaxed_constraints
 from molvae.errors import MolvaeError
 from molvae.parallel import PARALLEL_MIN_ROWS, spawn_is_safe, worker_pool
 from molvae.prior import check_width, describe_prior, resolve_prior
-from molvae.rings import RingLimit, resolve_max_ring
 
 
 class SampleStream:
@@ -35,6 +34,9 @@ class SampleStream:
     their SELFIES needs a token outside its vocabulary): with `valid_only` they are replaced by new
     draws like invalid ones, otherwise they are kept with their reason in a ``slip`` column.
     ``slips`` counts them by reason and ``redrawn`` is the fraction of draws not emitted as molecules.
+    The screen also takes out molecules with a ring of more than `max_ring` atoms (:func:`resolve_max_ring`:
+    by default the largest ring of the model's training molecules, where its checkpoint records it),
+    which a decoder that slips while closing a ring writes and no training molecule holds.
 
     The network decodes in this process; SELFIES -> canonical SMILES runs in worker processes
     for large requests, overlapping the next batch's decoding. The draws depend only on the seed
@@ -45,7 +47,7 @@ class SampleStream:
     def __init__(self, vae: Any, n: int, temperature: float = 1.0, greedy: bool = False, batch_size: int = 1024,
                  seed: int | None = None, valid_only: bool = True, max_rounds: int = 20,
                  workers: int | None = None, progress: bool = False, relax: int = 0, prior: str = "auto",
-                 prior_width: float | None = None, screen: bool = True, max_ring: int | str | None = None):
+                 prior_width: float | None = None, screen: bool = True, max_ring: int | str | None = "auto"):
         if not greedy and not (0 < temperature < float("inf")):
             raise MolvaeError(f"temperature must be a finite number above 0, got {temperature}")
         if relax < 0:
@@ -72,10 +74,12 @@ class SampleStream:
             workers = min(cores - 1, 16) if n >= PARALLEL_MIN_ROWS and many else 0
         self.workers = workers
         self.screen = screen
-        # no ring of more than max_ring atoms (molvae.rings; "auto": the checkpoint's training molecules' largest)
+        # molecules with a ring of more than max_ring atoms are screened out ("auto": the training molecules' largest)
         self.max_ring = resolve_max_ring(max_ring, vae.domain.max_ring)
-        self.ring_mode = os.environ.get("MOLVAE_RING_MODE", "ban")  # TEMPORARY: the A/B of ban against screen
-        self.ring_limit = None if self.max_ring is None or self.ring_mode != "ban" else RingLimit(vae.vocab.tokens, self.max_ring, vae.constraints)
+        if not screen:
+            if self.max_ring is not None and max_ring != "auto":
+                raise MolvaeError("a ring limit screens molecules out, and screening is off: keep the slips or the limit, not both")
+            self.max_ring = None
         self.drawn = self.valid = self.kept = 0
         self.slips: Counter[str] = Counter()
         self._draw = None  # the bank's sampler during iteration
@@ -101,16 +105,14 @@ class SampleStream:
         for size in sizes:
             z = vae.model.sample_prior(size, generator=gen) if self._draw is None else self._draw(size)
             with vae.autocast():
-                ids = vae.model.generate(z, temperature=self.temperature, greedy=self.greedy, generator=gen,
-                                         constraint=self.ring_limit and self.ring_limit.banned)
+                ids = vae.model.generate(z, temperature=self.temperature, greedy=self.greedy, generator=gen)
             yield [vae.vocab.decode(row) for row in ids.cpu().numpy()]
 
     def _converted(self, sizes: list[int], gen: torch.Generator, pool):
         """(SELFIES, [(SMILES, slip reason)]) per batch, in order; with a pool, a few batches convert ahead."""
         if self.screen:
             convert = partial(decode_screened, constraints=self.constraints, model_constraints=self.vae.constraints,
-                              tokens=frozenset(self.vae.vocab.tokens),
-                              max_ring=(self.max_ring or 0) if self.ring_mode == "screen" else 0)
+                              tokens=frozenset(self.vae.vocab.tokens), max_ring=self.max_ring or 0)
         else:
             convert = partial(_decode_unscreened, constraints=self.constraints)
         if pool is None:
@@ -169,6 +171,20 @@ class SampleStream:
             slips = f", {sum(self.slips.values())} of them decoding slips screened out" if self.slips else ""
             raise MolvaeError(f"only {emitted} of {self.n} valid molecules after {self.drawn} draws{slips}; "
                               "the model is not trained enough to sample from")
+
+
+def resolve_max_ring(value: int | str | None, recorded: int = 0) -> int | None:
+    """The ring limit to screen with: "auto" is `recorded` (the largest ring of the model's training
+    molecules, which ``molvae fit-prior`` records; no limit where none is recorded), "none" or None is
+    no limit, and a whole number of atoms (at least 3) is that."""
+    if value is None or value == "none":
+        return None
+    if value == "auto":
+        return recorded or None
+    text = str(value).strip()
+    if not text.isdigit() or int(text) < 3:
+        raise MolvaeError(f"max_ring must be 'auto', 'none' or a whole number of ring atoms (at least 3), got {value!r}")
+    return int(text)
 
 
 def _decode_unscreened(selfies: list[str], constraints) -> list[tuple[str | None, None]]:

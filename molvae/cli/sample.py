@@ -44,10 +44,10 @@ def add_parsers(sub) -> None:
     p.add_argument("--prior-width", type=positive(float), default=None, metavar="W", help=(
         "draw bank codes as mu + W * sigma * eps; a wider W gives more new molecules, fewer like the training data "
         "(default: the width stored with the bank)"))
-    p.add_argument("--max-ring", default="none", metavar="N|auto|none", help=(
-        "decode no ring of more than N atoms: at a SELFIES ring symbol, the indices that would close a larger ring "
-        "are banned (auto: the largest ring of the training molecules, as `molvae fit-prior` records it in the "
-        "checkpoint, no limit where it records none; none: no limit; default: none; docs/quality.md)"))
+    p.add_argument("--max-ring", default="auto", metavar="N|auto|none", help=(
+        "replace molecules with a ring of more than N atoms by new draws, like decoding slips (auto: the largest "
+        "ring of the model's training molecules, which `molvae fit-prior` records in the checkpoint, and no limit "
+        "where it records none; none: no limit; default: auto; docs/quality.md)"))
     p.add_argument("--properties", default="qed,logp,sa,mw", help=(
         f"RDKit properties added as columns, comma-separated, or 'none' (known: {props.known()}; `molvae properties "
         "--help` says what each is; default: qed,logp,sa,mw)"))

@@ -2,6 +2,7 @@
 
     python scripts/studies/equal_novelty.py -m molvae-moses-v0.6                # search, score, plot
     python scripts/studies/equal_novelty.py -m molvae-moses-v0.6 --plot-only   # redraw the figure from the CSV
+    python scripts/studies/equal_novelty.py -m molvae-moses-v0.6 --max-ring none  # without the ring screen
 
 A code bank's width W trades novelty for closeness to the data: a narrow width decodes near the
 bank's training molecules (low novelty, low FCD), a wide one far from them. A generative model is
@@ -49,12 +50,12 @@ def novelty_of(smiles: list[str], train_path: Path) -> float:
     return float(1.0 - in_training_set(distinct, train_path).mean())
 
 
-def search(vae, grid: list[float], n: int, train_path: Path) -> pd.DataFrame:
+def search(vae, grid: list[float], n: int, train_path: Path, max_ring: int | None = None) -> pd.DataFrame:
     """Novelty of `n` samples (seed 1) at each width of `grid`."""
     rows = []
     for width in grid:
         tick = time.perf_counter()
-        samples = vae.sample(n, seed=1, prior_width=width)
+        samples = vae.sample(n, seed=1, prior_width=width, max_ring=max_ring)
         rows.append({"width": width, "novelty": novelty_of(samples.smiles.tolist(), train_path), "n": n})
         print(f"  search: W {width:g}: novelty {rows[-1]['novelty']:.4f} ({time.perf_counter() - tick:.0f} s)", flush=True)
     return pd.DataFrame(rows)
@@ -69,11 +70,11 @@ def width_for(novelty: float, grid: pd.DataFrame) -> float | None:
     return round(float(np.interp(novelty, nov, g.width.to_numpy(float))), 3)
 
 
-def score(vae, width: float, n: int, refs: dict, train_set: set[str]) -> dict:
+def score(vae, width: float, n: int, refs: dict, train_set: set[str], max_ring: int | None = None) -> dict:
     from molvae.metrics import evaluate
 
     tick = time.perf_counter()
-    samples = vae.sample(n, seed=0, prior_width=width)
+    samples = vae.sample(n, seed=0, prior_width=width, max_ring=max_ring)
     metrics = evaluate(samples.smiles.tolist(), refs, train_set, workers=None, progress=False)
     row = {k: metrics[k] for k in ("Novelty", "FCD/Test", "Filters", "SNN/Test", "Scaf/Test", "IntDiv",
                                    "unique@10k", "valid")}
@@ -82,9 +83,16 @@ def score(vae, width: float, n: int, refs: dict, train_set: set[str]) -> dict:
     return row
 
 
-def of_model(table: pd.DataFrame, model: str) -> pd.DataFrame:
-    """The rows of `model` (the CSV keeps earlier models' rows beside it)."""
-    return table[table.model == model] if len(table) else table.assign(target=[])
+def of_model(table: pd.DataFrame, model: str, max_ring: int | None | str = "any") -> pd.DataFrame:
+    """The rows of `model` (the CSV keeps earlier models' rows beside it), sampled under the ring
+    limit `max_ring` (None: none; "any": every limit)."""
+    if not len(table):
+        return table.assign(target=[])
+    rows = table[table.model == model]
+    if max_ring == "any":
+        return rows
+    limits = rows.max_ring if "max_ring" in rows else pd.Series(float("nan"), index=rows.index)
+    return rows[limits.fillna(0) == (max_ring or 0)]
 
 
 def plot(table: pd.DataFrame, path: Path, model: str) -> None:
@@ -94,11 +102,14 @@ def plot(table: pd.DataFrame, path: Path, model: str) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 3, figsize=(13, 4.2))
-    t = table.sort_values("Novelty")
+    limits = table.max_ring.fillna(0) if "max_ring" in table else pd.Series(0, index=table.index)
     for ax, (metric, col) in zip(axes, COLUMNS.items()):
-        ax.plot(t.Novelty, t[metric], "o-", color="C0", label=f"{model} (bank widths)")
-        for x, y, w in zip(t.Novelty, t[metric], t.width):
-            ax.annotate(f"W {w:g}", (x, y), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=6)
+        for k, (limit, t) in enumerate(table.groupby(limits)):
+            t = t.sort_values("Novelty")
+            label = f"{model}, rings of at most {int(limit)} atoms" if limit else f"{model}, no ring limit"
+            ax.plot(t.Novelty, t[metric], "o-" if k == 0 else "D--", color=("C0", "0.15", "C9")[k % 3], label=label + " (bank widths)")
+            for x, y, w in zip(t.Novelty, t[metric], t.width):
+                ax.annotate(f"W {w:g}", (x, y), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=6)
         draw_moses(ax, col, at_novelty=True)
         ax.set_xlabel("novelty (distinct samples not in MOSES-train)")
         ax.set_ylabel(metric)
@@ -113,6 +124,7 @@ def main() -> None:
     ap.add_argument("--search-n", type=int, default=5_000, help="samples per width of the search grid")
     ap.add_argument("--grid", type=float, nargs="+", default=[0.05, 0.1, 0.15, 0.2, 0.35, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.15, 1.3, 1.5],
                     help="the widths searched")
+    ap.add_argument("--max-ring", default="auto", help="the ring limit molvae sample screens with (auto: the model's; none)")
     ap.add_argument("--out", type=Path, default=Path("docs/bench/quality"))
     ap.add_argument("--plot-only", action="store_true", help="redraw the figure from the CSV")
     args = ap.parse_args()
@@ -126,16 +138,18 @@ def main() -> None:
     from molvae.data import canonical_set
     from molvae.io import resolve_data_path
     from molvae.metrics import load_reference
+    from molvae.sampling import resolve_max_ring
 
     vae = MolVAE.load(args.model, device="cpu", precision="auto", use="sample")
     if vae.prior is None:
         sys.exit(f"{args.model} has no code bank: fit one first (molvae fit-prior)")
+    max_ring = resolve_max_ring(args.max_ring, vae.domain.max_ring)
     train_path = resolve_data_path("moses:train")
     print(f"searching widths for novelty {', '.join(f'{v[3]:g}' for v in MOSES.values())} on {args.search_n:,} samples")
-    grid = search(vae, args.grid, args.search_n, train_path)
+    grid = search(vae, args.grid, args.search_n, train_path, max_ring)
     train_set = canonical_set(train_path, progress=False)
     refs = {"Test": load_reference("moses:test", progress=False)}
-    done = set(of_model(table, args.model).target)  # another model's rows stay in the CSV, not skipped for
+    done = set(of_model(table, args.model, max_ring).target)  # other models' and limits' rows stay in the CSV
     for name, values in sorted(MOSES.items(), key=lambda kv: kv[1][3]):
         if name in done:
             continue
@@ -144,8 +158,9 @@ def main() -> None:
             print(f"  {name}: novelty {values[3]} is outside the grid's {grid.novelty.min():.3f}-{grid.novelty.max():.3f}; widen --grid")
             continue
         print(f"== {name}: novelty {values[3]} at W {width:g}", flush=True)
-        row = {"model": args.model, "target": name, "target_novelty": values[3], "width": width, "n": args.n}
-        row.update(score(vae, width, args.n, refs, train_set))
+        row = {"model": args.model, "max_ring": max_ring, "target": name, "target_novelty": values[3], "width": width,
+               "n": args.n}
+        row.update(score(vae, width, args.n, refs, train_set, max_ring))
         row.update({f"moses_{k}": values[c] for k, c in COLUMNS.items()})
         print("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()), flush=True)
         table = pd.concat([table, pd.DataFrame([row])], ignore_index=True)

@@ -8,9 +8,11 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from rdkit import Chem
 
 from molvae.api import PRETRAINED, MolVAE
 from molvae.checkpoint import load_checkpoint
+from molvae.domain import largest_ring
 from molvae.cli import main
 from molvae.errors import CheckpointError
 from molvae.cli.main import build_parser
@@ -93,7 +95,8 @@ def test_card_matches_the_shipped_checkpoint(name):
     assert card["release"]["epochs"] == pytest.approx(_epochs_trained(meta), abs=0.01)
     assert card["release"].get("weights_from") == meta["release"].get("derived_from", {}).get("name")
     for key, value in card.get("domain", {}).items():  # the property ranges encode and reconstruct mark against
-        assert meta["domain"]["ranges"][key] == value, f"card says domain.{key} = {value}, checkpoint {meta['domain']}"
+        recorded = meta["domain"]["max_ring"] if key == "max_ring" else meta["domain"]["ranges"][key]
+        assert recorded == value, f"card says domain.{key} = {value}, checkpoint {meta['domain']}"
     for key, value in card["prior"].items():
         assert meta["prior"][key] == value, f"card says prior.{key} = {value!r}, checkpoint {meta['prior'][key]!r}"
 
@@ -107,6 +110,10 @@ def test_shipped_models_sample_from_their_code_banks(shipped):
     assert 0.5 * shipped.config.latent_dim < radius < 1.5 * shipped.config.latent_dim
     samples = shipped.sample(100, seed=0)
     assert samples.attrs["prior"]["kind"] == "bank" and samples.attrs["prior"]["width"] == bank.width
+    # the sampling default screens out rings larger than its training molecules' largest (MOSES: 7 atoms)
+    if shipped.domain.max_ring:
+        assert shipped.domain.max_ring == 7
+        assert largest_ring(Chem.MolFromSmiles(s) for s in samples.smiles) <= 7
 
 
 def test_main_job_runs_on_the_sampling_model(tmp_path, capsys):

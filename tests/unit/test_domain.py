@@ -30,10 +30,12 @@ def test_problems_name_what_is_outside():
 def test_recorded_ranges_bound_the_molecular_weight():
     train = ["CC(=O)Oc1ccccc1C(=O)O", "Cn1cnc2c1c(=O)n(C)c(=O)n2C"]  # 180.16 and 194.19 Da
     record = recorded_ranges(train + ["not a smiles"], source="two molecules")
-    assert record == {"ranges": {"mw": [180.15, 194.2]}, "source": "two molecules", "molecules": 2}
+    assert record == {"ranges": {"mw": [180.15, 194.2]}, "max_ring": 6, "source": "two molecules", "molecules": 2}
     domain = Domain.of_model(MOSES_LIKE, 80, {"domain": record})
     assert domain.problems(Chem.MolFromSmiles(train[0])) == []
     assert domain.problems(Chem.MolFromSmiles("CCO")) == ["mw 46.07 outside the training molecules' 180.15 to 194.2"]
+    assert domain.problems(Chem.MolFromSmiles("O=C1CCCCCCCN1CCC")) == [  # 183.3 Da, a ring of 9
+        "a ring of 9 atoms, larger than the training molecules' largest (6)"]
     assert "mw 180.15 to 194.2 (recorded from two molecules)" in domain.describe()
 
 
