@@ -2,14 +2,14 @@
 # The deciding runs of the quality study (docs/quality.md) on one lent GPU, prepared to start at once.
 # Six runs side by side for MINUTES each (the H100 earlier ran three jobs at 23k mol/s each and was
 # underused), then scored by scripts/studies/study_quality.py (--rescore: scored again from where each run has got):
-#   gpu_v05                        continues molvae-moses-v0.5 (the sampling model until v0.6) from its weights
+#   gpu_v06                        continues molvae-moses-v0.6, the sampling model, from its shipped weights
 #                                  with its own recipe (beta 0.6, no word dropout): the next sampling model
 #                                  (export it with scripts/release/export_pretrained.py)
 #   gpu_ft_beta1.8_fb0.25          v0.2's weights at the MOSES VAE's KL weight, with free bits
 #   gpu_scratch_beta0.6[_...]      from scratch at the sampling model's KL weight: the default sizes, a 3 x 512 decoder
 #                                  (the MOSES VAE's), 128 latent dimensions, no word dropout
 # Everything lands in OUT (default $OUT or runs/gpu_quality): each run's last.pt/best.pt and log,
-# study.csv, study.json, pareto.png, and gpu_v05's code-bank rows (code_prior.csv, .md, .png).
+# study.csv, study.json, pareto.png, and gpu_v06's code-bank rows (code_prior.csv, .md, .png).
 #
 #   MINUTES=8 bash scripts/release/gpu_quality.sh            # on the device machine: OUT=$OUT is brought back
 #   DRY=1 bash scripts/release/gpu_quality.sh                # print the commands only
@@ -19,14 +19,14 @@ set -euo pipefail
 OUT=${OUT:-runs/gpu_quality}
 MINUTES=${MINUTES:-8}
 BATCH=${BATCH:-1024}
-V05=candidates/molvae-moses-v0.5.pt  # replaced in the package by v0.6, kept in the repository
+V06=molvae/pretrained/molvae-moses-v0.6.pt
 V02=molvae/pretrained/molvae-moses-v0.2.1.pt
 FT=(--schedule constant --lr 0.0005)
 SCRATCH=(--warmup-epochs 0.3)
 COMMON=(--data moses:train --device cuda --precision auto --batch-size "$BATCH" --epochs 100 --checkpoint-minutes 1
         --time-limit-minutes "$MINUTES" --workers 2 --threads 2 -q)
 declare -A VARIANTS=(
-  [gpu_v05]="--init-from $V05 ${FT[*]} --beta 0.6 --free-bits 0 --word-dropout 0"
+  [gpu_v06]="--init-from $V06 ${FT[*]} --beta 0.6 --free-bits 0 --word-dropout 0"
   [gpu_ft_beta1.8_fb0.25]="--init-from $V02 ${FT[*]} --beta 1.8 --free-bits 0.25"
   [gpu_scratch_beta0.6]="${SCRATCH[*]} --beta 0.6"
   [gpu_scratch_beta0.6_dec3x512]="${SCRATCH[*]} --beta 0.6 --decoder-hidden 512 --decoder-layers 3"
@@ -39,8 +39,8 @@ log() { if [[ -n "${DRY:-}" ]]; then echo /dev/null; else echo "$OUT/$1"; fi; }
 exec 3>&1
 [[ -n "${DRY:-}" ]] || mkdir -p "$OUT"
 if [[ -z "${DRY:-}" ]] && ! python -c "from molvae.checkpoint import load_checkpoint as l; import sys; \
-    sys.exit(l('$V05')['meta']['release']['name'] != 'molvae-moses-v0.5')"; then
-  echo "$V05 is not molvae-moses-v0.5; gpu_v05 would continue the wrong weights" >&2; exit 2
+    sys.exit(l('$V06')['meta']['release']['name'] != 'molvae-moses-v0.6')"; then
+  echo "$V06 is not molvae-moses-v0.6; gpu_v06 would continue the wrong weights" >&2; exit 2
 fi
 # preprocess MOSES-train once with every core (one step of a throwaway run fills the cache); six runs
 # preprocessing it each with 2 processes on a fresh machine would spend minutes of the window on it
@@ -67,7 +67,7 @@ run python scripts/studies/study_quality.py --out "$OUT" --only shipped "${train
 BANK_WIDTHS=${BANK_WIDTHS:-0.75 0.85}
 if [[ -n "$BANK_WIDTHS" ]]; then
   # shellcheck disable=SC2086
-  run python scripts/studies/study_code_prior.py -m "$OUT/gpu_v05/last.pt" --label gpu_v05 --widths $BANK_WIDTHS \
+  run python scripts/studies/study_code_prior.py -m "$OUT/gpu_v06/last.pt" --label gpu_v06 --widths $BANK_WIDTHS \
     --no-slerp --no-normal --relax 0 --threads 8 --workers 8 --out "$OUT" > "$(log code_prior.log)" 2>&1 || true
 fi
 [[ -n "${DRY:-}" ]] || ls -la "$OUT"

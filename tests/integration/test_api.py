@@ -199,8 +199,8 @@ def test_sampling_screens_out_slips_and_counts_them(tiny_model, monkeypatch):
     from molvae.chem import slip_reason
 
     real = sampling.decode_screened
-    monkeypatch.setattr(sampling, "decode_screened", lambda selfies, constraints, model_constraints, tokens: real(
-        selfies, constraints, model_constraints, frozenset(t for t in tokens if "O" not in t)))
+    monkeypatch.setattr(sampling, "decode_screened", lambda selfies, constraints, model_constraints, tokens, max_ring: real(
+        selfies, constraints, model_constraints, frozenset(t for t in tokens if "O" not in t), max_ring))
     raw = tiny_model.sample(200, seed=2, valid_only=False)
     slipped = raw.slip != ""
     has_o = raw.smiles.str.contains("O|o")
