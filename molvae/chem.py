@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import zlib
 from importlib.metadata import version
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import selfies as sf
 from rdkit import Chem, rdBase
@@ -248,6 +248,11 @@ def decode_many(selfies: list[str], constraints: Mapping[str, int] | None = None
         return [selfies_to_smiles(s) for s in selfies]
 
 
+def largest_ring(mols: Iterable[Chem.Mol | None]) -> int:
+    """The most atoms in one ring (RDKit's smallest set of smallest rings) of `mols` (None skipped)."""
+    return max((len(ring) for mol in mols if mol is not None for ring in mol.GetRingInfo().AtomRings()), default=0)
+
+
 def slip_reason(smiles: str, tokens: frozenset[str] | set[str], max_ring: int = 0) -> str | None:
     """Why a decoded molecule is a decoding slip rather than an ordinary molecule, or ``None``.
 
@@ -263,10 +268,8 @@ def slip_reason(smiles: str, tokens: frozenset[str] | set[str], max_ring: int = 
         return "not a molecule"
     if any(atom.GetNumRadicalElectrons() for atom in mol.GetAtoms()):
         return "radical"
-    if max_ring:
-        ring = max((len(r) for r in mol.GetRingInfo().AtomRings()), default=0)
-        if ring > max_ring:
-            return f"a ring of more than {max_ring} atoms"
+    if max_ring and largest_ring([mol]) > max_ring:
+        return f"a ring of more than {max_ring} atoms"
     try:
         encoded = sf.encoder(smiles)
     except sf.EncoderError:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +23,7 @@ import pandas as pd
 from rdkit import Chem
 
 from molvae import properties as props
-from molvae.chem import mol_from_smiles, quiet_rdkit
+from molvae.chem import largest_ring, mol_from_smiles, quiet_rdkit
 
 if TYPE_CHECKING:
     from molvae.data import MoleculeSet
@@ -42,7 +42,7 @@ class Domain:
     ranges:     property name -> (low, high) of the training molecules, where the checkpoint records it
     source:     where the recorded ranges come from ("" when none are recorded)
     max_ring:   the most atoms in one ring of the training molecules (0 where not recorded);
-                ``molvae sample`` decodes no larger ring (:mod:`molvae.rings`)
+                ``molvae sample`` screens out molecules with a larger ring (``--max-ring``)
     """
 
     elements: tuple[str, ...]
@@ -166,7 +166,3 @@ def recorded_ranges(smiles: Sequence[str], names: Sequence[str] = ("mw",), sourc
         max_ring = largest_ring(mol_from_smiles(s) for s in smiles)
     return {"ranges": ranges, "max_ring": max_ring, "source": source, "molecules": int(values.notna().all(axis=1).sum())}
 
-
-def largest_ring(mols: Iterable[Chem.Mol | None]) -> int:
-    """The most atoms in one ring (RDKit's smallest set of smallest rings) of `mols` (None skipped)."""
-    return max((len(ring) for mol in mols if mol is not None for ring in mol.GetRingInfo().AtomRings()), default=0)

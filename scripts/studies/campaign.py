@@ -135,10 +135,10 @@ def score(model_path: Path, args: argparse.Namespace, train: list[str], train_se
 
 def large_ring_fraction(smiles, size: int = 8) -> float:
     """The fraction of molecules with a ring of `size` atoms or more (MOSES-train has none; its filters reject them)."""
-    from molvae.chem import mol_from_smiles
+    from molvae.chem import largest_ring, mol_from_smiles
 
     mols = [mol_from_smiles(s) for s in smiles]
-    big = [any(len(r) >= size for r in m.GetRingInfo().AtomRings()) for m in mols if m is not None]
+    big = [largest_ring([m]) >= size for m in mols if m is not None]
     return round(float(np.mean(big)), 5) if big else float("nan")
 
 
