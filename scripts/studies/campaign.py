@@ -94,10 +94,20 @@ def snapshot_row(path: Path, step: int, offset: dict | None = None) -> dict:
 
 def leg_offset(start: Path, table: pd.DataFrame) -> dict:
     """Where a later leg, restarted from the campaign's file `start`, begins: that file's step, epochs
-    and training hours, and the next leg number."""
+    and training hours in the campaign, and the next leg number.
+
+    A file's meta counts from the start of its own leg, so the file is found in the curve by its
+    learning rate, which the cosine schedule makes different at every step; a file of the first leg
+    (no row matches: the curve began after it) is placed by its meta."""
     from molvae.checkpoint import load_checkpoint
 
     meta = load_checkpoint(start)["meta"]
+    if len(table) and "lr" in table and meta.get("lr") is not None:
+        match = table[np.isclose(table.lr.to_numpy(float), float(meta["lr"]), rtol=1e-9, atol=0)]
+        if len(match):
+            row = match.iloc[0]
+            return {"step": int(row.step), "epoch": float(row.epoch), "train_hours": float(row.train_hours),
+                    "leg": int(row.leg) + 1}
     before = table[table.step <= meta["step"]] if len(table) else table  # the legs that led to `start`
     return {"step": int(meta["step"]), "epoch": float(meta["progress"]),
             "train_hours": round(meta["elapsed_s"] / 3600, 3), "leg": int(before.leg.max()) + 1 if len(before) else 2}
@@ -153,10 +163,11 @@ def cmd_score(args: argparse.Namespace) -> None:
     if len(table) and "leg" not in table:
         table["leg"] = 1
     offset = leg_offset(Path(args.continues), table) if args.continues else None
-    done = set(table.step) if len(table) else set()
+    leg = offset["leg"] if offset else 1
+    done = set(zip(table.step, table.leg)) if len(table) else set()  # a later leg may repeat an abandoned leg's steps
     todo = sorted((p for p in (run / "snapshots").glob("step*.pt") if snapshot_step(p) > 0), key=snapshot_step)
-    todo = [(snapshot_step(p), p) for p in todo if snapshot_step(p) + (offset["step"] if offset else 0) not in done]
-    if args.start and 0 not in done:
+    todo = [(snapshot_step(p), p) for p in todo if (snapshot_step(p) + (offset["step"] if offset else 0), leg) not in done]
+    if args.start and (0, 1) not in done:
         todo.insert(0, (0, Path(args.start)))
     if args.last:
         todo = todo[-args.last:]
@@ -173,7 +184,7 @@ def cmd_score(args: argparse.Namespace) -> None:
         row = {**snapshot_row(path, step, offset), "width": args.width, "n": args.n}
         row.update(score(path, args, train, train_set, refs, test))
         print("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()), flush=True)
-        table = pd.concat([table, pd.DataFrame([row])], ignore_index=True).sort_values("step")
+        table = pd.concat([table, pd.DataFrame([row])], ignore_index=True).sort_values(["step", "leg"])
         args.out.mkdir(parents=True, exist_ok=True)
         table.to_csv(csv_path, index=False)
     from molvae.io import write_json

@@ -56,6 +56,19 @@ def test_a_later_leg_goes_on_where_its_start_file_left_the_curve(campaign, monke
     assert campaign.leg_offset(Path("v05.pt"), again)["leg"] == 2
 
 
+def test_a_leg_restarted_from_a_later_legs_file_is_found_by_its_learning_rate(campaign, monkeypatch):
+    """A file shipped from leg 2 counts its step and epochs from leg 2's start; the curve's row with
+    its learning rate places it, and the new leg's rows do not collide with leg 2's later rows."""
+    import molvae.checkpoint
+
+    metas = {"v06.pt": {"step": 13842, "progress": 4.5, "elapsed_s": 19950.0, "lr": 4.18019e-4}}
+    monkeypatch.setattr(molvae.checkpoint, "load_checkpoint", lambda path: {"meta": metas[Path(path).name]})
+    table = pd.DataFrame({"step": [7690, 21532, 23070], "epoch": [2.5, 7.0, 7.5], "train_hours": [6.6, 12.1, 13.6],
+                          "lr": [4.83e-4, 4.18019e-4, 4.04e-4], "leg": [1, 2, 2]})
+    assert campaign.leg_offset(Path("v06.pt"), table) == {"step": 21532, "epoch": 7.0, "train_hours": 12.1, "leg": 3}
+    metas["v06.pt"]["lr"] = 3.0e-4  # no row holds it: placed by its own meta, as a first leg's file is
+    assert campaign.leg_offset(Path("v06.pt"), table)["step"] == 13842
+
 def test_the_figure_marks_where_a_later_leg_starts(campaign, tmp_path):
     table = pd.DataFrame({"epoch": [0, 0.5, 1.0, 1.5, 2.0], "FCD/Test": [2.1, 1.9, 1.7, 1.6, 1.5],
                           "Filters": [0.87, 0.88, 0.89, 0.9, 0.9], "n": 10_000, "width": 0.7,
