@@ -194,21 +194,103 @@ def cmd_score(args: argparse.Namespace) -> None:
     plot(table, args.out / "campaign.png")
 
 
-def projection(epochs: np.ndarray, fcd: np.ndarray) -> tuple[float, float, float] | None:
-    """Least-squares fit FCD = a + b * (epoch + 1) ** -c over the rows after the start (None with
-    fewer than 4 rows); c is searched on a grid, a and b solved for each c."""
-    keep = epochs > 0
-    x, y = epochs[keep] + 1.0, fcd[keep]
-    if len(x) < 4:
+# The issue's targets, read on 30,000 samples of `molvae sample` at novelty >= 0.85 (the aim: FCD at
+# JT-VAE's novelty), and the equal-novelty row of the shipped model that measures each one.
+GOALS = [  # metric in the curve, target, "<=" or ">=", the MOSES model whose novelty the target is read at
+    ("FCD/Test", 1.0, "<=", "CharRNN"), ("FCD/Test", 0.395, "<=", "JT-VAE"), ("Filters", 0.95, ">=", "CharRNN"),
+    ("SNN/Test", 0.55, ">=", "CharRNN"), ("redraws", 0.02, "<=", "CharRNN")]
+HORIZON = (10.0, 15.0, 20.0)  # epochs: the issue's 10, and the 20 the campaign is sized for
+
+
+def trend(epochs: np.ndarray, values: np.ndarray, form: str) -> tuple[float, float]:
+    """Least squares over the rows: ``log``, value = a + b ln(epoch) (a fixed change per doubling
+    of the epochs); ``power``, ln(value) = a + b ln(epoch) (a fixed ratio per doubling)."""
+    x = np.log(epochs)
+    y = np.log(values) if form == "power" else values
+    b, a = np.polyfit(x, y, 1)
+    return float(a), float(b)
+
+
+def predict(fit: tuple[float, float], epochs, form: str) -> np.ndarray:
+    a, b = fit
+    y = a + b * np.log(np.asarray(epochs, float))
+    return np.exp(y) if form == "power" else y
+
+
+def projection(table: pd.DataFrame, metric: str, form: str, since: float = 1.0, draws: int = 2000,
+               seed: int = 0) -> dict | None:
+    """A trend of `metric` over the rows from `since` epochs on, extended to HORIZON, with a
+    10-90% band from resampling the rows (the half-epoch noise of one seed is most of the spread).
+    None with fewer than 6 rows."""
+    rows = table[table.epoch >= since]
+    e, v = rows.epoch.to_numpy(float), rows[metric].to_numpy(float)
+    if len(e) < 6:
         return None
-    best = None
-    for c in np.linspace(0.05, 3.0, 60):
-        design = np.stack([np.ones_like(x), x ** -c], axis=1)
-        coef, *_ = np.linalg.lstsq(design, y, rcond=None)
-        err = float(((design @ coef - y) ** 2).sum())
-        if best is None or err < best[0]:
-            best = (err, float(coef[0]), float(coef[1]), float(c))
-    return best[1:]
+    fit = trend(e, v, form)
+    rng = np.random.default_rng(seed)
+    boot = []
+    for _ in range(draws):
+        pick = rng.integers(0, len(e), len(e))
+        if len(set(e[pick])) > 2:
+            boot.append(predict(trend(e[pick], v[pick], form), HORIZON, form))
+    lo, hi = np.percentile(np.array(boot), [10, 90], axis=0)
+    return {"fit": fit, "rows": len(e), "at": predict(fit, HORIZON, form), "lo": lo, "hi": hi}
+
+
+def reaching(fit: tuple[float, float], form: str, threshold: float, up: bool, limit: float = 100.0) -> float:
+    """The first epoch (to 0.1, up to `limit`) where the trend passes `threshold`; inf if it does not."""
+    grid = np.arange(1.0, limit + 0.05, 0.1)
+    y = predict(fit, grid, form)
+    ok = y >= threshold if up else y <= threshold
+    return float(grid[ok.argmax()]) if ok.any() else float("inf")
+
+
+def translate(table: pd.DataFrame, anchors: pd.DataFrame, model_epoch: float) -> list[dict]:
+    """Each goal as a threshold on the curve's own scale (10,000 samples, W fixed, no ring screen):
+    the shipped model's curve row and its equal-novelty row measure the same weights both ways, and
+    the difference (a ratio for FCD, a difference for the rest) is assumed to hold as training goes on."""
+    row = table[np.isclose(table.epoch, model_epoch)].iloc[0]
+    out = []
+    for metric, target, sense, at in GOALS:
+        ref = anchors[anchors.target == at].iloc[-1]
+        curve = row.redrawn + row.large_rings if metric == "redraws" else row[metric]
+        shipped = ref.redrawn if metric == "redraws" else ref[metric]
+        threshold = target * curve / shipped if metric == "FCD/Test" else target + curve - shipped
+        out.append({"metric": metric, "target": target, "sense": sense, "read_at": f"{at} novelty {ref.Novelty:.3f}",
+                    "shipped_30k": float(shipped), "curve_same_weights": float(curve), "curve_threshold": float(threshold)})
+    return out
+
+
+def cmd_project(args: argparse.Namespace) -> None:
+    """OUT/projection.csv: for each target, the curve's trend (two forms), its value at HORIZON and
+    the epoch where it would meet the target, after translating the target to the curve's scale."""
+    table = pd.read_csv(args.out / "campaign.csv")
+    table["redraws"] = table.redrawn + table.large_rings  # with the ring screen, a large ring is redrawn too
+    anchors = pd.read_csv(args.out / "equal_novelty.csv")
+    anchors = anchors[(anchors.model == args.model) & anchors.max_ring.notna()]
+    if anchors.empty:
+        sys.exit(f"no equal-novelty rows of {args.model} (with its ring screen) in {args.out / 'equal_novelty.csv'}")
+    rows = []
+    for goal in translate(table, anchors, args.model_epoch):
+        for form in ("log", "power"):
+            proj = projection(table, goal["metric"], form, since=args.since)
+            if proj is None:
+                continue
+            up = goal["sense"] == ">="
+            row = {**goal, "form": form, "rows": proj["rows"], "slope_per_doubling": proj["fit"][1] * np.log(2)}
+            for h, at, lo, hi in zip(HORIZON, proj["at"], proj["lo"], proj["hi"]):
+                row.update({f"curve_at_{h:g}": at, f"lo_{h:g}": lo, f"hi_{h:g}": hi})
+            row["epoch_reaching"] = reaching(proj["fit"], form, goal["curve_threshold"], up)
+            rows.append(row)
+    out = pd.DataFrame(rows)
+    out.to_csv(args.out / "projection.csv", index=False, float_format="%.4g")
+    from molvae.io import write_json
+
+    write_json(args.out / "projection.json", script_provenance(model=args.model, model_epoch=args.model_epoch,
+                                                                since=args.since, horizon=list(HORIZON)))
+    with pd.option_context("display.width", 200, "display.max_columns", 30):
+        print(out[["metric", "target", "read_at", "curve_threshold", "form", "curve_at_10", "curve_at_20",
+                   "lo_20", "hi_20", "epoch_reaching"]].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 
 
 def plot(table: pd.DataFrame, path: Path) -> None:
@@ -219,18 +301,21 @@ def plot(table: pd.DataFrame, path: Path) -> None:
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     epochs = table.epoch.to_numpy(float)
+    legs = table.leg.to_numpy() if "leg" in table else np.ones(len(table))
     for ax, metric in zip(axes, ("FCD/Test", "Filters")):
-        ax.plot(epochs, table[metric], "o-", color="C0", label="molvae campaign")
+        for k, leg in enumerate(sorted(set(legs))):  # a leg restarted from an earlier file overlaps the abandoned one
+            mine = legs == leg
+            ax.plot(epochs[mine], table[metric][mine], "o-", color=f"C{k}", ms=4,
+                    label="molvae campaign" + (f", leg {int(leg)}" if len(set(legs)) > 1 else ""))
         draw_moses(ax, 0 if metric == "FCD/Test" else 1)
         ax.axhline(TARGETS[metric], ls="--", color="k", lw=1, label="target")
         ax.set_xlabel("epochs of MOSES-train in the campaign")
         ax.set_ylabel(metric)
-    fit = projection(epochs, table["FCD/Test"].to_numpy(float))
-    if fit is not None:
-        a, b, c = fit
-        xs = np.linspace(0, max(20.0, epochs.max() * 2), 200)
-        axes[0].plot(xs, a + b * (xs + 1) ** -c, "--", color="C0", alpha=0.6,
-                     label=f"fit {a:.2f} + {b:.2f}(e+1)^-{c:.2f}")
+        proj = projection(table, metric, "log")
+        if proj is not None:  # the trend a + b ln(epoch) over the rows from epoch 1, extended to 20 epochs
+            xs = np.linspace(1.0, max(HORIZON), 100)
+            ax.plot(xs, predict(proj["fit"], xs, "log"), ":", color="0.3", lw=1.2,
+                    label=f"trend, {proj['fit'][1] * np.log(2):+.3f} per doubling")
     if "leg" in table:  # where a later leg restarted from the campaign's own file (a lost run folder)
         for leg in sorted(set(table.leg.dropna()))[1:]:
             first = table[table.leg == leg].epoch.min()
@@ -258,11 +343,17 @@ def main() -> None:
     s.add_argument("--last", type=int, default=0, help="only the newest K unscored snapshots")
     s.add_argument("--keep-samples", action="store_true", help="keep each row's samples in RUN/curve/")
     p = sub.add_parser("plot", help="redraw the figure from the CSV")
-    for q in (s, p):
+    j = sub.add_parser("project", help="the curve's trends extended to 20 epochs, against the targets (projection.csv)")
+    j.add_argument("--model", default="molvae-moses-v0.6", help="the shipped model whose equal-novelty rows translate the targets")
+    j.add_argument("--model-epoch", type=float, default=7.0, help="its row in the curve (epochs)")
+    j.add_argument("--since", type=float, default=1.0, help="fit the rows from this epoch on")
+    for q in (s, p, j):
         q.add_argument("--out", type=Path, default=Path("docs/bench/quality"))
     args = ap.parse_args()
     if args.cmd == "score":
         cmd_score(args)
+    elif args.cmd == "project":
+        cmd_project(args)
     else:
         plot(pd.read_csv(args.out / "campaign.csv"), args.out / "campaign.png")
 

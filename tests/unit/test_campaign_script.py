@@ -19,12 +19,38 @@ def campaign(monkeypatch):
     return module
 
 
-def test_projection_recovers_a_power_law(campaign):
-    epochs = np.array([0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0])
-    fcd = 0.4 + 2.0 * (epochs + 1) ** -0.8
-    a, b, c = campaign.projection(epochs, fcd)
-    assert a == pytest.approx(0.4, abs=0.02) and b == pytest.approx(2.0, abs=0.05) and c == pytest.approx(0.8, abs=0.06)
-    assert campaign.projection(epochs[:4], fcd[:4]) is None  # three rows after the start: too few to fit
+def test_the_trends_recover_their_own_forms_and_band_the_noise(campaign):
+    epochs = np.arange(1.0, 9.0, 0.5)
+    log_form = 1.7 - 0.45 * np.log(epochs)
+    assert campaign.trend(epochs, log_form, "log") == pytest.approx((1.7, -0.45))
+    power_form = 1.7 * epochs ** -0.4
+    a, b = campaign.trend(epochs, power_form, "power")
+    assert (np.exp(a), b) == pytest.approx((1.7, -0.4))
+    noisy = log_form + np.random.default_rng(1).normal(0, 0.08, len(epochs))
+    proj = campaign.projection(pd.DataFrame({"epoch": epochs, "FCD/Test": noisy}), "FCD/Test", "log")
+    truth = 1.7 - 0.45 * np.log(np.array(campaign.HORIZON))
+    assert np.all(proj["lo"] < proj["at"]) and np.all(proj["at"] < proj["hi"])
+    assert np.all(np.abs(proj["at"] - truth) < 0.15)
+    few = pd.DataFrame({"epoch": epochs[:5], "FCD/Test": noisy[:5]})
+    assert campaign.projection(few, "FCD/Test", "log") is None  # five rows: too few to extend
+    # the epoch where a falling trend passes a threshold; inf where it never does
+    assert campaign.reaching((1.7, -0.45), "log", 1.7 - 0.45 * np.log(12.0), up=False) == pytest.approx(12.0, abs=0.1)
+    assert campaign.reaching((1.7, -0.45), "log", 0.5, up=True) == 1.0
+    assert campaign.reaching((1.7, 0.0), "log", 1.0, up=False) == float("inf")
+
+
+def test_targets_are_translated_through_the_shipped_models_two_measurements(campaign):
+    """The curve's row and the equal-novelty row of the same weights fix the offset between the two
+    protocols: a ratio for FCD, a difference for the rest."""
+    table = pd.DataFrame({"epoch": [6.5, 7.0], "FCD/Test": [0.9, 0.8], "Filters": [0.93, 0.94], "SNN/Test": [0.55, 0.554],
+                          "redrawn": [0.006, 0.007], "large_rings": [0.028, 0.021]})
+    anchors = pd.DataFrame({"target": ["CharRNN", "JT-VAE"], "Novelty": [0.851, 0.914], "FCD/Test": [0.64, 0.9],
+                            "Filters": [0.957, 0.949], "SNN/Test": [0.553, 0.531], "redrawn": [0.032, 0.039]})
+    goals = {(g["metric"], g["target"]): g for g in campaign.translate(table, anchors, 7.0)}
+    assert goals[("FCD/Test", 1.0)]["curve_threshold"] == pytest.approx(1.0 * 0.8 / 0.64)
+    assert goals[("FCD/Test", 0.395)]["curve_threshold"] == pytest.approx(0.395 * 0.8 / 0.9)
+    assert goals[("Filters", 0.95)]["curve_threshold"] == pytest.approx(0.95 + 0.94 - 0.957)
+    assert goals[("redraws", 0.02)]["curve_threshold"] == pytest.approx(0.02 + 0.028 - 0.032)
 
 
 def test_large_ring_fraction_counts_rings_of_eight_or_more(campaign):

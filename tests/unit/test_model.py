@@ -40,6 +40,23 @@ def test_encoder_ignores_padding():
     torch.testing.assert_close(mu1, mu2)
 
 
+
+@pytest.mark.parametrize("layers", [1, 2])
+def test_the_cpu_encoder_path_equals_the_packed_bidirectional_gru(layers):
+    """The CPU runs each direction over the padded batch; CUDA packs it. Same states, same gradients."""
+    torch.manual_seed(0)
+    cfg = ModelConfig(embed_dim=8, encoder_hidden=16, encoder_layers=layers, latent_dim=6, dropout=0.0)
+    encoder = VAE(cfg, V).encoder
+    tokens, lengths = token_batch(V, 7, 11, 3)
+    lengths[0] = 1  # a molecule of one token: the reverse direction starts and ends on it
+    tokens[0, 1:] = IDS.pad
+    x = encoder.embed(tokens)
+    packed, by_direction = encoder.final_states_packed(x, lengths), encoder.final_states_by_direction(x, lengths)
+    torch.testing.assert_close(by_direction, packed)
+    weights = list(encoder.gru.parameters())
+    torch.testing.assert_close(torch.autograd.grad(by_direction.square().sum(), weights, retain_graph=True),
+                               torch.autograd.grad(packed.square().sum(), weights))
+
 def test_decoder_inputs_shift_right():
     model = VAE(CFG, V)
     tokens = torch.tensor([[5, 6, IDS.eos]])
