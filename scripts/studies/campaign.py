@@ -228,13 +228,13 @@ def projection(table: pd.DataFrame, metric: str, form: str, since: float = 1.0, 
         return None
     fit = trend(e, v, form)
     rng = np.random.default_rng(seed)
-    boot = []
+    fits = []
     for _ in range(draws):
         pick = rng.integers(0, len(e), len(e))
         if len(set(e[pick])) > 2:
-            boot.append(predict(trend(e[pick], v[pick], form), HORIZON, form))
-    lo, hi = np.percentile(np.array(boot), [10, 90], axis=0)
-    return {"fit": fit, "rows": len(e), "at": predict(fit, HORIZON, form), "lo": lo, "hi": hi}
+            fits.append(trend(e[pick], v[pick], form))
+    lo, hi = np.percentile(np.array([predict(f, HORIZON, form) for f in fits]), [10, 90], axis=0)
+    return {"fit": fit, "rows": len(e), "at": predict(fit, HORIZON, form), "lo": lo, "hi": hi, "fits": fits}
 
 
 def reaching(fit: tuple[float, float], form: str, threshold: float, up: bool, limit: float = 100.0) -> float:
@@ -262,8 +262,10 @@ def translate(table: pd.DataFrame, anchors: pd.DataFrame, model_epoch: float) ->
 
 
 def cmd_project(args: argparse.Namespace) -> None:
-    """OUT/projection.csv: for each target, the curve's trend (two forms), its value at HORIZON and
-    the epoch where it would meet the target, after translating the target to the curve's scale."""
+    """OUT/projection.csv: for each target, the curve's trend (two forms), its value at HORIZON with
+    a 10-90% band, the epoch where it would meet the target (after translating the target to the
+    curve's scale) and `per_doubling`, what a doubling of the epochs changes: by that much (log
+    form) or by that fraction (power form)."""
     table = pd.read_csv(args.out / "campaign.csv")
     table["redraws"] = table.redrawn + table.large_rings  # with the ring screen, a large ring is redrawn too
     anchors = pd.read_csv(args.out / "equal_novelty.csv")
@@ -277,10 +279,14 @@ def cmd_project(args: argparse.Namespace) -> None:
             if proj is None:
                 continue
             up = goal["sense"] == ">="
-            row = {**goal, "form": form, "rows": proj["rows"], "slope_per_doubling": proj["fit"][1] * np.log(2)}
+            b = proj["fit"][1]  # per doubling of the epochs: a change (log form), a relative change (power form)
+            row = {**goal, "form": form, "rows": proj["rows"], "per_doubling": b * np.log(2) if form == "log" else 2.0 ** b - 1}
             for h, at, lo, hi in zip(HORIZON, proj["at"], proj["lo"], proj["hi"]):
                 row.update({f"curve_at_{h:g}": at, f"lo_{h:g}": lo, f"hi_{h:g}": hi})
             row["epoch_reaching"] = reaching(proj["fit"], form, goal["curve_threshold"], up)
+            # its 10-90% band over the resampled fits (inf: not within 100 epochs)
+            ahead = [reaching(f, form, goal["curve_threshold"], up) for f in proj["fits"][:500]]
+            row["reaching_lo"], row["reaching_hi"] = np.percentile(ahead, [10, 90], method="nearest")
             rows.append(row)
     out = pd.DataFrame(rows)
     out.to_csv(args.out / "projection.csv", index=False, float_format="%.4g")
@@ -290,7 +296,7 @@ def cmd_project(args: argparse.Namespace) -> None:
                                                                 since=args.since, horizon=list(HORIZON)))
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         print(out[["metric", "target", "read_at", "curve_threshold", "form", "curve_at_10", "curve_at_20",
-                   "lo_20", "hi_20", "epoch_reaching"]].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+                   "lo_20", "hi_20", "epoch_reaching", "reaching_lo", "reaching_hi"]].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 
 
 def plot(table: pd.DataFrame, path: Path) -> None:
