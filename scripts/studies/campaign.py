@@ -350,7 +350,7 @@ def main() -> None:
     s.add_argument("--keep-samples", action="store_true", help="keep each row's samples in RUN/curve/")
     p = sub.add_parser("plot", help="redraw the figure from the CSV")
     j = sub.add_parser("project", help="the curve's trends extended to 20 epochs, against the targets (projection.csv)")
-    j.add_argument("--model", default="molvae-moses-v0.6", help="the shipped model whose equal-novelty rows translate the targets")
+    j.add_argument("--model", default="molvae-moses-v0.6", help="the model whose equal-novelty rows translate the targets (v0.6: v0.6.1 has its weights)")
     j.add_argument("--model-epoch", type=float, default=7.0, help="its row in the curve (epochs)")
     j.add_argument("--since", type=float, default=1.0, help="fit the rows from this epoch on")
     for q in (s, p, j):
