@@ -4,9 +4,9 @@
 #     bash scripts/studies/campaign_run.sh            # RUN=/work/molvae-runs/campaign, worktree /work/campaign
 #
 # Resumes RUN/last.pt when it exists; otherwise starts leg 3 from the shipped sampling model's
-# weights (docs/quality.md, "Leg 3"). The precision follows the CPU: bf16 autocast where the CPU
-# has a bf16 path (avx512_bf16 or AMX), fp32 elsewhere (on AVX2-only cores bf16 ran 48 s a step
-# against fp32's 3.9). The preprocessed MOSES-train is kept beside the run (MOLVAE_CACHE), so a
+# weights (docs/quality.md, "Leg 3"). The precision follows the CPU (`--precision auto`): bf16
+# autocast where oneDNN has a bf16 path (AVX512-BF16 or AMX), fp32 elsewhere (on AVX2-only cores
+# bf16 ran 48 s a step against fp32's 3.9). The preprocessed MOSES-train is kept beside the run (MOLVAE_CACHE), so a
 # new home folder does not cost the 13 minutes of preprocessing. Logs go to RUNS/campaign.log.
 set -euo pipefail
 RUNS=${RUNS:-/work/molvae-runs}
@@ -18,18 +18,17 @@ mkdir -p "$RUNS" && ln -sfn "$RUNS" ~/molvae-runs 2>/dev/null || true
 echo 0 > /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null || true  # so that nice orders work across sessions
 if [ ! -d "$TREE" ]; then git -C "$REPO" worktree prune; git -C "$REPO" worktree add --detach "$TREE" HEAD; fi
 export MOLVAE_CACHE=$RUNS/cache
-if grep -qE "avx512_bf16|amx_bf16" /proc/cpuinfo; then PRECISION=bf16; else PRECISION=fp32; fi
 rm -f "$RUN/.molvae.lock"
 cd "$TREE"
 if [ -f "$RUN/last.pt" ]; then
-  set -- python -m molvae train --resume "$RUN/last.pt" --precision "$PRECISION" --threads 2 --workers 2 \
+  set -- python -m molvae train --resume "$RUN/last.pt" --precision auto --threads 2 --workers 2 \
       --checkpoint-minutes 5 -o "$RUN"
 else
   set -- python -m molvae train --init-from "$REPO/molvae/pretrained/molvae-moses-v0.6.1.pt" --data moses:train \
       --beta 0.6 --schedule constant --free-bits 0 --word-dropout 0 --batch-size 512 --epochs 13 \
       --lr 0.000418 --lr-schedule cosine --lr-warmup-epochs 0.05 --lr-final 0.12 --seed 8 \
-      --precision "$PRECISION" --threads 2 --workers 2 --checkpoint-minutes 5 --snapshot-epochs 0.5 -o "$RUN"
+      --precision auto --threads 2 --workers 2 --checkpoint-minutes 5 --snapshot-epochs 0.5 -o "$RUN"
 fi
 echo "$(date -u +%FT%TZ) $*" >> "$RUNS/campaign.log"
 nohup "$@" >> "$RUNS/campaign.log" 2>&1 &
-echo "campaign started (pid $!, $PRECISION): tail -c 300 $RUNS/campaign.log"
+echo "campaign started (pid $!): tail -c 300 $RUNS/campaign.log"
