@@ -107,6 +107,8 @@ class Encoder(nn.Module):
         forward and backward take less than half the time (scripts/benchmarks/bench_encoder.py)."""
         gru, batch, steps = self.gru, x.shape[0], x.shape[1]
         lengths = lengths.to(x.device)
+        if batch and int(lengths.min()) < 1:  # a packed batch refuses them too; here they would read padding
+            raise ValueError("every molecule needs at least one token (its <eos>)")
         pos = torch.arange(steps, device=x.device).unsqueeze(0)
         flip = torch.where(pos < lengths[:, None], lengths[:, None] - 1 - pos, pos)  # its own inverse
         h0 = x.new_zeros(1, batch, gru.hidden_size)

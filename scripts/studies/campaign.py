@@ -97,17 +97,21 @@ def leg_offset(start: Path, table: pd.DataFrame) -> dict:
     and training hours in the campaign, and the next leg number.
 
     A file's meta counts from the start of its own leg, so the file is found in the curve by its
-    learning rate, which the cosine schedule makes different at every step; a file of the first leg
-    (no row matches: the curve began after it) is placed by its meta."""
+    learning rate, which the cosine schedule makes different at every step. Only a curve without
+    learning rates (the first leg's early form) places the file by its meta; a file whose rate no
+    row holds is refused rather than placed at its own leg's step."""
     from molvae.checkpoint import load_checkpoint
 
     meta = load_checkpoint(start)["meta"]
-    if len(table) and "lr" in table and meta.get("lr") is not None:
-        match = table[np.isclose(table.lr.to_numpy(float), float(meta["lr"]), rtol=1e-9, atol=0)]
-        if len(match):
-            row = match.iloc[0]
-            return {"step": int(row.step), "epoch": float(row.epoch), "train_hours": float(row.train_hours),
-                    "leg": int(row.leg) + 1}
+    lr = meta.get("lr")  # files from before the trainer recorded it are placed by their meta
+    if lr is not None and len(table) and "lr" in table and table.lr.notna().any():
+        match = table[np.isclose(table.lr.to_numpy(float), float(lr), rtol=1e-9, atol=0)]
+        if match.empty:
+            sys.exit(f"{start}: its learning rate ({lr}) is in no row of the curve; --continues takes the "
+                     "campaign's file a leg started from, whose snapshot was scored (e.g. a shipped sampling model)")
+        row = match.iloc[0]
+        return {"step": int(row.step), "epoch": float(row.epoch), "train_hours": float(row.train_hours),
+                "leg": int(row.leg) + 1}
     before = table[table.step <= meta["step"]] if len(table) else table  # the legs that led to `start`
     return {"step": int(meta["step"]), "epoch": float(meta["progress"]),
             "train_hours": round(meta["elapsed_s"] / 3600, 3), "leg": int(before.leg.max()) + 1 if len(before) else 2}
@@ -217,12 +221,28 @@ def predict(fit: tuple[float, float], epochs, form: str) -> np.ndarray:
     return np.exp(y) if form == "power" else y
 
 
+def current_line(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the campaign's line as it stands: a leg's rows at or past the first epoch a later
+    leg has scored are dropped (that leg restarted from an earlier file; those rows were abandoned)."""
+    if "leg" not in table or table.leg.nunique() < 2:
+        return table
+    keep = np.ones(len(table), bool)
+    legs = table.leg.to_numpy()
+    for leg in sorted(set(legs))[1:]:
+        first = table.epoch[legs == leg].min()
+        keep &= ~((legs < leg) & (table.epoch.to_numpy(float) >= first))
+    return table[keep]
+
+
 def projection(table: pd.DataFrame, metric: str, form: str, since: float = 1.0, draws: int = 2000,
                seed: int = 0) -> dict | None:
     """A trend of `metric` over the rows from `since` epochs on, extended to HORIZON, with a
     10-90% band from resampling the rows (the half-epoch noise of one seed is most of the spread).
     None with fewer than 6 rows."""
-    rows = table[table.epoch >= since]
+    rows = current_line(table)
+    rows = rows[(rows.epoch >= since) & rows[metric].notna()]
+    if form == "power":
+        rows = rows[rows[metric] > 0]
     e, v = rows.epoch.to_numpy(float), rows[metric].to_numpy(float)
     if len(e) < 6:
         return None
@@ -238,11 +258,15 @@ def projection(table: pd.DataFrame, metric: str, form: str, since: float = 1.0, 
 
 
 def reaching(fit: tuple[float, float], form: str, threshold: float, up: bool, limit: float = 100.0) -> float:
-    """The first epoch (to 0.1, up to `limit`) where the trend passes `threshold`; inf if it does not."""
+    """The epoch (to 0.1, up to `limit`) from which the trend stays past `threshold`; inf if it is not
+    past it at `limit` (a trend moving away from the target never reaches it, however it started)."""
     grid = np.arange(1.0, limit + 0.05, 0.1)
     y = predict(fit, grid, form)
     ok = y >= threshold if up else y <= threshold
-    return float(grid[ok.argmax()]) if ok.any() else float("inf")
+    if not ok[-1]:
+        return float("inf")
+    short = np.flatnonzero(~ok)
+    return float(grid[short[-1] + 1]) if len(short) else float(grid[0])
 
 
 def translate(table: pd.DataFrame, anchors: pd.DataFrame, model_epoch: float) -> list[dict]:
@@ -292,7 +316,7 @@ def cmd_project(args: argparse.Namespace) -> None:
     out.to_csv(args.out / "projection.csv", index=False, float_format="%.4g")
     from molvae.io import write_json
 
-    write_json(args.out / "projection.json", script_provenance(model=args.model, model_epoch=args.model_epoch,
+    write_json(args.out / "projection.json", script_provenance(anchor=args.model, anchor_epoch=args.model_epoch,
                                                                 since=args.since, horizon=list(HORIZON)))
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         print(out[["metric", "target", "read_at", "curve_threshold", "form", "curve_at_10", "curve_at_20",

@@ -15,10 +15,9 @@ TREE=${TREE:-/work/campaign}
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 if pgrep -f "molvae train.*$RUN" >/dev/null; then echo "the campaign is running"; exit 0; fi
 mkdir -p "$RUNS" && ln -sfn "$RUNS" ~/molvae-runs 2>/dev/null || true
-echo 0 > /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null || true  # so that nice orders work across sessions
+{ echo 0 > /proc/sys/kernel/sched_autogroup_enabled; } 2>/dev/null || true  # so that nice orders work across sessions
 if [ ! -d "$TREE" ]; then git -C "$REPO" worktree prune; git -C "$REPO" worktree add --detach "$TREE" HEAD; fi
 export MOLVAE_CACHE=$RUNS/cache
-rm -f "$RUN/.molvae.lock"
 cd "$TREE"
 if [ -f "$RUN/last.pt" ]; then
   set -- python -m molvae train --resume "$RUN/last.pt" --precision auto --threads 2 --workers 2 \
@@ -29,6 +28,6 @@ else
       --lr 0.000418 --lr-schedule cosine --lr-warmup-epochs 0.05 --lr-final 0.12 --seed 8 \
       --precision auto --threads 2 --workers 2 --checkpoint-minutes 5 --snapshot-epochs 0.5 -o "$RUN"
 fi
-echo "$(date -u +%FT%TZ) $*" >> "$RUNS/campaign.log"
+echo "$(date -u +%FT%TZ) worktree $(git -C "$TREE" rev-parse --short HEAD): $*" >> "$RUNS/campaign.log"
 nohup "$@" >> "$RUNS/campaign.log" 2>&1 &
 echo "campaign started (pid $!): tail -c 300 $RUNS/campaign.log"

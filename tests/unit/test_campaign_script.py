@@ -35,8 +35,17 @@ def test_the_trends_recover_their_own_forms_and_band_the_noise(campaign):
     assert campaign.projection(few, "FCD/Test", "log") is None  # five rows: too few to extend
     # the epoch where a falling trend passes a threshold; inf where it never does
     assert campaign.reaching((1.7, -0.45), "log", 1.7 - 0.45 * np.log(12.0), up=False) == pytest.approx(12.0, abs=0.1)
-    assert campaign.reaching((1.7, -0.45), "log", 0.5, up=True) == 1.0
+    assert campaign.reaching((0.5, 0.1), "log", 0.4, up=True) == 1.0  # past it from the first epoch on
     assert campaign.reaching((1.7, 0.0), "log", 1.0, up=False) == float("inf")
+    # met at the start but moving away from the target: not reached
+    assert campaign.reaching((0.5, 0.3), "log", 1.0, up=False) == float("inf")
+
+
+def test_a_restarted_leg_replaces_the_abandoned_rows_in_the_fits(campaign):
+    table = pd.DataFrame({"epoch": [6.5, 7.0, 7.5, 8.0, 7.5], "leg": [2, 2, 2, 2, 3], "FCD/Test": [0.8, 0.78, 0.82, 0.68, 0.75]})
+    line = campaign.current_line(table)
+    assert list(zip(line.epoch, line.leg)) == [(6.5, 2), (7.0, 2), (7.5, 3)]
+    assert len(campaign.current_line(table[table.leg == 2])) == 4  # before leg 3 has a row, leg 2's all count
 
 
 def test_targets_are_translated_through_the_shipped_models_two_measurements(campaign):
@@ -92,8 +101,9 @@ def test_a_leg_restarted_from_a_later_legs_file_is_found_by_its_learning_rate(ca
     table = pd.DataFrame({"step": [7690, 21532, 23070], "epoch": [2.5, 7.0, 7.5], "train_hours": [6.6, 12.1, 13.6],
                           "lr": [4.83e-4, 4.18019e-4, 4.04e-4], "leg": [1, 2, 2]})
     assert campaign.leg_offset(Path("v06.pt"), table) == {"step": 21532, "epoch": 7.0, "train_hours": 12.1, "leg": 3}
-    metas["v06.pt"]["lr"] = 3.0e-4  # no row holds it: placed by its own meta, as a first leg's file is
-    assert campaign.leg_offset(Path("v06.pt"), table)["step"] == 13842
+    metas["v06.pt"]["lr"] = 3.0e-4  # no row holds it: refused, not placed at its own leg's step 13,842
+    with pytest.raises(SystemExit, match="in no row of the curve"):
+        campaign.leg_offset(Path("v06.pt"), table)
 
 def test_the_figure_marks_where_a_later_leg_starts(campaign, tmp_path):
     table = pd.DataFrame({"epoch": [0, 0.5, 1.0, 1.5, 2.0], "FCD/Test": [2.1, 1.9, 1.7, 1.6, 1.5],

@@ -41,12 +41,15 @@ def test_encoder_ignores_padding():
 
 
 
-@pytest.mark.parametrize("layers", [1, 2])
-def test_the_cpu_encoder_path_equals_the_packed_bidirectional_gru(layers):
-    """The CPU runs each direction over the padded batch; CUDA packs it. Same states, same gradients."""
+@pytest.mark.parametrize("layers,dropout", [(1, 0.0), (2, 0.0), (2, 0.3)])
+def test_the_cpu_encoder_path_equals_the_packed_bidirectional_gru(layers, dropout):
+    """The CPU runs each direction over the padded batch; CUDA packs it. Same states, same gradients
+    (with dropout between layers: in eval mode, where it is off in both)."""
     torch.manual_seed(0)
-    cfg = ModelConfig(embed_dim=8, encoder_hidden=16, encoder_layers=layers, latent_dim=6, dropout=0.0)
+    cfg = ModelConfig(embed_dim=8, encoder_hidden=16, encoder_layers=layers, latent_dim=6, dropout=dropout)
     encoder = VAE(cfg, V).encoder
+    if dropout:
+        encoder.eval()
     tokens, lengths = token_batch(V, 7, 11, 3)
     lengths[0] = 1  # a molecule of one token: the reverse direction starts and ends on it
     tokens[0, 1:] = IDS.pad
@@ -56,6 +59,8 @@ def test_the_cpu_encoder_path_equals_the_packed_bidirectional_gru(layers):
     weights = list(encoder.gru.parameters())
     torch.testing.assert_close(torch.autograd.grad(by_direction.square().sum(), weights, retain_graph=True),
                                torch.autograd.grad(packed.square().sum(), weights))
+    with pytest.raises(ValueError, match="at least one token"):
+        encoder.final_states_by_direction(x, torch.zeros_like(lengths))
 
 def test_decoder_inputs_shift_right():
     model = VAE(CFG, V)
