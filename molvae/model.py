@@ -110,16 +110,18 @@ class Encoder(nn.Module):
         if batch and int(lengths.min()) < 1:  # a packed batch refuses them too; here they would read padding
             raise ValueError("every molecule needs at least one token (its <eos>)")
         pos = torch.arange(steps, device=x.device).unsqueeze(0)
-        flip = torch.where(pos < lengths[:, None], lengths[:, None] - 1 - pos, pos)  # its own inverse
+        flip = torch.where(pos < lengths[:, None], lengths[:, None] - 1 - pos, pos).unsqueeze(-1)  # its own inverse
+
+        def flipped(t: torch.Tensor) -> torch.Tensor:  # each molecule's tokens in reverse, padding in place
+            return t.gather(1, flip.expand(-1, -1, t.shape[-1]))
+
+        def direction(inputs: torch.Tensor, layer: int, suffix: str) -> torch.Tensor:
+            weights = [getattr(gru, f"{name}_l{layer}{suffix}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+            return torch._VF.gru(inputs, h0, weights, True, 1, 0.0, self.training, False, True)[0]  # what nn.GRU calls
+
         h0 = x.new_zeros(1, batch, gru.hidden_size)
         for layer in range(gru.num_layers):
-            outputs = []
-            for suffix in ("", "_reverse"):
-                weights = [getattr(gru, f"{name}_l{layer}{suffix}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
-                inputs = x if not suffix else x.gather(1, flip.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
-                y, _ = torch._VF.gru(inputs, h0, weights, True, 1, 0.0, self.training, False, True)  # what nn.GRU calls
-                outputs.append(y if not suffix else y.gather(1, flip.unsqueeze(-1).expand(-1, -1, y.shape[-1])))
-            x = torch.cat(outputs, dim=-1)
+            x = torch.cat([direction(x, layer, ""), flipped(direction(flipped(x), layer, "_reverse"))], dim=-1)
             if layer < gru.num_layers - 1 and gru.dropout > 0:
                 x = F.dropout(x, gru.dropout, self.training)
         hidden = gru.hidden_size

@@ -2,8 +2,9 @@
 
     python scripts/studies/campaign.py score ~/molvae-runs/campaign          # every new snapshot, oldest first
     python scripts/studies/campaign.py score ~/molvae-runs/campaign --start molvae/pretrained/molvae-moses-v0.4.pt
-    python scripts/studies/campaign.py score ~/molvae-runs/campaign --continues candidates/molvae-moses-v0.5.pt
+    python scripts/studies/campaign.py score ~/molvae-runs/campaign --continues molvae/pretrained/molvae-moses-v0.6.1.pt
     python scripts/studies/campaign.py plot                                  # redraw the figure from the CSV
+    python scripts/studies/campaign.py project                               # the trends against the targets
 
 A campaign run (``molvae train ... --snapshot-epochs 0.5``) keeps its weights every half epoch in
 RUN/snapshots/stepN.pt. Each snapshot is scored the way the shipped sampling model is, at the
@@ -18,12 +19,14 @@ study's scale:
 ``--start`` scores the file the campaign started from as its row at step 0. ``--continues FILE``
 scores a later leg of the campaign: a run restarted (``--init-from``) from FILE, a file the campaign
 made, after its run folder was lost. Its rows are placed after FILE's step, epochs and training
-hours (recorded in FILE), so that the curve goes on where FILE left it, with the leg's number in
-the ``leg`` column. Rows are appended to
+hours (FILE's row in the curve, found by its learning rate), so that the curve goes on where FILE
+left it, with the leg's number in the ``leg`` column. Rows are appended to
 OUT/campaign.csv (one per snapshot; a snapshot already there is skipped), with OUT/campaign.json
 (the command and settings) and OUT/campaign.png: FCD/Test and Filters against the campaign's epochs,
-the MOSES models as reference lines, and a power-law fit of FCD extended to where it would reach the
-targets (the projection). Scoring takes a few minutes of both cores per snapshot: pause the training
+one line per leg, the MOSES models as reference lines, and each metric's log trend extended to 20
+epochs. ``project`` writes OUT/projection.csv: each target's trend in two forms, translated to the
+curve's scale through the shipped model's equal-novelty rows, and the epoch it would be met.
+Scoring takes a few minutes of both cores per snapshot: pause the training
 meanwhile (``kill -STOP``/``-CONT``) rather than running both at once.
 """
 
@@ -97,9 +100,9 @@ def leg_offset(start: Path, table: pd.DataFrame) -> dict:
     and training hours in the campaign, and the next leg number.
 
     A file's meta counts from the start of its own leg, so the file is found in the curve by its
-    learning rate, which the cosine schedule makes different at every step. Only a curve without
-    learning rates (the first leg's early form) places the file by its meta; a file whose rate no
-    row holds is refused rather than placed at its own leg's step."""
+    learning rate, which the cosine schedule makes different at every step; a file whose rate no
+    row holds is refused rather than placed at its own leg's step. A file or a curve without
+    learning rates (the first leg's early form) is placed by the file's meta."""
     from molvae.checkpoint import load_checkpoint
 
     meta = load_checkpoint(start)["meta"]
