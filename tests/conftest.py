@@ -1,9 +1,17 @@
 """Shared fixtures: small data under tests/data and a tiny model trained once per session."""
 
+import os
 from pathlib import Path
 
-import pytest
-import rdkit
+if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+    # Workers sharing the cores take one thread each (before numpy, torch or RDKit start their pools):
+    # two workers of two OpenMP threads each on two cores spin against each other and ran the suite
+    # slower than one process did.
+    for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[_var] = "1"
+
+import pytest  # noqa: E402
+import rdkit  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
 RDKIT_DATA = Path(rdkit.__file__).parent / "Data"
