@@ -174,30 +174,67 @@ def _unpack(fps: np.ndarray) -> np.ndarray:
     return np.unpackbits(fps, axis=1).astype(np.float32)
 
 
+def _sparse_rows(fps: np.ndarray, block: int = 8192):
+    """Packed fingerprints as a CSR matrix of ones (torch, float32) and the bits set in each row."""
+    import torch
+
+    cols, counts = [], []
+    for i in range(0, len(fps), block):  # unpacked a block at a time: a whole set would take a byte per bit
+        bits = np.unpackbits(fps[i : i + block], axis=1)
+        counts.append(bits.sum(1, dtype=np.int64))
+        cols.append(np.nonzero(bits)[1])
+    counts = np.concatenate(counts) if counts else np.zeros(0, np.int64)
+    crow = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    cols = np.concatenate(cols).astype(np.int64) if cols else np.zeros(0, np.int64)
+    return crow, torch.from_numpy(cols), torch.from_numpy(counts.astype(np.float32))
+
+
 def aggregate_tanimoto(gen: np.ndarray, ref: np.ndarray, agg: str = "max", p: int = 1,
-                       block: int = 8192) -> np.ndarray:
+                       block: int = 4096) -> np.ndarray:
     """For each row of `gen` (packed fingerprints), the max or the power mean (p) of its Tanimoto
     similarity to every row of `ref`. Two empty fingerprints have similarity 1 (as in MOSES).
-    Computed in blocks, so memory stays bounded for large sets. Returns (len(gen),)."""
+    Returns (len(gen),).
+
+    A Morgan fingerprint sets about 40 of its 1024 bits, so the bits two molecules share are counted
+    as a sparse (ref) by dense (gen) product: for each reference row, the sum of the generated
+    molecules' columns at its bits, about 25 times less work than the dense product (measured:
+    ``scripts/benchmarks/bench_tanimoto.py``). Counts are whole numbers, exact in float32. Computed
+    in blocks of both sets, so memory stays bounded (about 200 MB at the default block).
+    """
+    import torch
+
+    crow, cols, r_bits_all = _sparse_rows(ref)
+    ones = torch.ones(len(cols))
+    r_empty = int((r_bits_all == 0).sum())
     out = np.zeros(len(gen), dtype=np.float64)
     for i in range(0, len(gen), block):
-        g = _unpack(gen[i : i + block])
-        g_bits = g.sum(1)
-        g_empty = g_bits == 0
-        acc = np.zeros(len(g), dtype=np.float64)
+        g = torch.from_numpy(_unpack(gen[i : i + block]))
+        g_bits, gt = g.sum(1), g.T.contiguous()
+        acc = torch.zeros(len(g), dtype=torch.float64)
         for j in range(0, len(ref), block):
-            r = _unpack(ref[j : j + block])
-            r_bits = r.sum(1)
-            both = g @ r.T
-            # Bit counts are whole numbers, so a union of 0 means two empty fingerprints (fixed below).
-            sim = both / np.maximum(g_bits[:, None] + r_bits[None, :] - both, 1.0)
-            if g_empty.any():
-                sim[np.ix_(g_empty, r_bits == 0)] = 1.0
+            m = min(block, len(ref) - j)
+            lo, hi = int(crow[j]), int(crow[j + m])
+            with warnings.catch_warnings():  # "sparse CSR support is in beta": the product used here is plain
+                warnings.simplefilter("ignore", UserWarning)
+                r = torch.sparse_csr_tensor(torch.from_numpy(crow[j : j + m + 1] - lo), cols[lo:hi], ones[lo:hi],
+                                            size=(m, g.shape[1]), check_invariants=False)
+            both = r @ gt  # (m, len(g)): bits each reference shares with each generated molecule
+            union = (r_bits_all[j : j + m, None] + g_bits[None, :]).sub_(both).clamp_(min=1.0)
+            sim = both.div_(union)  # a union of 0 (two empty fingerprints) gives 0 here; fixed below
             if agg == "max":
-                np.maximum(acc, sim.max(1), out=acc)
+                acc = torch.maximum(acc, sim.amax(0).double())
             else:
-                acc += (sim if p == 1 else sim**p).sum(1)
-        out[i : i + block] = acc if agg == "max" else (acc / len(ref)) ** (1.0 / p)
+                acc += (sim if p == 1 else sim.pow_(p)).sum(0, dtype=torch.float64)
+        g_empty = (g_bits == 0).numpy()
+        if agg == "max":
+            acc = acc.numpy()
+            if r_empty:
+                acc[g_empty] = 1.0
+            out[i : i + len(g)] = acc
+        else:
+            acc = acc.numpy()
+            acc[g_empty] += r_empty  # an empty row against each empty reference: similarity 1
+            out[i : i + len(g)] = (acc / max(len(ref), 1)) ** (1.0 / p)
     return out
 
 

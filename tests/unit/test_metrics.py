@@ -41,6 +41,21 @@ def test_empty_fingerprints_count_as_identical():
     assert M.aggregate_tanimoto(empty, empty, "max").tolist() == [1.0]
 
 
+@pytest.mark.parametrize("agg, p", [("max", 1), ("mean", 1), ("mean", 2)])
+def test_sparse_similarity_search_equals_every_pair_by_hand(agg, p):
+    # sparse random fingerprints with empty rows on both sides, in blocks smaller than either set
+    rng = np.random.default_rng(0)
+    bits = (rng.random((23, M.FP_BITS)) < 0.04).astype(np.uint8)
+    bits[[3, 17]] = 0
+    gen, ref = np.packbits(bits[:9], axis=1), np.packbits(bits[5:], axis=1)
+    g, r = bits[:9].astype(float), bits[5:].astype(float)
+    both = g @ r.T
+    union = g.sum(1)[:, None] + r.sum(1)[None, :] - both
+    sim = np.where(union == 0, 1.0, both / np.maximum(union, 1))
+    want = sim.max(1) if agg == "max" else (sim**p).mean(1) ** (1 / p)
+    assert M.aggregate_tanimoto(gen, ref, agg, p, block=4) == pytest.approx(want, abs=1e-6)
+
+
 def test_cosine_similarity():
     assert M.cosine_similarity({"a": 1, "b": 1}, {"a": 2, "b": 2}) == pytest.approx(1.0)
     assert M.cosine_similarity({"a": 1}, {"b": 3}) == 0.0
