@@ -1,14 +1,18 @@
 """What the variant studies share (ablate_collapse.py, ablate_augmentation.py, study_quality.py): the
 budget flags, the ``molvae train`` command of one variant, the loop that keeps partial results, and
-the results files with their provenance."""
+the results files with their provenance; and what the side-by-side benchmarks share
+(bench_encoder.py, bench_tanimoto.py): their flags and the loop that times two ways in turn."""
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -84,3 +88,34 @@ def save_results(table: pd.DataFrame, path: Path, **extra) -> Path:
     with pd.option_context("display.width", 250, "display.max_columns", 60):
         print(table.round(4).to_string(index=False))
     return json_path
+
+
+def add_side_by_side_flags(ap: argparse.ArgumentParser, out: str, repeats: int = 3) -> None:
+    """The flags of a side-by-side benchmark: --repeats, --threads (torch's) and --out (its JSON)."""
+    ap.add_argument("--repeats", type=int, default=repeats)
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: PyTorch's default)")
+    ap.add_argument("--out", type=Path, default=Path(out))
+
+
+def set_threads(args: argparse.Namespace) -> int:
+    """Apply --threads to torch; the number of threads torch will use."""
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    return torch.get_num_threads()
+
+
+def side_by_side(ways: dict[str, Callable[[], Any]], repeats: int, warmup: bool = True) -> tuple[dict[str, float], dict[str, Any]]:
+    """Run every way once in each repeat, in turn, so that all see the same machine load (with
+    `warmup`, a first round that is not counted). The median seconds of each way, and each way's
+    last result (to check that they agree)."""
+    times: dict[str, list[float]] = {name: [] for name in ways}
+    results: dict[str, Any] = {}
+    for repeat in range(repeats + int(warmup)):
+        for name, way in ways.items():
+            start = time.perf_counter()
+            results[name] = way()
+            if repeat or not warmup:
+                times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}, results

@@ -17,16 +17,13 @@ from __future__ import annotations
 
 import argparse
 import platform
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # scripts/harness.py
-from harness import script_provenance
+from harness import add_side_by_side_flags, script_provenance, set_threads, side_by_side
 
 from molvae.io import write_json
 from molvae.metrics import aggregate_tanimoto, load_reference
@@ -50,35 +47,26 @@ def dense_tanimoto(gen: np.ndarray, ref: np.ndarray, agg: str = "max", p: int = 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=2000, help="generated molecules")
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: PyTorch's default)")
-    ap.add_argument("--out", type=Path, default=Path("docs/bench/tanimoto.json"))
+    add_side_by_side_flags(ap, "docs/bench/tanimoto.json")
     args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    threads = set_threads(args)
     ref = load_reference("moses:test", progress=False).features.fps
     pool = load_reference("moses:test_scaffolds", progress=False).features.fps
     gen = pool[np.random.default_rng(0).choice(len(pool), args.n, replace=False)]
     ways = {"dense": dense_tanimoto, "sparse": aggregate_tanimoto}
-    times = {name: [] for name in ways}
-    results = {}
-    for _ in range(args.repeats):
-        for name, way in ways.items():
-            start = time.perf_counter()
-            results[name] = way(gen, ref, "max")
-            times[name].append(time.perf_counter() - start)
+    median, results = side_by_side({name: (lambda way=way: way(gen, ref, "max")) for name, way in ways.items()},
+                                   args.repeats, warmup=False)
     np.testing.assert_allclose(results["sparse"], results["dense"], rtol=0, atol=1e-6)
     for p in (1, 2):  # IntDiv's power means over the generated set itself
         np.testing.assert_allclose(aggregate_tanimoto(gen, gen, "mean", p), dense_tanimoto(gen, gen, "mean", p),
                                    rtol=1e-5)
-    median = {name: statistics.median(t) for name, t in times.items()}
     ratio = median["dense"] / median["sparse"]
     for name, seconds in median.items():
         print(f"{name:>6}: {seconds:.2f} s for {args.n:,} molecules against {len(ref):,} (nearest neighbours)")
     print(f"sparse is {ratio:.1f}x faster ({platform.processor() or platform.machine()}, "
-          f"{torch.get_num_threads()} threads)")
+          f"{threads} threads)")
     write_json(args.out, script_provenance(n=args.n, reference=len(ref), repeats=args.repeats,
-                                           threads=torch.get_num_threads(), seconds=median, ratio=round(ratio, 2)))
+                                           threads=threads, seconds=median, ratio=round(ratio, 2)))
 
 
 if __name__ == "__main__":
