@@ -20,7 +20,9 @@ study's scale:
 scores a later leg of the campaign: a run restarted (``--init-from``) from FILE, a file the campaign
 made, after its run folder was lost. Its rows are placed after FILE's step, epochs and training
 hours (FILE's row in the curve, found by its learning rate), so that the curve goes on where FILE
-left it, with the leg's number in the ``leg`` column. Rows are appended to
+left it, with the leg's number in the ``leg`` column: one more than FILE's row's, or ``--leg N``
+where a second run was restarted from the same file (a leg lost too), whose rows must not be taken
+for the lost leg's. Rows are appended to
 OUT/campaign.csv (one per snapshot; a snapshot already there is skipped), with OUT/campaign.json
 (the command and settings) and OUT/campaign.png: FCD/Test and Filters against the campaign's epochs,
 one line per leg, the MOSES models as reference lines, and each metric's log trend extended to 20
@@ -95,9 +97,11 @@ def snapshot_row(path: Path, step: int, offset: dict | None = None) -> dict:
             "train_hours": round(offset["train_hours"] + meta["elapsed_s"] / 3600, 3), "leg": offset["leg"]}
 
 
-def leg_offset(start: Path, table: pd.DataFrame) -> dict:
+def leg_offset(start: Path, table: pd.DataFrame, leg: int = 0) -> dict:
     """Where a later leg, restarted from the campaign's file `start`, begins: that file's step, epochs
-    and training hours in the campaign, and the next leg number.
+    and training hours in the campaign, and the leg's number: `leg`, or by default one more than the
+    leg `start` came from (a second run restarted from the same file, after the first was lost too,
+    needs its own, higher number).
 
     A file's meta counts from the start of its own leg, so the file is found in the curve by its
     learning rate, which the cosine schedule makes different at every step; a file whose rate no
@@ -113,11 +117,27 @@ def leg_offset(start: Path, table: pd.DataFrame) -> dict:
             sys.exit(f"{start}: its learning rate ({lr}) is in no row of the curve; --continues takes the "
                      "campaign's file a leg started from, whose snapshot was scored (e.g. a shipped sampling model)")
         row = match.iloc[0]
-        return {"step": int(row.step), "epoch": float(row.epoch), "train_hours": float(row.train_hours),
-                "leg": int(row.leg) + 1}
-    before = table[table.step <= meta["step"]] if len(table) else table  # the legs that led to `start`
-    return {"step": int(meta["step"]), "epoch": float(meta["progress"]),
-            "train_hours": round(meta["elapsed_s"] / 3600, 3), "leg": int(before.leg.max()) + 1 if len(before) else 2}
+        offset = {"step": int(row.step), "epoch": float(row.epoch), "train_hours": float(row.train_hours),
+                  "leg": int(row.leg) + 1}
+    else:
+        before = table[table.step <= meta["step"]] if len(table) else table  # the legs that led to `start`
+        offset = {"step": int(meta["step"]), "epoch": float(meta["progress"]),
+                  "train_hours": round(meta["elapsed_s"] / 3600, 3), "leg": int(before.leg.max()) + 1 if len(before) else 2}
+    if leg:
+        if leg < offset["leg"]:
+            sys.exit(f"--leg {leg}: a leg restarted from {start} is leg {offset['leg']} or later")
+        offset["leg"] = leg
+    return offset
+
+
+def unscored(run: Path, table: pd.DataFrame, offset: dict | None) -> tuple[list[tuple[int, Path]], set]:
+    """The run's snapshots (step, path) that have no row yet, and the (step, leg) pairs that have one.
+    A snapshot is keyed by its step in the campaign and its leg, as a later leg may repeat an abandoned
+    leg's steps."""
+    leg, start = (offset["leg"], offset["step"]) if offset else (1, 0)
+    done = set(zip(table.step, table.leg)) if len(table) else set()
+    snapshots = sorted((p for p in (run / "snapshots").glob("step*.pt") if snapshot_step(p) > 0), key=snapshot_step)
+    return [(snapshot_step(p), p) for p in snapshots if (snapshot_step(p) + start, leg) not in done], done
 
 
 def score(model_path: Path, args: argparse.Namespace, train: list[str], train_set: set[str],
@@ -169,11 +189,10 @@ def cmd_score(args: argparse.Namespace) -> None:
     table = pd.read_csv(csv_path) if csv_path.is_file() else pd.DataFrame()
     if len(table) and "leg" not in table:
         table["leg"] = 1
-    offset = leg_offset(Path(args.continues), table) if args.continues else None
-    leg = offset["leg"] if offset else 1
-    done = set(zip(table.step, table.leg)) if len(table) else set()  # a later leg may repeat an abandoned leg's steps
-    todo = sorted((p for p in (run / "snapshots").glob("step*.pt") if snapshot_step(p) > 0), key=snapshot_step)
-    todo = [(snapshot_step(p), p) for p in todo if (snapshot_step(p) + (offset["step"] if offset else 0), leg) not in done]
+    offset = leg_offset(Path(args.continues), table, args.leg) if args.continues else None
+    if args.leg and offset is None:
+        sys.exit("--leg numbers a later leg: give --continues FILE too")
+    todo, done = unscored(run, table, offset)
     if args.start and (0, 1) not in done:
         todo.insert(0, (0, Path(args.start)))
     if args.last:
@@ -369,6 +388,9 @@ def main() -> None:
     s.add_argument("run", help="the campaign's run folder (holds snapshots/)")
     s.add_argument("--start", help="the model the run started from, scored as step 0")
     s.add_argument("--continues", help="a later leg: the campaign's file this run was restarted from (--init-from)")
+    s.add_argument("--leg", type=int, default=0,
+                   help="with --continues: this leg's number (default: one more than the leg FILE came from); "
+                        "give a new one when a second run restarts from the same file")
     s.add_argument("--width", type=float, default=0.7, help="bank width W (fixed over the campaign)")
     s.add_argument("--n", type=int, default=10_000, help="samples per snapshot")
     s.add_argument("--bank", type=int, default=20_000, help="bank size (MOSES-train molecules)")

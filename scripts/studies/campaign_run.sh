@@ -28,6 +28,10 @@ else
       --lr 0.000418 --lr-schedule cosine --lr-warmup-epochs 0.05 --lr-final 0.12 --seed 8 \
       --precision auto --threads 2 --workers 2 --checkpoint-minutes 5 --snapshot-epochs 0.5 -o "$RUN"
 fi
+if [ ! -f "$RUN/last.pt" ]; then
+  echo "a new leg from v0.6.1: if leg 3's rows are in docs/bench/quality/campaign.csv, score this one with" \
+       "campaign.py score $RUN --continues molvae/pretrained/molvae-moses-v0.6.1.pt --leg N (N: the highest leg + 1)"
+fi
 echo "$(date -u +%FT%TZ) worktree $(git -C "$TREE" rev-parse --short HEAD): $*" >> "$RUNS/campaign.log"
 nohup "$@" >> "$RUNS/campaign.log" 2>&1 &
 echo "campaign started (pid $!): tail -c 300 $RUNS/campaign.log"

@@ -105,6 +105,26 @@ def test_a_leg_restarted_from_a_later_legs_file_is_found_by_its_learning_rate(ca
     with pytest.raises(SystemExit, match="in no row of the curve"):
         campaign.leg_offset(Path("v06.pt"), table)
 
+def test_a_second_restart_from_the_same_file_is_scored_as_its_own_leg(campaign, monkeypatch, tmp_path):
+    """Leg 3 restarted from v0.6 and was lost too; leg 4 restarts from v0.6 again. Its snapshots have
+    the same steps as leg 3's scored ones: by default they would be taken as scored, with --leg 4
+    they are new rows; a leg number below the file's next is refused."""
+    import molvae.checkpoint
+
+    monkeypatch.setattr(molvae.checkpoint, "load_checkpoint", lambda path: {"meta": {"step": 13842, "lr": 4.18e-4}})
+    table = pd.DataFrame({"step": [21532, 23070], "epoch": [7.0, 7.5], "train_hours": [12.1, 16.2],
+                          "lr": [4.18e-4, 4.17e-4], "leg": [2, 3]})
+    (tmp_path / "snapshots").mkdir()
+    (tmp_path / "snapshots" / "step1538.pt").touch()
+    default = campaign.leg_offset(Path("v06.pt"), table)
+    assert default["leg"] == 3 and campaign.unscored(tmp_path, table, default)[0] == []
+    fourth = campaign.leg_offset(Path("v06.pt"), table, leg=4)
+    assert fourth == {"step": 21532, "epoch": 7.0, "train_hours": 12.1, "leg": 4}
+    assert campaign.unscored(tmp_path, table, fourth)[0] == [(1538, tmp_path / "snapshots" / "step1538.pt")]
+    with pytest.raises(SystemExit, match="leg 3 or later"):
+        campaign.leg_offset(Path("v06.pt"), table, leg=2)
+
+
 def test_the_figure_marks_where_a_later_leg_starts(campaign, tmp_path):
     table = pd.DataFrame({"epoch": [0, 0.5, 1.0, 1.5, 2.0], "FCD/Test": [2.1, 1.9, 1.7, 1.6, 1.5],
                           "Filters": [0.87, 0.88, 0.89, 0.9, 0.9], "n": 10_000, "width": 0.7,
