@@ -234,7 +234,7 @@ def aggregate_tanimoto(gen: np.ndarray, ref: np.ndarray, agg: str = "max", p: in
         else:
             acc = acc.numpy()
             acc[g_empty] += r_empty  # an empty row against each empty reference: similarity 1
-            out[i : i + len(g)] = (acc / max(len(ref), 1)) ** (1.0 / p)
+            out[i : i + len(g)] = (acc / len(ref)) ** (1.0 / p) if len(ref) else np.nan
     return out
 
 

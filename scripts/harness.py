@@ -98,11 +98,18 @@ def add_side_by_side_flags(ap: argparse.ArgumentParser, out: str, repeats: int =
 
 
 def set_threads(args: argparse.Namespace) -> int:
-    """Apply --threads to torch; the number of threads torch will use."""
+    """Apply --threads to torch and to the BLAS and OpenMP pools numpy uses (threadpoolctl, where
+    installed), so that both sides of a comparison get the same threads; the number torch will use."""
     import torch
 
     if args.threads:
         torch.set_num_threads(args.threads)
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            print("threadpoolctl is not installed: numpy's BLAS keeps its own threads", file=sys.stderr)
+        else:
+            threadpool_limits(args.threads)  # stays in force for the process
     return torch.get_num_threads()
 
 

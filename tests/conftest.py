@@ -3,12 +3,14 @@
 import os
 from pathlib import Path
 
-if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
-    # Workers sharing the cores take one thread each (before numpy, torch or RDKit start their pools):
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _WORKERS > 1:
+    # Workers sharing the cores split them (before numpy, torch or RDKit start their thread pools):
     # two workers of two OpenMP threads each on two cores spin against each other and ran the suite
-    # slower than one process did.
+    # slower than one process did. (`pytest -n 0` keeps the default threads.)
+    _threads = str(max(1, (os.cpu_count() or 1) // _WORKERS))
     for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[_var] = "1"
+        os.environ[_var] = _threads
 
 import pytest  # noqa: E402
 import rdkit  # noqa: E402
