@@ -3,6 +3,8 @@
     python scripts/studies/equal_novelty.py -m molvae-moses-v0.6.1              # search, score, plot
     python scripts/studies/equal_novelty.py -m molvae-moses-v0.6.1 --plot-only # redraw the figure from the CSV
     python scripts/studies/equal_novelty.py -m molvae-moses-v0.6.1 --max-ring none  # without the ring screen
+    python scripts/studies/equal_novelty.py -m BANK.pt --temperature 0.8 --targets CharRNN JT-VAE --n 10000 \
+        --out docs/bench/quality/temperature                                   # another temperature, two targets
 
 A code bank's width W trades novelty for closeness to the data: a narrow width decodes near the
 bank's training molecules (low novelty, low FCD), a wide one far from them. A generative model is
@@ -20,7 +22,9 @@ the MOSES metrics against MOSES-test).
 3. **Plot.** OUT/equal_novelty.png: FCD/Test, Filters and SNN/Test against novelty, molvae's
    widths as a line and the MOSES models as points.
 
-Each 30,000-sample row takes about 5 minutes of both cores (most of it the metrics).
+Each 30,000-sample row takes about 5 minutes of both cores (most of it the metrics). Rows are kept
+apart by model, ring limit and decoding temperature (`--temperature`; 1 where a row has none), so
+runs at several temperatures share one CSV and one figure.
 """
 
 from __future__ import annotations
@@ -50,12 +54,13 @@ def novelty_of(smiles: list[str], train_path: Path) -> float:
     return float(1.0 - in_training_set(distinct, train_path).mean())
 
 
-def search(vae, grid: list[float], n: int, train_path: Path, max_ring: int | None = None) -> pd.DataFrame:
+def search(vae, grid: list[float], n: int, train_path: Path, max_ring: int | None = None,
+           temperature: float = 1.0) -> pd.DataFrame:
     """Novelty of `n` samples (seed 1) at each width of `grid`."""
     rows = []
     for width in grid:
         tick = time.perf_counter()
-        samples = vae.sample(n, seed=1, prior_width=width, max_ring=max_ring)
+        samples = vae.sample(n, seed=1, prior_width=width, max_ring=max_ring, temperature=temperature)
         rows.append({"width": width, "novelty": novelty_of(samples.smiles.tolist(), train_path), "n": n})
         print(f"  search: W {width:g}: novelty {rows[-1]['novelty']:.4f} ({time.perf_counter() - tick:.0f} s)", flush=True)
     return pd.DataFrame(rows)
@@ -70,11 +75,12 @@ def width_for(novelty: float, grid: pd.DataFrame) -> float | None:
     return round(float(np.interp(novelty, nov, g.width.to_numpy(float))), 3)
 
 
-def score(vae, width: float, n: int, refs: dict, train_set: set[str], max_ring: int | None = None) -> dict:
+def score(vae, width: float, n: int, refs: dict, train_set: set[str], max_ring: int | None = None,
+          temperature: float = 1.0) -> dict:
     from molvae.metrics import evaluate
 
     tick = time.perf_counter()
-    samples = vae.sample(n, seed=0, prior_width=width, max_ring=max_ring)
+    samples = vae.sample(n, seed=0, prior_width=width, max_ring=max_ring, temperature=temperature)
     metrics = evaluate(samples.smiles.tolist(), refs, train_set, workers=None, progress=False)
     row = {k: metrics[k] for k in ("Novelty", "FCD/Test", "Filters", "SNN/Test", "Scaf/Test", "IntDiv",
                                    "unique@10k", "valid")}
@@ -83,12 +89,21 @@ def score(vae, width: float, n: int, refs: dict, train_set: set[str], max_ring: 
     return row
 
 
-def of_model(table: pd.DataFrame, model: str, max_ring: int | None | str = "any") -> pd.DataFrame:
+def temperatures(table: pd.DataFrame) -> pd.Series:
+    """Each row's decoding temperature (rows from before the column was kept were sampled at 1)."""
+    column = table.temperature if "temperature" in table else pd.Series(float("nan"), index=table.index)
+    return column.fillna(1.0)
+
+
+def of_model(table: pd.DataFrame, model: str, max_ring: int | None | str = "any",
+             temperature: float | None = None) -> pd.DataFrame:
     """The rows of `model` (the CSV keeps earlier models' rows beside it), sampled under the ring
-    limit `max_ring` (None: none; "any": every limit)."""
+    limit `max_ring` (None: none; "any": every limit) at `temperature` (None: every temperature)."""
     if not len(table):
         return table.assign(target=[])
     rows = table[table.model == model]
+    if temperature is not None:
+        rows = rows[temperatures(rows) == temperature]
     if max_ring == "any":
         return rows
     limits = rows.max_ring if "max_ring" in rows else pd.Series(float("nan"), index=rows.index)
@@ -104,9 +119,10 @@ def plot(table: pd.DataFrame, path: Path, model: str) -> None:
     fig, axes = plt.subplots(1, 3, figsize=(13, 4.2))
     limits = table.max_ring.fillna(0) if "max_ring" in table else pd.Series(0, index=table.index)
     for ax, (metric, col) in zip(axes, COLUMNS.items()):
-        for k, (limit, t) in enumerate(table.groupby(limits)):
+        for k, ((limit, temp), t) in enumerate(table.groupby([limits, temperatures(table)])):
             t = t.sort_values("Novelty")
             label = f"{model}, rings of at most {int(limit)} atoms" if limit else f"{model}, no ring limit"
+            label += f", temperature {temp:g}" if temp != 1 else ""
             ax.plot(t.Novelty, t[metric], "o-" if k == 0 else "D--", color=("C0", "0.15", "C9")[k % 3], label=label + " (bank widths)")
             for x, y, w in zip(t.Novelty, t[metric], t.width):
                 ax.annotate(f"W {w:g}", (x, y), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=6)
@@ -125,6 +141,8 @@ def main() -> None:
     ap.add_argument("--grid", type=float, nargs="+", default=[0.05, 0.1, 0.15, 0.2, 0.35, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.15, 1.3, 1.5],
                     help="the widths searched")
     ap.add_argument("--max-ring", default="auto", help="the ring limit molvae sample screens with (auto: the model's; none)")
+    ap.add_argument("--temperature", type=float, default=1.0, help="decoding temperature (molvae sample --temperature)")
+    ap.add_argument("--targets", nargs="+", choices=sorted(MOSES), help="MOSES models whose novelty to match (default: all)")
     ap.add_argument("--out", type=Path, default=Path("docs/bench/quality"))
     ap.add_argument("--plot-only", action="store_true", help="redraw the figure from the CSV")
     args = ap.parse_args()
@@ -146,21 +164,21 @@ def main() -> None:
     max_ring = resolve_max_ring(args.max_ring, vae.domain.max_ring)
     train_path = resolve_data_path("moses:train")
     print(f"searching widths for novelty {', '.join(f'{v[3]:g}' for v in MOSES.values())} on {args.search_n:,} samples")
-    grid = search(vae, args.grid, args.search_n, train_path, max_ring)
+    grid = search(vae, args.grid, args.search_n, train_path, max_ring, args.temperature)
     train_set = canonical_set(train_path, progress=False)
     refs = {"Test": load_reference("moses:test", progress=False)}
-    done = set(of_model(table, args.model, max_ring).target)  # other models' and limits' rows stay in the CSV
+    done = set(of_model(table, args.model, max_ring, args.temperature).target)  # other rows stay in the CSV
     for name, values in sorted(MOSES.items(), key=lambda kv: kv[1][3]):
-        if name in done:
+        if name in done or (args.targets and name not in args.targets):
             continue
         width = width_for(values[3], grid)
         if width is None:
             print(f"  {name}: novelty {values[3]} is outside the grid's {grid.novelty.min():.3f}-{grid.novelty.max():.3f}; widen --grid")
             continue
         print(f"== {name}: novelty {values[3]} at W {width:g}", flush=True)
-        row = {"model": args.model, "max_ring": max_ring, "target": name, "target_novelty": values[3], "width": width,
-               "n": args.n}
-        row.update(score(vae, width, args.n, refs, train_set, max_ring))
+        row = {"model": args.model, "max_ring": max_ring, "temperature": args.temperature, "target": name,
+               "target_novelty": values[3], "width": width, "n": args.n}
+        row.update(score(vae, width, args.n, refs, train_set, max_ring, args.temperature))
         row.update({f"moses_{k}": values[c] for k, c in COLUMNS.items()})
         print("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()), flush=True)
         table = pd.concat([table, pd.DataFrame([row])], ignore_index=True)

@@ -165,3 +165,16 @@ def test_equal_novelty_keeps_each_models_rows_apart(equal_novelty):
     assert list(equal_novelty.of_model(table, "molvae-moses-v0.6").target) == ["VAE"]
     assert list(equal_novelty.of_model(table, "molvae-moses-v0.7").target) == []
     assert list(equal_novelty.of_model(pd.DataFrame(), "molvae-moses-v0.6").target) == []
+
+
+def test_equal_novelty_keeps_each_temperatures_rows_apart(equal_novelty, tmp_path):
+    # rows written before the temperature column existed were sampled at 1
+    table = pd.DataFrame({"model": ["m"] * 3, "target": ["AAE", "AAE", "VAE"], "temperature": [float("nan"), 0.8, 1.0],
+                          "width": [0.5, 0.9, 0.2], "Novelty": [0.79, 0.80, 0.70], "FCD/Test": [0.6, 0.5, 0.4],
+                          "Filters": [0.95, 0.96, 0.97], "SNN/Test": [0.56, 0.57, 0.58], "n": 10_000})
+    assert list(equal_novelty.of_model(table, "m", temperature=1.0).target) == ["AAE", "VAE"]
+    assert list(equal_novelty.of_model(table, "m", temperature=0.8).width) == [0.9]
+    assert list(equal_novelty.of_model(table, "m", temperature=0.6).target) == []
+    assert len(equal_novelty.of_model(table, "m")) == 3
+    equal_novelty.plot(table, tmp_path / "t.png", "m")  # one line per temperature
+    assert (tmp_path / "t.png").stat().st_size > 10_000
