@@ -82,8 +82,8 @@ class MolVAE:
     def __repr__(self) -> str:
         cfg = self.config
         where = shipped_name(self.path) or (str(self.path) if self.path is not None else "not saved")
-        prior = (f"code bank of {len(self.prior):,} (width {self.prior.width:g})" if self.prior is not None
-                 else "N(0, I)")
+        prior = (f"code bank of {len(self.prior):,} (width {self.prior.width:g}, temperature {self.prior.temperature:g})"
+                 if self.prior is not None else "N(0, I)")
         cleaning = [name for name in ("standardize", "largest_fragment") if getattr(self, name)]
         return (f"MolVAE({where}: latent {cfg.latent_dim}, encoder {cfg.encoder_hidden}, decoder {cfg.decoder_layers} x "
                 f"{cfg.decoder_hidden}, vocabulary {len(self.vocab)} tokens, max_len {cfg.max_len}, prior {prior}"
@@ -184,7 +184,7 @@ class MolVAE:
 
     # -------------------------------------------------------------- verbs
 
-    def sample(self, n: int, temperature: float = 1.0, greedy: bool = False, batch_size: int = 1024,
+    def sample(self, n: int, temperature: float | None = None, greedy: bool = False, batch_size: int = 1024,
                seed: int | None = None, valid_only: bool = True, max_rounds: int = 20,
                workers: int | None = None, progress: bool = False, relax: int = 0, prior: str = "auto",
                prior_width: float | None = None, screen: bool = True, max_ring: int | str | None = "auto") -> pd.DataFrame:
@@ -200,7 +200,9 @@ class MolVAE:
         SELFIES constraints relaxed by that many bonds and discards the slips RDKit refuses (see
         :class:`molvae.sampling.SampleStream`). `prior` says where the latent codes come from: "auto" (the
         model's code bank from ``molvae fit-prior`` when it has one, else N(0, I)), "normal" or "bank"
-        (see :mod:`molvae.prior`); `prior_width` overrides the bank's stored width. `screen` replaces
+        (see :mod:`molvae.prior`); `prior_width` overrides the bank's stored width and `temperature` its
+        stored decoding temperature (None: the bank's, from ``molvae fit-prior --temperature``; 1 for
+        codes from N(0, I); ``df.attrs["temperature"]`` says which was used). `screen` replaces
         decoding slips (radicals, molecules the model cannot read back) like invalid draws;
         ``df.attrs["redrawn"]`` is the fraction of draws not emitted and ``df.attrs["slips"]`` counts
         the slips by reason (:class:`molvae.sampling.SampleStream`). The screen also replaces molecules
@@ -217,9 +219,10 @@ class MolVAE:
         df.attrs["redrawn"] = stream.redrawn
         df.attrs["slips"] = dict(stream.slips)
         df.attrs["prior"] = stream.codes
+        df.attrs["temperature"] = stream.temperature
         return df
 
-    def sample_to_csv(self, path: str | os.PathLike, n: int, temperature: float = 1.0, greedy: bool = False,
+    def sample_to_csv(self, path: str | os.PathLike, n: int, temperature: float | None = None, greedy: bool = False,
                       batch_size: int = 1024, seed: int | None = None, valid_only: bool = True,
                       max_rounds: int = 20, workers: int | None = None, progress: bool = False,
                       properties: str | Sequence[str] | None = (), relax: int = 0, prior: str = "auto",
@@ -231,8 +234,8 @@ class MolVAE:
 
         Returns a summary: n, raw_validity, redrawn (the fraction of draws not emitted), slips (screened
         decoding slips by reason), unique_of_valid (distinct canonical SMILES among the valid rows),
-        seconds, mol_per_s, prior (where the codes came from: "normal", or "bank" at its width), max_ring
-        (the ring limit screened with, or None).
+        seconds, mol_per_s, prior (where the codes came from: "normal", or "bank" at its width), temperature
+        (the decoding temperature used), max_ring (the ring limit screened with, or None).
         """
         from molvae import properties as props
 
@@ -258,7 +261,7 @@ class MolVAE:
                 "slips": dict(stream.slips.most_common()),
                 "unique_of_valid": round(len(seen) / max(valid, 1), 4), "seconds": round(seconds, 2),
                 "mol_per_s": round(rows / max(seconds, 1e-9), 1), "prior": prior_label(stream.codes),
-                "max_ring": stream.max_ring}
+                "temperature": stream.temperature, "max_ring": stream.max_ring}
 
     def _warn_if_not_the_sampling_model(self) -> None:
         """Sampling from the shipped model that ``MolVAE.load()`` gives by default (for the latent

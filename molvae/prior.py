@@ -10,7 +10,9 @@ one of them at random and takes
 With width 1 that is an exact draw from the aggregate posterior (1/N) sum_i q(z | x_i), the
 distribution the decoder was trained on; a wider draw reaches further from the training molecules:
 more new molecules, fewer like the data. ``molvae fit-prior`` builds a bank and stores it in the
-checkpoint; ``molvae sample`` then draws from it unless ``--prior normal`` is given.
+checkpoint; ``molvae sample`` then draws from it unless ``--prior normal`` is given. The bank also
+keeps the decoding temperature to sample it at: a lower temperature keeps the decoder to its likelier
+tokens (fewer slips), and a wider width gives back the novelty that costs (docs/quality.md).
 """
 
 from __future__ import annotations
@@ -34,20 +36,29 @@ def check_width(width: float) -> float:
     return width
 
 
+def check_temperature(temperature: float) -> float:
+    temperature = float(temperature)
+    if not (0 < temperature < float("inf")):
+        raise MolvaeError(f"temperature must be a finite number above 0, got {temperature}")
+    return temperature
+
+
 class CodeBank:
     """Posterior means `mu` and standard deviations `sigma` (each (N, D)) of N training molecules,
-    drawn from as ``mu_i + width * sigma_i * eps``; `info` says where they came from."""
+    drawn from as ``mu_i + width * sigma_i * eps`` and decoded at `temperature`; `info` says where
+    they came from."""
 
     kind = "bank"
 
     def __init__(self, mu: torch.Tensor | np.ndarray, sigma: torch.Tensor | np.ndarray, width: float = 1.0,
-                 info: dict[str, Any] | None = None):
+                 info: dict[str, Any] | None = None, temperature: float = 1.0):
         self.mu = torch.as_tensor(mu, dtype=torch.float32)
         self.sigma = torch.as_tensor(sigma, dtype=torch.float32)
         if self.mu.ndim != 2 or self.mu.shape != self.sigma.shape or len(self.mu) == 0:
             raise MolvaeError(f"a code bank needs mu and sigma of one shape (N, D), N > 0; got "
                               f"{tuple(self.mu.shape)} and {tuple(self.sigma.shape)}")
         self.width = check_width(width)
+        self.temperature = check_temperature(temperature)
         self.info = dict(info or {})
         self.rejects = None  # set by fit: a (row, input, reason) table of the chosen molecules left out
 
@@ -64,10 +75,10 @@ class CodeBank:
 
     @classmethod
     def fit(cls, vae: Any, smiles: Sequence[str], size: int = 50_000, width: float = 1.0, seed: int = 0,
-            source: str = "", progress: bool = False) -> "CodeBank":
+            source: str = "", progress: bool = False, temperature: float = 1.0) -> "CodeBank":
         """Encode up to `size` molecules of `smiles` (a seeded random choice when there are more) with
-        `vae` (a loaded :class:`molvae.api.MolVAE`) and keep their posteriors. Molecules the model
-        cannot read are left out and counted."""
+        `vae` (a loaded :class:`molvae.api.MolVAE`) and keep their posteriors, to be drawn at `width`
+        and decoded at `temperature`. Molecules the model cannot read are left out and counted."""
         from molvae.chem import as_smiles_list
 
         if size < 1:
@@ -82,7 +93,7 @@ class CodeBank:
         mu, logvar = vae.encode_set(mols)
         info = {"size": len(mols), "offered": len(pick), "rejected": len(mols.rejects), "source": source,
                 "rows_in_source": len(smiles), "seed": seed}
-        bank = cls(mu, np.exp(0.5 * logvar), width, info)
+        bank = cls(mu, np.exp(0.5 * logvar), width, info, temperature)
         # the chosen molecules the model could not read, by their row in `smiles`
         bank.rejects = mols.rejects.assign(row=pick[mols.rejects.row.to_numpy(dtype=np.int64)])
         return bank
@@ -123,7 +134,7 @@ class CodeBank:
 
     def describe(self) -> dict[str, Any]:
         """What the checkpoint's metadata records about the bank."""
-        return {"kind": self.kind, "width": self.width, **self.info}
+        return {"kind": self.kind, "width": self.width, "temperature": self.temperature, **self.info}
 
     @classmethod
     def from_checkpoint(cls, state: dict[str, torch.Tensor], info: dict[str, Any]) -> "CodeBank":
@@ -131,8 +142,9 @@ class CodeBank:
         if info.get("kind") != cls.kind:
             raise MolvaeError(f"unknown prior kind {info.get('kind')!r} in the checkpoint (this molvae knows 'bank')")
         mu, sigma = state.pop(STATE_PREFIX + "mu"), state.pop(STATE_PREFIX + "sigma")
-        rest = {k: v for k, v in info.items() if k not in ("kind", "width")}
-        return cls(mu.float(), sigma.float(), info.get("width", 1.0), rest)
+        rest = {k: v for k, v in info.items() if k not in ("kind", "width", "temperature")}
+        # banks stored before the temperature was kept were sampled at 1
+        return cls(mu.float(), sigma.float(), info.get("width", 1.0), rest, info.get("temperature", 1.0))
 
 
 def resolve_prior(vae: Any, prior: str = "auto") -> CodeBank | None:
@@ -148,15 +160,28 @@ def resolve_prior(vae: Any, prior: str = "auto") -> CodeBank | None:
     return vae.prior
 
 
-def describe_prior(bank: CodeBank | None, width: float | None = None) -> dict[str, Any]:
-    """Provenance of the codes a sample was drawn from."""
+def describe_prior(bank: CodeBank | None, width: float | None = None, temperature: float | None = None) -> dict[str, Any]:
+    """Provenance of the codes a sample was drawn from, with the width and temperature used where
+    they override the bank's."""
     if bank is None:
         return {"kind": "normal"}
-    return {**bank.describe(), "width": bank.width if width is None else check_width(width)}
+    return {**bank.describe(), "width": bank.width if width is None else check_width(width),
+            "temperature": bank.temperature if temperature is None else check_temperature(temperature)}
+
+
+def sampling_temperature(bank: CodeBank | None, temperature: float | None = None) -> float:
+    """The decoding temperature of a sample: `temperature` when given, else the bank's stored one,
+    else 1 (codes from N(0, I))."""
+    if temperature is not None:
+        return check_temperature(temperature)
+    return bank.temperature if bank is not None else 1.0
 
 
 def prior_label(codes: dict[str, Any]) -> str:
-    """A short name for :func:`describe_prior`'s record: "normal" or "bank(width=W, n=N)"."""
+    """A short name for :func:`describe_prior`'s record: "normal" or "bank(width=W, n=N)", with the
+    temperature where it is not 1."""
     if codes.get("kind") != CodeBank.kind:
         return "normal"
-    return f"bank(width={codes['width']:g}, n={codes.get('size', '?')})"
+    temperature = codes.get("temperature", 1.0)
+    return (f"bank(width={codes['width']:g}, n={codes.get('size', '?')}"
+            + (f", temperature={temperature:g})" if temperature != 1 else ")"))

@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 from molvae.chem import decode_many, decode_screened, relaxed_constraints
 from molvae.errors import MolvaeError
 from molvae.parallel import PARALLEL_MIN_ROWS, spawn_is_safe, worker_pool
-from molvae.prior import check_width, describe_prior, resolve_prior
+from molvae.prior import check_width, describe_prior, resolve_prior, sampling_temperature
 
 
 class SampleStream:
@@ -27,7 +27,8 @@ class SampleStream:
     (:func:`molvae.chem.relaxed_constraints`), so decoding slips fail and are discarded (replaced by
     new draws with `valid_only`); ``raw_validity`` is then the fraction of draws kept. The latent
     codes come from `prior` (:func:`molvae.prior.resolve_prior`: the model's code bank, or N(0, I)),
-    at `prior_width` if given; ``codes`` describes them.
+    at `prior_width` if given, and decoded at `temperature` (None: the bank's stored temperature, or 1
+    for N(0, I)); ``codes`` describes them.
 
     With `screen` (the default), decoding slips that SELFIES repaired into odd molecules are screened
     out (:func:`molvae.chem.slip_reason`: radicals, and molecules the model cannot read back because
@@ -44,16 +45,15 @@ class SampleStream:
     ``valid`` and ``raw_validity`` describe every draw made.
     """
 
-    def __init__(self, vae: Any, n: int, temperature: float = 1.0, greedy: bool = False, batch_size: int = 1024,
+    def __init__(self, vae: Any, n: int, temperature: float | None = None, greedy: bool = False, batch_size: int = 1024,
                  seed: int | None = None, valid_only: bool = True, max_rounds: int = 20,
                  workers: int | None = None, progress: bool = False, relax: int = 0, prior: str = "auto",
                  prior_width: float | None = None, screen: bool = True, max_ring: int | str | None = "auto"):
-        if not greedy and not (0 < temperature < float("inf")):
-            raise MolvaeError(f"temperature must be a finite number above 0, got {temperature}")
         if relax < 0:
             raise MolvaeError(f"relax must be 0 (off) or a positive number of extra bonds, got {relax}")
-        self.vae, self.n, self.temperature, self.greedy = vae, n, temperature, greedy
+        self.vae, self.n, self.greedy = vae, n, greedy
         self.bank = resolve_prior(vae, prior)
+        self.temperature = sampling_temperature(self.bank, temperature)
         self.prior_width = None if prior_width is None else check_width(prior_width)
         if self.bank is None and prior_width is not None:
             raise MolvaeError("a prior width applies to a code bank, and these codes come from N(0, I) "
@@ -87,7 +87,7 @@ class SampleStream:
     @property
     def codes(self) -> dict:
         """Where the latent codes come from (kind, and for a bank its width, size and source)."""
-        return describe_prior(self.bank, self.prior_width)
+        return describe_prior(self.bank, self.prior_width, self.temperature)
 
     @property
     def raw_validity(self) -> float:

@@ -28,7 +28,8 @@ def run_models(args) -> int:
         meta = load_checkpoint(model.path)["meta"]
         cfg, anneal = meta["model_config"], meta.get("run_config", {}).get("anneal", {})
         prior = meta.get("prior")
-        bank = f"code bank of {prior['size']:,} ({prior['source']}, width {prior['width']:g})" if prior else "N(0, I)"
+        bank = (f"code bank of {prior['size']:,} ({prior['source']}, width {prior['width']:g}, "
+                f"temperature {prior.get('temperature', 1.0):g})" if prior else "N(0, I)")
         print(f"    latent {cfg['latent_dim']}, decoder {cfg['decoder_layers']} x {cfg['decoder_hidden']}, "
               f"beta {anneal.get('beta', '?')}; samples from: {bank}")
         print(f"    {model.path} ({model.path.stat().st_size / 1e6:.1f} MB); card: {meta.get('release', {}).get('card', '-')}")

@@ -24,7 +24,9 @@ def add_parsers(sub) -> None:
     add_model_flags(p, use="sample")
     p.add_argument("-n", "--num", type=positive(int), default=1000, help="how many molecules (default: 1000)")
     add_output_flag(p, "samples.csv")
-    p.add_argument("--temperature", type=positive(float), default=1.0, help="softmax temperature; <1 is more conservative (default: 1.0)")
+    p.add_argument("--temperature", type=positive(float), default=None, help=(
+        "softmax temperature; <1 is more conservative (default: the temperature stored with the model's code bank, "
+        "else 1.0)"))
     p.add_argument("--greedy", action="store_true", help="take the most likely token at each step instead of sampling")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument("--keep-invalid", action="store_true", help=(
@@ -66,6 +68,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--size", type=positive(int), default=50_000, help=(
         "molecules in the bank, a seeded random choice of the input's (default: 50,000; 256 bytes each in the checkpoint)"))
     p.add_argument("--width", type=positive(float), default=1.0, help="stored width W (default: 1.0)")
+    p.add_argument("--temperature", type=positive(float), default=1.0, help=(
+        "stored decoding temperature, which molvae sample uses unless given another; a lower one with a wider W "
+        "writes fewer odd molecules at the same novelty (default: 1.0; docs/quality.md)"))
     p.add_argument("--seed", type=int, default=0, help="random seed of the choice (default: 0)")
     p.add_argument("-o", "--output", default="model_with_prior.pt", help="output checkpoint (default: model_with_prior.pt)")
 
@@ -90,9 +95,10 @@ def run_sample(args) -> int:
                                 workers=args.workers if args.workers >= 0 else None, progress=not args.quiet,
                                 properties=args.properties, relax=args.relax, prior=args.prior,
                                 prior_width=args.prior_width, screen=not args.keep_slips, max_ring=args.max_ring)
-    record_provenance(out, args, seed=args.seed, temperature=args.temperature, greedy=args.greedy, relax=args.relax,
-                      precision=args.precision, properties=args.properties,
-                      prior=describe_prior(resolve_prior(vae, args.prior), args.prior_width), summary=summary)
+    record_provenance(out, args, seed=args.seed, temperature=summary["temperature"], greedy=args.greedy,
+                      relax=args.relax, precision=args.precision, properties=args.properties,
+                      prior=describe_prior(resolve_prior(vae, args.prior), args.prior_width, args.temperature),
+                      summary=summary)
     slips = summary.pop("slips")
     print_summary(out, summary, note=f" [model: {shipped_name(vae.path) or vae.path}]")
     if slips:
@@ -108,7 +114,7 @@ def run_fit_prior(args) -> int:
     inputs = read_input(args)
     vae = load_model(args)
     vae.prior = CodeBank.fit(vae, inputs.smiles.tolist(), size=args.size, width=args.width, seed=args.seed,
-                             source=str(args.input), progress=not args.quiet)
+                             source=str(args.input), progress=not args.quiet, temperature=args.temperature)
     vae.meta["domain"] = recorded_from(inputs.smiles, args.size, args.seed, source=str(args.input))
     out = vae.save(args.output)
     info = vae.prior.info
@@ -118,7 +124,7 @@ def run_fit_prior(args) -> int:
         add_input_columns(vae.prior.rejects, inputs).to_csv(rejects, index=False)
         note = f", listed with their reasons in {rejects}"
     print(f"wrote {out}: the model with a code bank of {info['size']:,} molecules from {args.input} "
-          f"(width {args.width:g}; {info['rejected']} of the {info['offered']:,} chosen could not be encoded{note}). "
+          f"(width {args.width:g}, temperature {args.temperature:g}; {info['rejected']} of the {info['offered']:,} chosen could not be encoded{note}). "
           f"Sample from it with: molvae sample -m {out}")
     print(f"its domain: {vae.domain.describe()}")
     print_reject_reasons(vae.prior.rejects.reason)

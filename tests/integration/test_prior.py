@@ -1,6 +1,7 @@
 """The code-bank prior: molvae fit-prior stores it, molvae sample draws from it."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -77,6 +78,40 @@ def test_fit_prior_stores_a_bank_that_sample_uses(tiny_run, tmp_path, moses_300,
     assert main(["sample", "-m", str(out), "-n", "40", "-o", str(tmp_path / "w.csv"), "--prior-width", "0.5",
                  "--properties", "none", "-q"]) == 0
     assert json.loads((tmp_path / "w.csv.meta.json").read_text())["prior"]["width"] == 0.5
+
+
+def test_fit_prior_stores_the_temperature_that_sample_decodes_at(tiny_run, tmp_path, moses_300):
+    """The bank's stored temperature is the default of molvae sample: its draws are those of an
+    explicit --temperature, a flag overrides it, codes from N(0, I) decode at 1, and the record says
+    which was used."""
+    model = str(tiny_run / "best.pt")
+    for name, temperature in (("cold.pt", "0.6"), ("plain.pt", "1.0")):
+        assert main(["fit-prior", str(moses_300), "-m", model, "--device", "cpu", "--size", "80", "--width", "1.2",
+                     "--temperature", temperature, "-o", str(tmp_path / name), "-q"]) == 0
+
+    def sample(name: str, *flags: str) -> tuple[pd.DataFrame, dict]:
+        out = tmp_path / f"{name}_{len(flags)}_{'_'.join(flags)}.csv"
+        assert main(["sample", "-m", str(tmp_path / name), "-n", "60", "-o", str(out), "--properties", "none", "-q",
+                     "--keep-slips", *flags]) == 0
+        return pd.read_csv(out), json.loads(Path(str(out) + ".meta.json").read_text())
+
+    stored, meta = sample("cold.pt")
+    assert meta["temperature"] == 0.6 and meta["prior"]["temperature"] == 0.6 and meta["summary"]["temperature"] == 0.6
+    assert "temperature=0.6" in meta["summary"]["prior"]
+    explicit, meta = sample("plain.pt", "--temperature", "0.6")
+    assert meta["prior"]["temperature"] == 0.6
+    pd.testing.assert_frame_equal(stored, explicit)  # the same draws: the stored value is what decodes
+    warm, meta = sample("cold.pt", "--temperature", "1.0")
+    assert meta["temperature"] == 1.0 and meta["prior"]["temperature"] == 1.0
+    assert not warm.selfies.equals(stored.selfies)
+    _, meta = sample("cold.pt", "--prior", "normal")
+    assert meta["temperature"] == 1.0 and meta["prior"] == {"kind": "normal"}
+    # a bank stored before the temperature was kept decodes at 1
+    bank = CodeBank(torch.zeros(2, 3), torch.ones(2, 3), 0.9, {"size": 2})
+    info = {k: v for k, v in bank.describe().items() if k != "temperature"}
+    assert CodeBank.from_checkpoint(bank.state_dict(), info).temperature == 1.0
+    with pytest.raises(MolvaeError, match="temperature"):
+        CodeBank(torch.zeros(2, 3), torch.ones(2, 3), temperature=0)
 
 
 def test_training_can_start_from_a_model_with_a_bank(tiny_run, tmp_path, moses_300):
