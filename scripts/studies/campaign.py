@@ -64,16 +64,16 @@ def draw_moses(ax, column: int, at_novelty: bool = False) -> None:
             ax.axhline(values[column], ls=":", lw=1, **style)
 
 
-def save_figure(fig, axes, title: str, path: Path, ncol: int) -> None:
+def save_figure(fig, axes, title: str, path: Path, ncol: int, bottom: float = 0.08) -> None:
     """The shared finish of the campaign's figures: FCD (the first axes) on a log scale, one legend
-    under the panels, the title, written to `path`."""
+    under the panels (in the lowest `bottom` of the figure), the title, written to `path`."""
     import matplotlib.pyplot as plt
 
     axes[0].set_yscale("log")
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=ncol, fontsize=7, frameon=False)
     fig.suptitle(title)
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig.tight_layout(rect=(0, bottom, 1, 1))
     fig.savefig(path, dpi=120)
     plt.close(fig)
     print(f"wrote {path}")

@@ -116,21 +116,24 @@ def plot(table: pd.DataFrame, path: Path, model: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4.2))
     limits = table.max_ring.fillna(0) if "max_ring" in table else pd.Series(0, index=table.index)
+    groups = list(table.groupby([limits, temperatures(table)]))
+    many = len(groups) > 2  # then the legend takes three rows
+    fig, axes = plt.subplots(1, 3, figsize=(13, 5.0 if many else 4.2))
     for ax, (metric, col) in zip(axes, COLUMNS.items()):
-        for k, ((limit, temp), t) in enumerate(table.groupby([limits, temperatures(table)])):
+        for k, ((limit, temp), t) in enumerate(groups):
             t = t.sort_values("Novelty")
             label = f"{model}, rings of at most {int(limit)} atoms" if limit else f"{model}, no ring limit"
             label += f", temperature {temp:g}" if temp != 1 else ""
-            ax.plot(t.Novelty, t[metric], "o-" if k == 0 else "D--", color=("C0", "0.15", "C9")[k % 3], label=label + " (bank widths)")
+            ax.plot(t.Novelty, t[metric], ("o-", "D--", "s-.", "^:")[k % 4], color=("C0", "0.15", "C9", "C6")[k % 4],
+                    label=label + " (bank widths)")
             for x, y, w in zip(t.Novelty, t[metric], t.width):
                 ax.annotate(f"W {w:g}", (x, y), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=6)
         draw_moses(ax, col, at_novelty=True)
         ax.set_xlabel("novelty (distinct samples not in MOSES-train)")
         ax.set_ylabel(metric)
     save_figure(fig, axes, f"{model} at the MOSES models' novelty: {int(t.n.iloc[0]):,} samples per width "
-                "(MOSES: their paper's table, 30,000 samples)", path, ncol=6)
+                "(MOSES: their paper's table, 30,000 samples)", path, ncol=3 if many else 6, bottom=0.16 if many else 0.08)
 
 
 def main() -> None:
@@ -145,11 +148,12 @@ def main() -> None:
     ap.add_argument("--targets", nargs="+", choices=sorted(MOSES), help="MOSES models whose novelty to match (default: all)")
     ap.add_argument("--out", type=Path, default=Path("docs/bench/quality"))
     ap.add_argument("--plot-only", action="store_true", help="redraw the figure from the CSV")
+    ap.add_argument("--label", help="the model's name in the figure (default: --model)")
     args = ap.parse_args()
     csv_path = args.out / "equal_novelty.csv"
     table = pd.read_csv(csv_path) if csv_path.is_file() else pd.DataFrame()
     if args.plot_only:
-        plot(of_model(table, args.model), csv_path.with_suffix(".png"), args.model)
+        plot(of_model(table, args.model), csv_path.with_suffix(".png"), args.label or args.model)
         return
 
     from molvae import MolVAE
@@ -183,7 +187,7 @@ def main() -> None:
         print("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()), flush=True)
         table = pd.concat([table, pd.DataFrame([row])], ignore_index=True)
         save_results(table, csv_path, model=args.model, search=grid.to_dict(orient="records"), moses_paper=MOSES)
-    plot(of_model(table, args.model), csv_path.with_suffix(".png"), args.model)
+    plot(of_model(table, args.model), csv_path.with_suffix(".png"), args.label or args.model)
 
 
 if __name__ == "__main__":
