@@ -82,7 +82,7 @@ fine_tune "$OUT/v0.5" "$OUT/molvae-moses-v0.4.pt" "$STEPS5" 6 0 \
 python -m molvae fit-prior moses:train -m "$OUT/v0.5/last.pt" --size 20000 --width "$WIDTH5" --seed 0 -o "$OUT/v0.5_bank.pt" -q
 python scripts/release/export_pretrained.py "$OUT/v0.5_bank.pt" "$OUT/molvae-moses-v0.5.pt" --name molvae-moses-v0.5
 
-# molvae-moses-v0.6.1 (the sampling default since 2026-12-06; v0.6 had the same weights with a bank at 0.85):
+# molvae-moses-v0.6.1 (the sampling default 2026-12-06 to 07; v0.6 had the same weights with a bank at 0.85):
 # the campaign's second leg, from v0.5's
 # file (a fresh optimizer) in bf16 with a cosine learning rate over 18 epochs (4.8e-4, where leg 1's
 # cosine stood, to 5e-5 after a 0.05-epoch warm-up), seed 7, to STEPS6 steps of 512 (campaign epoch
@@ -95,8 +95,21 @@ fine_tune "$OUT/v0.6" "$OUT/molvae-moses-v0.5.pt" "$STEPS6" 7 0 \
 python -m molvae fit-prior moses:train -m "$OUT/v0.6/last.pt" --size 20000 --width "$WIDTH6" --seed 0 -o "$OUT/v0.6_bank.pt" -q
 python scripts/release/export_pretrained.py "$OUT/v0.6_bank.pt" "$OUT/molvae-moses-v0.6.1.pt" --name molvae-moses-v0.6.1
 
+# molvae-moses-v0.7 (the sampling default since 2026-12-07): the campaign's third leg, from v0.6's
+# weights (a fresh optimizer) with a cosine learning rate over 13 epochs (4.18e-4, where leg 2's
+# cosine stood at epoch 7.0, to 5e-5), seed 8, to STEPS7 steps (campaign epoch 8.0), then a bank at
+# WIDTH7 decoded at TEMP7 (docs/quality.md, "Decoding temperature at equal novelty")
+STEPS7=${STEPS7:-3076}
+WIDTH7=${WIDTH7:-1.15}
+TEMP7=${TEMP7:-0.5}
+fine_tune "$OUT/v0.7" "$OUT/molvae-moses-v0.6.1.pt" "$STEPS7" 8 0 \
+    --epochs 13 --lr 0.000418 --lr-schedule cosine --lr-warmup-epochs 0.05 --lr-final 0.12
+python -m molvae fit-prior moses:train -m "$OUT/v0.7/last.pt" --size 20000 --width "$WIDTH7" --temperature "$TEMP7" \
+    --seed 0 -o "$OUT/v0.7_bank.pt" -q
+python scripts/release/export_pretrained.py "$OUT/v0.7_bank.pt" "$OUT/molvae-moses-v0.7.pt" --name molvae-moses-v0.7
+
 # the model card's figures, for each model:
-for name in molvae-moses-v0.6.1 molvae-moses-v0.4 molvae-moses-v0.2.1; do
+for name in molvae-moses-v0.7 molvae-moses-v0.4 molvae-moses-v0.2.1; do
     python -m molvae sample -m "$OUT/$name.pt" -n 30000 --seed 0 -o "$OUT/$name/samples_30k.csv" --properties none -q
     python -m molvae evaluate "$OUT/$name/samples_30k.csv" -o "$OUT/$name/metrics_30k" -q
     python -m molvae reconstruct moses:test --limit 1000 -m "$OUT/$name.pt" -o "$OUT/$name/reconstruct_1k.csv"

@@ -2,7 +2,7 @@
 
     python scripts/studies/campaign.py score ~/molvae-runs/campaign          # every new snapshot, oldest first
     python scripts/studies/campaign.py score ~/molvae-runs/campaign --start molvae/pretrained/molvae-moses-v0.4.pt
-    python scripts/studies/campaign.py score ~/molvae-runs/campaign --continues molvae/pretrained/molvae-moses-v0.6.1.pt
+    python scripts/studies/campaign.py score ~/molvae-runs/campaign --continues candidates/molvae-moses-v0.6.1.pt
     python scripts/studies/campaign.py plot                                  # redraw the figure from the CSV
     python scripts/studies/campaign.py project                               # the trends against the targets
 

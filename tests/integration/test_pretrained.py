@@ -110,6 +110,7 @@ def test_shipped_models_sample_from_their_code_banks(shipped):
     assert 0.5 * shipped.config.latent_dim < radius < 1.5 * shipped.config.latent_dim
     samples = shipped.sample(100, seed=0)
     assert samples.attrs["prior"]["kind"] == "bank" and samples.attrs["prior"]["width"] == bank.width
+    assert samples.attrs["temperature"] == bank.temperature  # decoded at the temperature stored with the bank
     # the sampling default screens out rings larger than its training molecules' largest (MOSES: 7 atoms)
     if shipped.domain.max_ring:
         assert shipped.domain.max_ring == 7
