@@ -144,7 +144,8 @@ def main() -> None:
     ap.add_argument("--grid", type=float, nargs="+", default=[0.05, 0.1, 0.15, 0.2, 0.35, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.15, 1.3, 1.5],
                     help="the widths searched")
     ap.add_argument("--max-ring", default="auto", help="the ring limit molvae sample screens with (auto: the model's; none)")
-    ap.add_argument("--temperature", type=float, default=1.0, help="decoding temperature (molvae sample --temperature)")
+    ap.add_argument("--temperature", type=float, default=None,
+                    help="decoding temperature (molvae sample --temperature; default: the one stored with the bank)")
     ap.add_argument("--targets", nargs="+", choices=sorted(MOSES), help="MOSES models whose novelty to match (default: all)")
     ap.add_argument("--out", type=Path, default=Path("docs/bench/quality"))
     ap.add_argument("--plot-only", action="store_true", help="redraw the figure from the CSV")
@@ -166,12 +167,13 @@ def main() -> None:
     if vae.prior is None:
         sys.exit(f"{args.model} has no code bank: fit one first (molvae fit-prior)")
     max_ring = resolve_max_ring(args.max_ring, vae.domain.max_ring)
+    temperature = vae.prior.temperature if args.temperature is None else args.temperature
     train_path = resolve_data_path("moses:train")
     print(f"searching widths for novelty {', '.join(f'{v[3]:g}' for v in MOSES.values())} on {args.search_n:,} samples")
-    grid = search(vae, args.grid, args.search_n, train_path, max_ring, args.temperature)
+    grid = search(vae, args.grid, args.search_n, train_path, max_ring, temperature)
     train_set = canonical_set(train_path, progress=False)
     refs = {"Test": load_reference("moses:test", progress=False)}
-    done = set(of_model(table, args.model, max_ring, args.temperature).target)  # other rows stay in the CSV
+    done = set(of_model(table, args.model, max_ring, temperature).target)  # other rows stay in the CSV
     for name, values in sorted(MOSES.items(), key=lambda kv: kv[1][3]):
         if name in done or (args.targets and name not in args.targets):
             continue
@@ -180,9 +182,9 @@ def main() -> None:
             print(f"  {name}: novelty {values[3]} is outside the grid's {grid.novelty.min():.3f}-{grid.novelty.max():.3f}; widen --grid")
             continue
         print(f"== {name}: novelty {values[3]} at W {width:g}", flush=True)
-        row = {"model": args.model, "max_ring": max_ring, "temperature": args.temperature, "target": name,
+        row = {"model": args.model, "max_ring": max_ring, "temperature": temperature, "target": name,
                "target_novelty": values[3], "width": width, "n": args.n}
-        row.update(score(vae, width, args.n, refs, train_set, max_ring, args.temperature))
+        row.update(score(vae, width, args.n, refs, train_set, max_ring, temperature))
         row.update({f"moses_{k}": values[c] for k, c in COLUMNS.items()})
         print("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()), flush=True)
         table = pd.concat([table, pd.DataFrame([row])], ignore_index=True)
