@@ -295,7 +295,8 @@ def translate(table: pd.DataFrame, anchors: pd.DataFrame, model_epoch: float) ->
     """Each goal as a threshold on the curve's own scale (10,000 samples, W fixed, no ring screen):
     the shipped model's curve row and its equal-novelty row measure the same weights both ways, and
     the difference (a ratio for FCD, a difference for the rest) is assumed to hold as training goes on."""
-    row = table[np.isclose(table.epoch, model_epoch)].iloc[0]
+    line = current_line(table)  # an abandoned leg's row at the same epoch is not these weights
+    row = line[np.isclose(line.epoch, model_epoch)].iloc[-1]
     out = []
     for metric, target, sense, at in GOALS:
         ref = anchors[anchors.target == at].iloc[-1]
@@ -399,8 +400,8 @@ def main() -> None:
     s.add_argument("--keep-samples", action="store_true", help="keep each row's samples in RUN/curve/")
     p = sub.add_parser("plot", help="redraw the figure from the CSV")
     j = sub.add_parser("project", help="the curve's trends extended to 20 epochs, against the targets (projection.csv)")
-    j.add_argument("--model", default="molvae-moses-v0.6", help="the model whose equal-novelty rows translate the targets (v0.6: v0.6.1 has its weights)")
-    j.add_argument("--model-epoch", type=float, default=7.0, help="its row in the curve (epochs)")
+    j.add_argument("--model", default="molvae-moses-v0.7", help="the model whose equal-novelty rows translate the targets")
+    j.add_argument("--model-epoch", type=float, default=8.0, help="its row in the curve (epochs, on the current line)")
     j.add_argument("--since", type=float, default=1.0, help="fit the rows from this epoch on")
     for q in (s, p, j):
         q.add_argument("--out", type=Path, default=Path("docs/bench/quality"))

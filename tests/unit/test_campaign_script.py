@@ -178,3 +178,14 @@ def test_equal_novelty_keeps_each_temperatures_rows_apart(equal_novelty, tmp_pat
     assert len(equal_novelty.of_model(table, "m")) == 3
     equal_novelty.plot(table, tmp_path / "t.png", "m")  # one line per temperature
     assert (tmp_path / "t.png").stat().st_size > 10_000
+
+
+def test_targets_are_translated_through_the_current_lines_row(campaign):
+    """Where an abandoned leg scored the same epoch, the shipped weights are the current leg's row."""
+    table = pd.DataFrame({"epoch": [7.0, 8.0, 8.0], "leg": [2, 2, 3], "FCD/Test": [0.8, 0.68, 0.73],
+                          "Filters": [0.94] * 3, "SNN/Test": [0.55] * 3, "redrawn": [0.007] * 3,
+                          "large_rings": [0.02] * 3})
+    anchors = pd.DataFrame({"target": ["CharRNN", "JT-VAE"], "Novelty": [0.86, 0.914], "FCD/Test": [0.41, 0.6],
+                            "Filters": [0.97, 0.96], "SNN/Test": [0.57, 0.55], "redrawn": [0.019, 0.027]})
+    goals = {(g["metric"], g["target"]): g for g in campaign.translate(table, anchors, 8.0)}
+    assert goals[("FCD/Test", 0.395)]["curve_same_weights"] == 0.73
