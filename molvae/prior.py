@@ -160,13 +160,17 @@ def resolve_prior(vae: Any, prior: str = "auto") -> CodeBank | None:
     return vae.prior
 
 
-def describe_prior(bank: CodeBank | None, width: float | None = None, temperature: float | None = None) -> dict[str, Any]:
+def describe_prior(bank: CodeBank | None, width: float | None = None, temperature: float | None = None,
+                   greedy: bool = False) -> dict[str, Any]:
     """Provenance of the codes a sample was drawn from, with the width and temperature used where
-    they override the bank's."""
+    they override the bank's (no temperature for `greedy` decoding, which uses none)."""
     if bank is None:
         return {"kind": "normal"}
-    return {**bank.describe(), "width": bank.width if width is None else check_width(width),
-            "temperature": bank.temperature if temperature is None else check_temperature(temperature)}
+    codes = {**bank.describe(), "width": bank.width if width is None else check_width(width),
+             "temperature": bank.temperature if temperature is None else check_temperature(temperature)}
+    if greedy:
+        del codes["temperature"]
+    return codes
 
 
 def sampling_temperature(bank: CodeBank | None, temperature: float | None = None) -> float:

@@ -53,7 +53,8 @@ class SampleStream:
             raise MolvaeError(f"relax must be 0 (off) or a positive number of extra bonds, got {relax}")
         self.vae, self.n, self.greedy = vae, n, greedy
         self.bank = resolve_prior(vae, prior)
-        self.temperature = sampling_temperature(self.bank, temperature)
+        # greedy decoding takes the likeliest token and uses no temperature (None in the record)
+        self.temperature = None if greedy else sampling_temperature(self.bank, temperature)
         self.prior_width = None if prior_width is None else check_width(prior_width)
         if self.bank is None and prior_width is not None:
             raise MolvaeError("a prior width applies to a code bank, and these codes come from N(0, I) "
@@ -87,7 +88,7 @@ class SampleStream:
     @property
     def codes(self) -> dict:
         """Where the latent codes come from (kind, and for a bank its width, size and source)."""
-        return describe_prior(self.bank, self.prior_width, self.temperature)
+        return describe_prior(self.bank, self.prior_width, self.temperature, self.greedy)
 
     @property
     def raw_validity(self) -> float:
@@ -105,7 +106,7 @@ class SampleStream:
         for size in sizes:
             z = vae.model.sample_prior(size, generator=gen) if self._draw is None else self._draw(size)
             with vae.autocast():
-                ids = vae.model.generate(z, temperature=self.temperature, greedy=self.greedy, generator=gen)
+                ids = vae.model.generate(z, temperature=self.temperature or 1.0, greedy=self.greedy, generator=gen)
             yield [vae.vocab.decode(row) for row in ids.cpu().numpy()]
 
     def _converted(self, sizes: list[int], gen: torch.Generator, pool):

@@ -97,7 +97,7 @@ def run_sample(args) -> int:
                                 prior_width=args.prior_width, screen=not args.keep_slips, max_ring=args.max_ring)
     record_provenance(out, args, seed=args.seed, temperature=summary["temperature"], greedy=args.greedy,
                       relax=args.relax, precision=args.precision, properties=args.properties,
-                      prior=describe_prior(resolve_prior(vae, args.prior), args.prior_width, args.temperature),
+                      prior=describe_prior(resolve_prior(vae, args.prior), args.prior_width, args.temperature, args.greedy),
                       summary=summary)
     slips = summary.pop("slips")
     print_summary(out, summary, note=f" [model: {shipped_name(vae.path) or vae.path}]")

@@ -308,6 +308,18 @@ def translate(table: pd.DataFrame, anchors: pd.DataFrame, model_epoch: float) ->
     return out
 
 
+def stored_temperature(model: str) -> float:
+    """The decoding temperature stored with a model's code bank (1 where it stores none, or the file is not found)."""
+    from molvae.checkpoint import load_checkpoint
+    from molvae.errors import MolvaeError
+    from molvae.shipped import resolve_model
+
+    try:
+        return float((load_checkpoint(resolve_model(model))["meta"].get("prior") or {}).get("temperature", 1.0))
+    except (MolvaeError, FileNotFoundError):
+        return 1.0
+
+
 def cmd_project(args: argparse.Namespace) -> None:
     """OUT/projection.csv: for each target, the curve's trend (two forms), its value at HORIZON with
     a 10-90% band, the epoch where it would meet the target (after translating the target to the
@@ -317,6 +329,10 @@ def cmd_project(args: argparse.Namespace) -> None:
     table["redraws"] = table.redrawn + table.large_rings  # with the ring screen, a large ring is redrawn too
     anchors = pd.read_csv(args.out / "equal_novelty.csv")
     anchors = anchors[(anchors.model == args.model) & anchors.max_ring.notna()]
+    # the rows at the temperature the model's bank decodes at (the CSV may hold others of the same model)
+    temperature = args.temperature if args.temperature is not None else stored_temperature(args.model)
+    column = anchors.temperature if "temperature" in anchors else pd.Series(float("nan"), index=anchors.index)
+    anchors = anchors[np.isclose(column.fillna(1.0), temperature)]
     if anchors.empty:
         sys.exit(f"no equal-novelty rows of {args.model} (with its ring screen) in {args.out / 'equal_novelty.csv'}")
     rows = []
@@ -402,6 +418,7 @@ def main() -> None:
     j = sub.add_parser("project", help="the curve's trends extended to 20 epochs, against the targets (projection.csv)")
     j.add_argument("--model", default="molvae-moses-v0.7", help="the model whose equal-novelty rows translate the targets")
     j.add_argument("--model-epoch", type=float, default=8.0, help="its row in the curve (epochs, on the current line)")
+    j.add_argument("--temperature", type=float, help="its equal-novelty rows at this temperature (default: its bank's)")
     j.add_argument("--since", type=float, default=1.0, help="fit the rows from this epoch on")
     for q in (s, p, j):
         q.add_argument("--out", type=Path, default=Path("docs/bench/quality"))

@@ -55,7 +55,7 @@ def novelty_of(smiles: list[str], train_path: Path) -> float:
 
 
 def search(vae, grid: list[float], n: int, train_path: Path, max_ring: int | None = None,
-           temperature: float = 1.0) -> pd.DataFrame:
+           temperature: float | None = None) -> pd.DataFrame:
     """Novelty of `n` samples (seed 1) at each width of `grid`."""
     rows = []
     for width in grid:
@@ -76,7 +76,7 @@ def width_for(novelty: float, grid: pd.DataFrame) -> float | None:
 
 
 def score(vae, width: float, n: int, refs: dict, train_set: set[str], max_ring: int | None = None,
-          temperature: float = 1.0) -> dict:
+          temperature: float | None = None) -> dict:
     from molvae.metrics import evaluate
 
     tick = time.perf_counter()

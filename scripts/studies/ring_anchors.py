@@ -51,7 +51,7 @@ def main() -> None:
     k = args.draws
     mu, sigma = bank.mu[pick].repeat_interleave(k, 0), bank.sigma[pick].repeat_interleave(k, 0)
     z = mu + bank.width * sigma * torch.randn(mu.shape, generator=torch.Generator().manual_seed(args.seed))
-    smiles = vae.decode(z, greedy=False, seed=args.seed)
+    smiles = vae.decode(z, greedy=False, seed=args.seed, temperature=bank.temperature)  # as molvae sample decodes
     with quiet_rdkit():
         big = np.array([s is not None and largest_ring([mol_from_smiles(s)]) > limit for s in smiles]).reshape(-1, k)
     counts, rate = big.sum(1), big.mean()
@@ -66,7 +66,7 @@ def main() -> None:
              {"what": "second-half large-ring rate, the rest (the bank without the flagged)", "value": later[~flagged].mean()},
              {"what": "second-half large-ring rate, all anchors", "value": later.mean()}]
     save_results(pd.DataFrame(rows), args.out, model=vae.meta.get("release", {}).get("name", str(args.model)),
-                 width=bank.width, max_ring=limit, anchors=args.anchors, draws=k, seed=args.seed)
+                 width=bank.width, temperature=bank.temperature, max_ring=limit, anchors=args.anchors, draws=k, seed=args.seed)
 
 
 if __name__ == "__main__":

@@ -106,6 +106,12 @@ def test_fit_prior_stores_the_temperature_that_sample_decodes_at(tiny_run, tmp_p
     assert not warm.selfies.equals(stored.selfies)
     _, meta = sample("cold.pt", "--prior", "normal")
     assert meta["temperature"] == 1.0 and meta["prior"] == {"kind": "normal"}
+    _, meta = sample("cold.pt", "--greedy")  # greedy decoding uses no temperature, and says so
+    assert meta["temperature"] is None and "temperature" not in meta["prior"]
+    from molvae.api import MolVAE
+
+    greedy = MolVAE.load(tmp_path / "cold.pt", device="cpu").sample(5, greedy=True, temperature=0, seed=0)
+    assert greedy.attrs["temperature"] is None and len(greedy) == 5
     # a bank stored before the temperature was kept decodes at 1
     bank = CodeBank(torch.zeros(2, 3), torch.ones(2, 3), 0.9, {"size": 2})
     info = {k: v for k, v in bank.describe().items() if k != "temperature"}

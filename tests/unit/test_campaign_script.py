@@ -189,3 +189,9 @@ def test_targets_are_translated_through_the_current_lines_row(campaign):
                             "Filters": [0.97, 0.96], "SNN/Test": [0.57, 0.55], "redrawn": [0.019, 0.027]})
     goals = {(g["metric"], g["target"]): g for g in campaign.translate(table, anchors, 8.0)}
     assert goals[("FCD/Test", 0.395)]["curve_same_weights"] == 0.73
+
+
+def test_the_projection_reads_the_temperature_stored_with_the_models_bank(campaign, tmp_path):
+    assert campaign.stored_temperature("molvae-moses-v0.7") == 0.5
+    assert campaign.stored_temperature("molvae-moses-v0.4") == 1.0  # a bank stored before the temperature was kept
+    assert campaign.stored_temperature(str(tmp_path / "missing.pt")) == 1.0
