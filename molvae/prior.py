@@ -29,18 +29,19 @@ PRIORS = ("auto", "normal", "bank")
 STATE_PREFIX = "prior."  # checkpoint state_dict keys of a stored bank
 
 
+def _positive_finite(value: float, what: str) -> float:
+    value = float(value)
+    if not (0 < value < float("inf")):
+        raise MolvaeError(f"{what} must be a finite number above 0, got {value}")
+    return value
+
+
 def check_width(width: float) -> float:
-    width = float(width)
-    if not (0 < width < float("inf")):
-        raise MolvaeError(f"the prior width must be a finite number above 0, got {width}")
-    return width
+    return _positive_finite(width, "the prior width")
 
 
 def check_temperature(temperature: float) -> float:
-    temperature = float(temperature)
-    if not (0 < temperature < float("inf")):
-        raise MolvaeError(f"temperature must be a finite number above 0, got {temperature}")
-    return temperature
+    return _positive_finite(temperature, "temperature")
 
 
 class CodeBank:
@@ -167,7 +168,7 @@ def describe_prior(bank: CodeBank | None, width: float | None = None, temperatur
     if bank is None:
         return {"kind": "normal"}
     codes = {**bank.describe(), "width": bank.width if width is None else check_width(width),
-             "temperature": bank.temperature if temperature is None else check_temperature(temperature)}
+             "temperature": sampling_temperature(bank, temperature)}
     if greedy:
         del codes["temperature"]
     return codes

@@ -308,6 +308,12 @@ def translate(table: pd.DataFrame, anchors: pd.DataFrame, model_epoch: float) ->
     return out
 
 
+def temperatures(table: pd.DataFrame) -> pd.Series:
+    """Each equal-novelty row's decoding temperature (rows from before the column was kept were sampled at 1)."""
+    column = table.temperature if "temperature" in table else pd.Series(float("nan"), index=table.index)
+    return column.fillna(1.0)
+
+
 def stored_temperature(model: str) -> float:
     """The decoding temperature stored with a model's code bank (1 where it stores none, or the file is not found)."""
     from molvae.checkpoint import load_checkpoint
@@ -331,8 +337,7 @@ def cmd_project(args: argparse.Namespace) -> None:
     anchors = anchors[(anchors.model == args.model) & anchors.max_ring.notna()]
     # the rows at the temperature the model's bank decodes at (the CSV may hold others of the same model)
     temperature = args.temperature if args.temperature is not None else stored_temperature(args.model)
-    column = anchors.temperature if "temperature" in anchors else pd.Series(float("nan"), index=anchors.index)
-    anchors = anchors[np.isclose(column.fillna(1.0), temperature)]
+    anchors = anchors[np.isclose(temperatures(anchors), temperature)]
     if anchors.empty:
         sys.exit(f"no equal-novelty rows of {args.model} (with its ring screen) in {args.out / 'equal_novelty.csv'}")
     rows = []
