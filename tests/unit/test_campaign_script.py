@@ -1,6 +1,8 @@
 """scripts/studies/campaign.py: the learning curve's projection, its ring count and its figure."""
 
 import importlib.util
+import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -195,3 +197,56 @@ def test_the_projection_reads_the_temperature_stored_with_the_models_bank(campai
     assert campaign.stored_temperature("molvae-moses-v0.7") == 0.5
     assert campaign.stored_temperature("molvae-moses-v0.4") == 1.0  # a bank stored before the temperature was kept
     assert campaign.stored_temperature(str(tmp_path / "missing.pt")) == 1.0
+
+
+@pytest.fixture
+def ship_check(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
+    spec = importlib.util.spec_from_file_location("ship_check", ROOT / "scripts" / "studies" / "ship_check.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+SHIPPED = {"FCD/Test": 0.41, "Filters": 0.974, "SNN/Test": 0.568, "Scaf/Test": 0.92, "IntDiv": 0.855,
+           "unique@10k": 0.9996, "Novelty": 0.86, "redrawn": 0.0193}
+
+
+def test_the_release_rule_needs_a_lower_fcd_and_no_loss_elsewhere(ship_check):
+    better = {**SHIPPED, "FCD/Test": 0.38, "Filters": 0.976, "redrawn": 0.0199}  # more redraws, but within 2%
+    assert ship_check.verdict(better, SHIPPED)["ships"]
+    failed = lambda candidate: [c["measure"] for c in ship_check.verdict(candidate, SHIPPED)["checks"] if not c["passed"]]
+    assert failed(SHIPPED) == ["FCD/Test"]  # the same FCD buys nothing
+    assert failed({**better, "Novelty": 0.849}) == ["Novelty"]
+    assert failed({**better, "SNN/Test": 0.567}) == ["SNN/Test"]
+    assert failed({**better, "redrawn": 0.021}) == ["redrawn"]  # above 2% and above the shipped rate
+    assert failed({**better, "unique@10k": 0.999}) == ["unique@10k"]
+
+
+def test_the_ship_check_reads_the_shipped_models_card(ship_check):
+    card = ship_check.card_figures("molvae-moses-v0.7")
+    assert card["FCD/Test"] == pytest.approx(0.410, abs=5e-4) and card["redrawn"] == pytest.approx(0.01928)
+    with pytest.raises(SystemExit, match="model_card"):
+        ship_check.card_figures("molvae-moses-v9.9")
+
+
+def test_the_ship_check_goes_on_from_the_steps_already_done(ship_check, tmp_path, monkeypatch):
+    """Steps whose outputs are in the work folder are not run again; the record compares and decides."""
+    snapshot = tmp_path / "snapshots" / "step4614.pt"
+    snapshot.parent.mkdir()
+    snapshot.write_bytes(b"weights")
+    work = tmp_path / "ship_x"
+    work.mkdir()
+    (work / "bank.pt").write_bytes(b"bank")
+    card = ship_check.card_figures("molvae-moses-v0.7")  # the candidate: the shipped figures, with a lower FCD
+    metrics = {**{k: v for k, v in card.items() if k != "redrawn"}, "FCD/Test": 0.39}
+    (work / "samples_30k.csv.meta.json").write_text(json.dumps({"summary": {"redrawn": 0.018}}))
+    (work / "metrics_30k.json").write_text(json.dumps({"metrics": metrics}))
+    monkeypatch.setattr(ship_check.subprocess, "run", lambda *a, **k: pytest.fail("a finished step ran again"))
+    monkeypatch.setattr(sys, "argv", ["ship_check.py", str(snapshot), "--width", "1.2", "--label", "x", "--out", str(tmp_path)])
+    ship_check.main()
+    record = json.loads((tmp_path / "ship_check_x.json").read_text())
+    assert record["ships"] and record["against"]["model"] == "molvae-moses-v0.7"
+    assert [c["passed"] for c in record["checks"]] == [True] * 6
+    assert record["commands"][0].startswith("python -m molvae fit-prior moses:train -m ")
+    assert "--width 1.2 --temperature 0.5" in record["commands"][0]

@@ -1,0 +1,144 @@
+"""Does a campaign snapshot beat the shipped sampling model? The 30,000-sample check that decides a release.
+
+    python scripts/studies/ship_check.py RUN/snapshots/step4614.pt --width 1.2 --temperature 0.5 --label leg3_e8.5
+    python scripts/studies/ship_check.py SNAP --width 1.2 --against molvae-moses-v0.7 --work ~/molvae-runs/ship85
+
+The snapshot is measured the way the shipped model's card was, with the commands a user runs:
+
+1. ``molvae fit-prior moses:train -m SNAP --size 20000 --width W --temperature T --seed 0 -o WORK/bank.pt``
+2. ``molvae sample -m WORK/bank.pt -n 30000 --seed 0 -o WORK/samples_30k.csv --properties none``
+3. ``molvae evaluate WORK/samples_30k.csv -o WORK/metrics_30k``
+
+A step whose output is already in WORK is not run again, so a stopped check goes on where it
+stopped. The figures are then set beside the shipped model's (`--against`; its card,
+docs/model_card/vX.Y/metrics_30k.json and samples_30k.meta.json) on each of the issue's targets, and
+OUT/ship_check_LABEL.json records the commands, the sampler's summary, the metrics, the comparison
+and the verdict. The verdict is the release rule of docs/quality.md: the candidate's novelty is at
+least 0.85, its FCD/Test is lower than the shipped model's, and it is no worse on Filters, SNN/Test,
+unique@10k or the redraws, except that a redraw rate within the 2% target is not held against it.
+The note's decision is a person's; the verdict says which rule each measure passed.
+
+The three steps take about 11 minutes of both cores on the AVX2-only AMD EPYC (most of it the
+metrics): pause a training run meanwhile rather than share the cores with it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # scripts/harness.py, shared by the benchmarks and studies
+from harness import script_provenance
+
+ROOT = Path(__file__).resolve().parents[2]
+MIN_NOVELTY = 0.85
+MAX_REDRAWN = 0.02
+# measure, which way is better, and whether a tie passes (FCD must fall: it is what a release buys)
+MEASURES = [("FCD/Test", "lower", False), ("Filters", "higher", True), ("SNN/Test", "higher", True),
+            ("unique@10k", "higher", True), ("redrawn", "lower", True)]
+
+
+def commands(snapshot: Path, work: Path, width: float, temperature: float, n: int, bank: int) -> list[tuple[Path, list[str]]]:
+    """The three steps, each with the file that shows it is done."""
+    molvae = [sys.executable, "-m", "molvae"]
+    samples = work / f"samples_{n // 1000}k.csv"
+    metrics = work / f"metrics_{n // 1000}k"
+    return [
+        (work / "bank.pt", [*molvae, "fit-prior", "moses:train", "-m", str(snapshot), "--size", str(bank), "--width", f"{width:g}",
+                            "--temperature", f"{temperature:g}", "--seed", "0", "-o", str(work / "bank.pt"), "-q"]),
+        (samples.with_name(samples.name + ".meta.json"),
+         [*molvae, "sample", "-m", str(work / "bank.pt"), "-n", str(n), "--seed", "0", "-o", str(samples), "--properties", "none", "-q"]),
+        (metrics.with_suffix(".json"), [*molvae, "evaluate", str(samples), "-o", str(metrics), "-q"]),
+    ]
+
+
+def card_figures(model: str) -> dict:
+    """The shipped model's 30,000-sample figures from its model card folder (docs/model_card/vX.Y)."""
+    version = model.rsplit("-", 1)[-1]
+    folder = ROOT / "docs" / "model_card" / version
+    metrics, meta = folder / "metrics_30k.json", folder / "samples_30k.meta.json"
+    if not (metrics.is_file() and meta.is_file()):
+        sys.exit(f"{model}: its card's 30,000-sample figures are not in {folder} (metrics_30k.json, samples_30k.meta.json)")
+    return figures(json.loads(metrics.read_text())["metrics"], json.loads(meta.read_text())["summary"])
+
+
+def figures(metrics: dict, summary: dict) -> dict:
+    """The measures the release rule reads, from `molvae evaluate`'s metrics and `molvae sample`'s summary."""
+    out = {k: float(metrics[k]) for k in ("FCD/Test", "Filters", "SNN/Test", "Scaf/Test", "IntDiv", "unique@10k", "Novelty")}
+    out["redrawn"] = float(summary["redrawn"])
+    return out
+
+
+def verdict(candidate: dict, shipped: dict) -> dict:
+    """Each measure of the release rule, passed or not, and whether all passed (``ships``)."""
+    checks = [{"measure": "Novelty", "candidate": candidate["Novelty"], "shipped": shipped["Novelty"],
+               "rule": f">= {MIN_NOVELTY}", "passed": candidate["Novelty"] >= MIN_NOVELTY}]
+    for measure, better, tie in MEASURES:
+        c, s = candidate[measure], shipped[measure]
+        passed = (c < s or (tie and c == s)) if better == "lower" else (c > s or (tie and c == s))
+        rule = f"{'<' if better == 'lower' else '>'}{'=' if tie else ''} shipped"
+        if measure == "redrawn":
+            passed = passed or c <= MAX_REDRAWN
+            rule += f", or <= {MAX_REDRAWN:.0%}"
+        checks.append({"measure": measure, "candidate": c, "shipped": s, "rule": rule, "passed": bool(passed)})
+    return {"ships": all(c["passed"] for c in checks), "checks": checks}
+
+
+def table(result: dict, against: str) -> str:
+    rows = [f"| measure | candidate | {against} | rule | passed |", "|---|---:|---:|---|---|"]
+    for c in result["checks"]:
+        rows.append(f"| {c['measure']} | {c['candidate']:.4f} | {c['shipped']:.4f} | {c['rule']} | {'yes' if c['passed'] else '**no**'} |")
+    return "\n".join(rows)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("snapshot", type=Path, help="the campaign's weights (RUN/snapshots/stepN.pt)")
+    ap.add_argument("--width", type=float, required=True, help="the bank's width W (pick one that keeps novelty near the shipped model's)")
+    ap.add_argument("--temperature", type=float, default=0.5, help="the decoding temperature stored with the bank")
+    ap.add_argument("--label", required=True, help="names the record: OUT/ship_check_LABEL.json (e.g. leg3_e8.5)")
+    ap.add_argument("--against", default="molvae-moses-v0.7", help="the shipped sampling model to beat")
+    ap.add_argument("--n", type=int, default=30_000, help="samples")
+    ap.add_argument("--bank", type=int, default=20_000, help="bank size (MOSES-train molecules)")
+    ap.add_argument("--work", type=Path, help="where the bank, samples and metrics go (default: beside the snapshot, ship_LABEL/)")
+    ap.add_argument("--out", type=Path, default=Path("docs/bench/quality"))
+    args = ap.parse_args()
+    if not args.snapshot.is_file():
+        sys.exit(f"{args.snapshot}: no such file")
+    shipped = card_figures(args.against)  # before the 11 minutes, so a wrong name fails at once
+    work = args.work or args.snapshot.parent.parent / f"ship_{args.label}"
+    work.mkdir(parents=True, exist_ok=True)
+    steps = commands(args.snapshot, work, args.width, args.temperature, args.n, args.bank)
+    seconds = {}
+    for done, cmd in steps:
+        name = cmd[3]
+        if done.is_file():
+            print(f"{name}: done before ({done})", flush=True)
+            continue
+        print(" ".join(cmd[1:]), flush=True)
+        tick = time.perf_counter()
+        subprocess.run(cmd, check=True)
+        seconds[name] = round(time.perf_counter() - tick, 1)
+    summary = json.loads(steps[1][0].read_text())["summary"]
+    metrics = json.loads(steps[2][0].read_text())["metrics"]
+    candidate = figures(metrics, summary)
+    result = verdict(candidate, shipped)
+    record = script_provenance(
+        what=f"ship check of {args.snapshot} against {args.against}: a bank of {args.bank:,} MOSES-train molecules at "
+             f"W {args.width:g}, decoded at temperature {args.temperature:g}, {args.n:,} samples",
+        commands=["python -m molvae " + " ".join(cmd[3:]) for _, cmd in steps], seconds=seconds,
+        sample_summary=summary, metrics=metrics, against={"model": args.against, "figures": shipped}, **result)
+    from molvae.io import write_json
+
+    path = args.out / f"ship_check_{args.label}.json"
+    write_json(path, record)
+    print(table(result, args.against))
+    print(f"{'ships' if result['ships'] else 'does not ship'}: {path}")
+
+
+if __name__ == "__main__":
+    main()
