@@ -1,4 +1,5 @@
-"""scripts/studies/campaign.py: the learning curve's projection, its ring count and its figure."""
+"""scripts/studies/campaign.py, equal_novelty.py and ship_check.py: the learning curve's projection, its ring
+count and its figure; the widths at equal novelty; the release rule."""
 
 import importlib.util
 import json
@@ -12,13 +13,19 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def campaign(monkeypatch):
+def load_study(name: str, monkeypatch):
+    """scripts/studies/NAME.py as a module (it imports scripts/harness.py and its neighbours)."""
     monkeypatch.syspath_prepend(str(ROOT / "scripts"))
-    spec = importlib.util.spec_from_file_location("campaign", ROOT / "scripts" / "studies" / "campaign.py")
+    monkeypatch.syspath_prepend(str(ROOT / "scripts" / "studies"))
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / "studies" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture
+def campaign(monkeypatch):
+    return load_study("campaign", monkeypatch)
 
 
 def test_the_trends_recover_their_own_forms_and_band_the_noise(campaign):
@@ -136,12 +143,8 @@ def test_the_figure_marks_where_a_later_leg_starts(campaign, tmp_path):
 
 
 @pytest.fixture
-def equal_novelty(monkeypatch, campaign):
-    monkeypatch.syspath_prepend(str(ROOT / "scripts" / "studies"))
-    spec = importlib.util.spec_from_file_location("equal_novelty", ROOT / "scripts" / "studies" / "equal_novelty.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def equal_novelty(monkeypatch):
+    return load_study("equal_novelty", monkeypatch)
 
 
 def test_equal_novelty_interpolates_the_width_of_each_target(equal_novelty):
@@ -201,11 +204,7 @@ def test_the_projection_reads_the_temperature_stored_with_the_models_bank(campai
 
 @pytest.fixture
 def ship_check(monkeypatch):
-    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
-    spec = importlib.util.spec_from_file_location("ship_check", ROOT / "scripts" / "studies" / "ship_check.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_study("ship_check", monkeypatch)
 
 
 SHIPPED = {"FCD/Test": 0.41, "Filters": 0.974, "SNN/Test": 0.568, "Scaf/Test": 0.92, "IntDiv": 0.855,
