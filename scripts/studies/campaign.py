@@ -46,6 +46,8 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # scripts/harness.py, shared by the benchmarks and studies
 from harness import script_provenance
 
+from molvae.shipped import DEFAULTS  # the shipped sampling model: what a candidate is measured against
+
 # the MOSES paper's table (30,000 samples): FCD/Test, Filters, SNN/Test, novelty
 MOSES = {"CharRNN": (0.073, 0.994, 0.601, 0.842), "VAE": (0.099, 0.997, 0.626, 0.695),
          "LatentGAN": (0.296, 0.973, 0.538, 0.949), "JT-VAE": (0.395, 0.976, 0.548, 0.914),
@@ -97,6 +99,16 @@ def snapshot_row(path: Path, step: int, offset: dict | None = None) -> dict:
             "train_hours": round(offset["train_hours"] + meta["elapsed_s"] / 3600, 3), "leg": offset["leg"]}
 
 
+def row_of(lr: float | None, table: pd.DataFrame) -> pd.Series | None:
+    """The curve's row of the weights a file holds, found by the learning rate in the file's meta: the
+    cosine schedule gives each step its own rate, and a file's step counts from its own leg's start.
+    None where no row holds that rate (or the file or the curve has none)."""
+    if lr is None or not len(table) or "lr" not in table:
+        return None
+    match = table[np.isclose(table.lr.to_numpy(float), float(lr), rtol=1e-9, atol=0)]
+    return None if match.empty else match.iloc[0]
+
+
 def leg_offset(start: Path, table: pd.DataFrame, leg: int = 0) -> dict:
     """Where a later leg, restarted from the campaign's file `start`, begins: that file's step, epochs
     and training hours in the campaign, and the leg's number: `leg`, or by default one more than the
@@ -112,11 +124,10 @@ def leg_offset(start: Path, table: pd.DataFrame, leg: int = 0) -> dict:
     meta = load_checkpoint(start)["meta"]
     lr = meta.get("lr")  # files from before the trainer recorded it are placed by their meta
     if lr is not None and len(table) and "lr" in table and table.lr.notna().any():
-        match = table[np.isclose(table.lr.to_numpy(float), float(lr), rtol=1e-9, atol=0)]
-        if match.empty:
+        row = row_of(lr, table)
+        if row is None:
             sys.exit(f"{start}: its learning rate ({lr}) is in no row of the curve; --continues takes the "
                      "campaign's file a leg started from, whose snapshot was scored (e.g. a shipped sampling model)")
-        row = match.iloc[0]
         offset = {"step": int(row.step), "epoch": float(row.epoch), "train_hours": float(row.train_hours),
                   "leg": int(row.leg) + 1}
     else:
@@ -314,16 +325,29 @@ def temperatures(table: pd.DataFrame) -> pd.Series:
     return column.fillna(1.0)
 
 
-def stored_temperature(model: str) -> float:
-    """The decoding temperature stored with a model's code bank (1 where it stores none, or the file is not found)."""
+def model_meta(model: str) -> dict:
+    """A shipped model's (by name) or a checkpoint's meta; empty where the file is not found."""
     from molvae.checkpoint import load_checkpoint
     from molvae.errors import MolvaeError
     from molvae.shipped import resolve_model
 
     try:
-        return float((load_checkpoint(resolve_model(model))["meta"].get("prior") or {}).get("temperature", 1.0))
+        return load_checkpoint(resolve_model(model))["meta"]
     except (MolvaeError, FileNotFoundError):
-        return 1.0
+        return {}
+
+
+def stored_temperature(model: str) -> float:
+    """The decoding temperature stored with a model's code bank (1 where it stores none, or the file is not found)."""
+    return float((model_meta(model).get("prior") or {}).get("temperature", 1.0))
+
+
+def model_epoch(model: str, table: pd.DataFrame) -> float:
+    """The epoch of the curve's row that holds a model's weights (found by its learning rate, on the current line)."""
+    row = row_of(model_meta(model).get("lr"), current_line(table))
+    if row is None:
+        sys.exit(f"{model}: its weights are in no row of the curve (no row has its learning rate); give --model-epoch")
+    return float(row.epoch)
 
 
 def cmd_project(args: argparse.Namespace) -> None:
@@ -340,8 +364,9 @@ def cmd_project(args: argparse.Namespace) -> None:
     anchors = anchors[np.isclose(temperatures(anchors), temperature)]
     if anchors.empty:
         sys.exit(f"no equal-novelty rows of {args.model} (with its ring screen) in {args.out / 'equal_novelty.csv'}")
+    epoch = args.model_epoch if args.model_epoch is not None else model_epoch(args.model, table)
     rows = []
-    for goal in translate(table, anchors, args.model_epoch):
+    for goal in translate(table, anchors, epoch):
         for form in ("log", "power"):
             proj = projection(table, goal["metric"], form, since=args.since)
             if proj is None:
@@ -360,7 +385,7 @@ def cmd_project(args: argparse.Namespace) -> None:
     out.to_csv(args.out / "projection.csv", index=False, float_format="%.4g")
     from molvae.io import write_json
 
-    write_json(args.out / "projection.json", script_provenance(anchor=args.model, anchor_epoch=args.model_epoch,
+    write_json(args.out / "projection.json", script_provenance(anchor=args.model, anchor_epoch=epoch,
                                                                 since=args.since, horizon=list(HORIZON)))
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         print(out[["metric", "target", "read_at", "curve_threshold", "form", "curve_at_10", "curve_at_20",
@@ -421,8 +446,10 @@ def main() -> None:
     s.add_argument("--keep-samples", action="store_true", help="keep each row's samples in RUN/curve/")
     p = sub.add_parser("plot", help="redraw the figure from the CSV")
     j = sub.add_parser("project", help="the curve's trends extended to 20 epochs, against the targets (projection.csv)")
-    j.add_argument("--model", default="molvae-moses-v0.7", help="the model whose equal-novelty rows translate the targets")
-    j.add_argument("--model-epoch", type=float, default=8.0, help="its row in the curve (epochs, on the current line)")
+    j.add_argument("--model", default=DEFAULTS["sample"],
+                   help="the model whose equal-novelty rows translate the targets (default: the shipped sampling model)")
+    j.add_argument("--model-epoch", type=float,
+                   help="its row in the curve (epochs, on the current line; default: the row with its learning rate)")
     j.add_argument("--temperature", type=float, help="its equal-novelty rows at this temperature (default: its bank's)")
     j.add_argument("--since", type=float, default=1.0, help="fit the rows from this epoch on")
     for q in (s, p, j):

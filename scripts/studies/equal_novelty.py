@@ -1,7 +1,7 @@
 """The shipped sampling model beside the MOSES models at equal novelty.
 
-    python scripts/studies/equal_novelty.py -m molvae-moses-v0.7              # search, score, plot
-    python scripts/studies/equal_novelty.py -m molvae-moses-v0.7 --plot-only # redraw the figure from the CSV
+    python scripts/studies/equal_novelty.py                         # the shipped sampling model: search, score, plot
+    python scripts/studies/equal_novelty.py -m molvae-moses-v0.7 --plot-only   # redraw the figure from the CSV
     python scripts/studies/equal_novelty.py -m molvae-moses-v0.7 --max-ring none  # without the ring screen
     python scripts/studies/equal_novelty.py -m BANK.pt --temperature 0.8 --targets CharRNN JT-VAE --n 10000 \
         --out docs/bench/quality/temperature                                   # another temperature, two targets
@@ -40,6 +40,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # scripts/harness.py, shared by the benchmarks and studies
 from harness import save_results
+
+from molvae.shipped import DEFAULTS
 
 from campaign import MOSES, draw_moses, save_figure, temperatures  # MOSES: the paper's FCD/Test, Filters, SNN/Test, novelty
 
@@ -133,7 +135,8 @@ def plot(table: pd.DataFrame, path: Path, model: str) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("-m", "--model", default="molvae-moses-v0.7", help="a shipped model's name or a checkpoint with a code bank")
+    ap.add_argument("-m", "--model", default=DEFAULTS["sample"],
+                    help="a shipped model's name or a checkpoint with a code bank (default: the shipped sampling model)")
     ap.add_argument("--n", type=int, default=30_000, help="samples scored at each width")
     ap.add_argument("--search-n", type=int, default=5_000, help="samples per width of the search grid")
     ap.add_argument("--grid", type=float, nargs="+", default=[0.05, 0.1, 0.15, 0.2, 0.35, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.15, 1.3, 1.5],

@@ -34,6 +34,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # scripts/harness.py, shared by the benchmarks and studies
 from harness import script_provenance
 
+from molvae.shipped import DEFAULTS
+
 ROOT = Path(__file__).resolve().parents[2]
 MIN_NOVELTY = 0.85
 MAX_REDRAWN = 0.02
@@ -101,7 +103,7 @@ def main() -> None:
     ap.add_argument("--width", type=float, required=True, help="the bank's width W (pick one that keeps novelty near the shipped model's)")
     ap.add_argument("--temperature", type=float, default=0.5, help="the decoding temperature stored with the bank")
     ap.add_argument("--label", required=True, help="names the record: OUT/ship_check_LABEL.json (e.g. leg3_e8.5)")
-    ap.add_argument("--against", default="molvae-moses-v0.7", help="the shipped sampling model to beat")
+    ap.add_argument("--against", default=DEFAULTS["sample"], help="the shipped model to beat (default: the sampling default)")
     ap.add_argument("--n", type=int, default=30_000, help="samples")
     ap.add_argument("--bank", type=int, default=20_000, help="bank size (MOSES-train molecules)")
     ap.add_argument("--work", type=Path, help="where the bank, samples and metrics go (default: beside the snapshot, ship_LABEL/)")

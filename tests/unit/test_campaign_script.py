@@ -249,3 +249,11 @@ def test_the_ship_check_goes_on_from_the_steps_already_done(ship_check, tmp_path
     assert [c["passed"] for c in record["checks"]] == [True] * 6
     assert record["commands"][0].startswith("python -m molvae fit-prior moses:train -m ")
     assert "--width 1.2 --temperature 0.5" in record["commands"][0]
+
+
+def test_the_projection_finds_the_shipped_models_row_by_its_learning_rate(campaign):
+    lr = campaign.model_meta("molvae-moses-v0.7")["lr"]
+    table = pd.DataFrame({"epoch": [7.5, 8.0, 8.5], "leg": [3, 3, 3], "lr": [lr * 1.01, lr, lr * 0.99]})
+    assert campaign.model_epoch("molvae-moses-v0.7", table) == 8.0
+    with pytest.raises(SystemExit, match="--model-epoch"):  # v0.4's weights are in no row of this curve
+        campaign.model_epoch("molvae-moses-v0.4", table)
