@@ -5,6 +5,7 @@
     python scripts/studies/campaign.py score ~/molvae-runs/campaign --continues candidates/molvae-moses-v0.6.1.pt
     python scripts/studies/campaign.py plot                                  # redraw the figure from the CSV
     python scripts/studies/campaign.py project                               # the trends against the targets
+    python scripts/studies/campaign.py new-leg                               # flags to go on from the shipped model
 
 A campaign run (``molvae train ... --snapshot-epochs 0.5``) keeps its weights every half epoch in
 RUN/snapshots/stepN.pt. Each snapshot is scored the way the shipped sampling model is, at the
@@ -392,6 +393,39 @@ def cmd_project(args: argparse.Namespace) -> None:
                    "lo_20", "hi_20", "epoch_reaching", "reaching_lo", "reaching_hi"]].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 
 
+# The campaign's schedule (docs/quality.md, "The recipe, and why"): a cosine from 5e-4 to 5e-5 over 20
+# epochs of MOSES-train; a leg restarted from a file keeps to it over the epochs left.
+CAMPAIGN_EPOCHS, LAST_LR, FIRST_SEED = 20.0, 5e-5, 5  # leg 1 trained with seed 6, leg 2 with 7, leg 3 with 8
+RECIPE = ["--data", "moses:train", "--beta", "0.6", "--schedule", "constant", "--free-bits", "0", "--word-dropout", "0",
+          "--batch-size", "512", "--lr-schedule", "cosine", "--lr-warmup-epochs", "0.05", "--snapshot-epochs", "0.5"]
+
+
+def new_leg(model: str, table: pd.DataFrame) -> dict:
+    """How the campaign goes on from a shipped model after its run folder is lost: the model's place in
+    the curve (found by its learning rate), the leg's number (one more than the curve's highest), and
+    the ``molvae train`` flags that start it at the rate the cosine had reached there, over the epochs
+    left (whole epochs, rounded up), down to the same last rate."""
+    import math
+
+    from molvae.shipped import resolve_model
+
+    lr = model_meta(model).get("lr")
+    epoch = model_epoch(model, table)
+    leg = int(table.leg.max()) + 1
+    epochs = math.ceil(CAMPAIGN_EPOCHS - epoch - 1e-9)
+    flags = ["--init-from", str(resolve_model(model)), *RECIPE, "--epochs", str(epochs), "--lr", f"{lr:.6g}",
+             "--lr-final", f"{LAST_LR / lr:.4g}", "--seed", str(FIRST_SEED + leg)]
+    return {"model": model, "epoch": epoch, "leg": leg, "flags": flags}
+
+
+def cmd_new_leg(args: argparse.Namespace) -> None:
+    """Prints the flags of `new_leg` on one line (campaign_run.sh reads them), and how to score the leg on stderr."""
+    plan = new_leg(args.model, pd.read_csv(args.out / "campaign.csv"))
+    print(" ".join(plan["flags"]))
+    print(f"a new leg ({plan['leg']}) from {plan['model']} (campaign epoch {plan['epoch']:g}): score its snapshots with "
+          f"python scripts/studies/campaign.py score RUN --continues {plan['flags'][1]} --leg {plan['leg']}", file=sys.stderr)
+
+
 def plot(table: pd.DataFrame, path: Path) -> None:
     import matplotlib
 
@@ -452,13 +486,17 @@ def main() -> None:
                    help="its row in the curve (epochs, on the current line; default: the row with its learning rate)")
     j.add_argument("--temperature", type=float, help="its equal-novelty rows at this temperature (default: its bank's)")
     j.add_argument("--since", type=float, default=1.0, help="fit the rows from this epoch on")
-    for q in (s, p, j):
+    n = sub.add_parser("new-leg", help="the molvae train flags that go on from the shipped sampling model (a lost run folder)")
+    n.add_argument("--model", default=DEFAULTS["sample"], help="the campaign's file to go on from (default: the shipped sampling model)")
+    for q in (s, p, j, n):
         q.add_argument("--out", type=Path, default=Path("docs/bench/quality"))
     args = ap.parse_args()
     if args.cmd == "score":
         cmd_score(args)
     elif args.cmd == "project":
         cmd_project(args)
+    elif args.cmd == "new-leg":
+        cmd_new_leg(args)
     else:
         plot(pd.read_csv(args.out / "campaign.csv"), args.out / "campaign.png")
 

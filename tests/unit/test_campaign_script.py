@@ -257,3 +257,18 @@ def test_the_projection_finds_the_shipped_models_row_by_its_learning_rate(campai
     assert campaign.model_epoch("molvae-moses-v0.7", table) == 8.0
     with pytest.raises(SystemExit, match="--model-epoch"):  # v0.4's weights are in no row of this curve
         campaign.model_epoch("molvae-moses-v0.4", table)
+
+
+def test_a_new_leg_goes_on_from_the_shipped_model_where_the_cosine_stood(campaign):
+    """After a lost run folder: the shipped model's rate, the epochs left of the 20 (whole), the same last rate."""
+    lr = campaign.model_meta("molvae-moses-v0.7")["lr"]
+    table = pd.DataFrame({"epoch": [7.0, 8.0, 8.0, 8.5], "leg": [2, 2, 3, 2], "lr": [4.2e-4, 3.9e-4, lr, 3.7e-4]})
+    plan = campaign.new_leg("molvae-moses-v0.7", table)
+    flags = dict(zip(plan["flags"][::2], plan["flags"][1:][::2]))
+    assert (plan["epoch"], plan["leg"]) == (8.0, 4)
+    assert flags["--init-from"].endswith("molvae-moses-v0.7.pt") and flags["--epochs"] == "12"
+    assert float(flags["--lr"]) == pytest.approx(lr, rel=1e-5)
+    assert float(flags["--lr"]) * float(flags["--lr-final"]) == pytest.approx(5e-5, rel=1e-3)
+    assert flags["--seed"] == "9" and flags["--beta"] == "0.6" and flags["--snapshot-epochs"] == "0.5"
+    half = campaign.new_leg("molvae-moses-v0.7", pd.DataFrame({"epoch": [8.5], "leg": [3], "lr": [lr]}))["flags"]
+    assert half[half.index("--epochs") + 1] == "12"  # 11.5 epochs left: 12 whole ones
