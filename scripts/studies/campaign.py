@@ -103,11 +103,16 @@ def snapshot_row(path: Path, step: int, offset: dict | None = None) -> dict:
 def row_of(lr: float | None, table: pd.DataFrame) -> pd.Series | None:
     """The curve's row of the weights a file holds, found by the learning rate in the file's meta: the
     cosine schedule gives each step its own rate, and a file's step counts from its own leg's start.
-    None where no row holds that rate (or the file or the curve has none)."""
+    Two legs restarted from the same file share their rates step for step, so the current line is
+    searched first, then the whole curve, and the latest leg's row is taken. None where no row holds
+    that rate (or the file or the curve has none)."""
     if lr is None or not len(table) or "lr" not in table:
         return None
-    match = table[np.isclose(table.lr.to_numpy(float), float(lr), rtol=1e-9, atol=0)]
-    return None if match.empty else match.iloc[0]
+    for rows in (current_line(table), table):
+        match = rows[np.isclose(rows.lr.to_numpy(float), float(lr), rtol=1e-9, atol=0)]
+        if not match.empty:
+            return match.iloc[-1]
+    return None
 
 
 def leg_offset(start: Path, table: pd.DataFrame, leg: int = 0) -> dict:
@@ -125,8 +130,7 @@ def leg_offset(start: Path, table: pd.DataFrame, leg: int = 0) -> dict:
     meta = load_checkpoint(start)["meta"]
     lr = meta.get("lr")  # files from before the trainer recorded it are placed by their meta
     if lr is not None and len(table) and "lr" in table and table.lr.notna().any():
-        row = row_of(lr, table)
-        if row is None:
+        if (row := row_of(lr, table)) is None:
             sys.exit(f"{start}: its learning rate ({lr}) is in no row of the curve; --continues takes the "
                      "campaign's file a leg started from, whose snapshot was scored (e.g. a shipped sampling model)")
         offset = {"step": int(row.step), "epoch": float(row.epoch), "train_hours": float(row.train_hours),
@@ -343,12 +347,15 @@ def stored_temperature(model: str) -> float:
     return float((model_meta(model).get("prior") or {}).get("temperature", 1.0))
 
 
-def model_epoch(model: str, table: pd.DataFrame) -> float:
-    """The epoch of the curve's row that holds a model's weights (found by its learning rate, on the current line)."""
-    row = row_of(model_meta(model).get("lr"), current_line(table))
-    if row is None:
-        sys.exit(f"{model}: its weights are in no row of the curve (no row has its learning rate); give --model-epoch")
-    return float(row.epoch)
+def model_row(model: str, table: pd.DataFrame, hint: str = "") -> pd.Series:
+    """The curve's row that holds a model's weights (found by its learning rate); exits, with `hint`,
+    where the model is not found or no row holds its rate."""
+    meta = model_meta(model)
+    if not meta:
+        sys.exit(f"{model}: no shipped model of that name and no such checkpoint")
+    if (row := row_of(meta.get("lr"), table)) is None:
+        sys.exit(f"{model}: its weights are in no row of the curve (no row has its learning rate){hint}")
+    return row
 
 
 def cmd_project(args: argparse.Namespace) -> None:
@@ -365,7 +372,7 @@ def cmd_project(args: argparse.Namespace) -> None:
     anchors = anchors[np.isclose(temperatures(anchors), temperature)]
     if anchors.empty:
         sys.exit(f"no equal-novelty rows of {args.model} (with its ring screen) in {args.out / 'equal_novelty.csv'}")
-    epoch = args.model_epoch if args.model_epoch is not None else model_epoch(args.model, table)
+    epoch = args.model_epoch if args.model_epoch is not None else float(model_row(args.model, table, "; give --model-epoch").epoch)
     rows = []
     for goal in translate(table, anchors, epoch):
         for form in ("log", "power"):
@@ -395,7 +402,8 @@ def cmd_project(args: argparse.Namespace) -> None:
 
 # The campaign's schedule (docs/quality.md, "The recipe, and why"): a cosine from 5e-4 to 5e-5 over 20
 # epochs of MOSES-train; a leg restarted from a file keeps to it over the epochs left.
-CAMPAIGN_EPOCHS, LAST_LR, FIRST_SEED = 20.0, 5e-5, 5  # leg 1 trained with seed 6, leg 2 with 7, leg 3 with 8
+CAMPAIGN_EPOCHS, LAST_LR = 20.0, 5e-5
+SEED_BASE = 5  # leg N trains with seed SEED_BASE + N: leg 1 had 6, leg 2 7, leg 3 8
 RECIPE = ["--data", "moses:train", "--beta", "0.6", "--schedule", "constant", "--free-bits", "0", "--word-dropout", "0",
           "--batch-size", "512", "--lr-schedule", "cosine", "--lr-warmup-epochs", "0.05", "--snapshot-epochs", "0.5"]
 
@@ -404,17 +412,21 @@ def new_leg(model: str, table: pd.DataFrame) -> dict:
     """How the campaign goes on from a shipped model after its run folder is lost: the model's place in
     the curve (found by its learning rate), the leg's number (one more than the curve's highest), and
     the ``molvae train`` flags that start it at the rate the cosine had reached there, over the epochs
-    left (whole epochs, rounded up), down to the same last rate."""
+    left (whole epochs, as the trainer counts them: a model at epoch 8.5 gets 12, and its cosine reaches
+    the last rate half an epoch after the 20th), down to the same last rate."""
     import math
 
     from molvae.shipped import resolve_model
 
-    lr = model_meta(model).get("lr")
-    epoch = model_epoch(model, table)
+    row = model_row(model, table)
+    lr, epoch = float(row.lr), float(row.epoch)
     leg = int(table.leg.max()) + 1
     epochs = math.ceil(CAMPAIGN_EPOCHS - epoch - 1e-9)
+    if epochs < 1 or lr <= LAST_LR:
+        sys.exit(f"{model} is at epoch {epoch:g}, learning rate {lr:.3g}: the campaign's {CAMPAIGN_EPOCHS:g} epochs "
+                 "are done, and there is no leg to go on with")
     flags = ["--init-from", str(resolve_model(model)), *RECIPE, "--epochs", str(epochs), "--lr", f"{lr:.6g}",
-             "--lr-final", f"{LAST_LR / lr:.4g}", "--seed", str(FIRST_SEED + leg)]
+             "--lr-final", f"{LAST_LR / lr:.4g}", "--seed", str(SEED_BASE + leg)]
     return {"model": model, "epoch": epoch, "leg": leg, "flags": flags}
 
 

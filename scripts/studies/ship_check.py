@@ -10,7 +10,8 @@ The snapshot is measured the way the shipped model's card was, with the commands
 3. ``molvae evaluate WORK/samples_30k.csv -o WORK/metrics_30k``
 
 A step whose output is already in WORK is not run again, so a stopped check goes on where it
-stopped. The figures are then set beside the shipped model's (`--against`; its card,
+stopped; once a step runs, every later step runs too, and WORK/settings.json refuses a check of
+other settings (snapshot, width, temperature, sizes) in the same folder. The figures are then set beside the shipped model's (`--against`; its card,
 docs/model_card/vX.Y/metrics_30k.json and samples_30k.meta.json) on each of the issue's targets, and
 OUT/ship_check_LABEL.json records the commands, the sampler's summary, the metrics, the comparison
 and the verdict. The verdict is the release rule of docs/quality.md: the candidate's novelty is at
@@ -56,6 +57,15 @@ def commands(snapshot: Path, work: Path, width: float, temperature: float, n: in
          [*molvae, "sample", "-m", str(work / "bank.pt"), "-n", str(n), "--seed", "0", "-o", str(samples), "--properties", "none", "-q"]),
         (metrics.with_suffix(".json"), [*molvae, "evaluate", str(samples), "-o", str(metrics), "-q"]),
     ]
+
+
+def same_settings(work: Path, settings: dict) -> None:
+    """Records the check's settings in WORK/settings.json, or exits if the folder holds another check's."""
+    path = work / "settings.json"
+    if path.is_file() and (before := json.loads(path.read_text())) != settings:
+        changed = ", ".join(f"{k} {before.get(k)} -> {v}" for k, v in settings.items() if before.get(k) != v)
+        sys.exit(f"{work} holds a check of other settings ({changed}): give another --label or --work")
+    path.write_text(json.dumps(settings, indent=1) + "\n")
 
 
 def card_figures(model: str) -> dict:
@@ -106,7 +116,7 @@ def main() -> None:
     ap.add_argument("--against", default=DEFAULTS["sample"], help="the shipped model to beat (default: the sampling default)")
     ap.add_argument("--n", type=int, default=30_000, help="samples")
     ap.add_argument("--bank", type=int, default=20_000, help="bank size (MOSES-train molecules)")
-    ap.add_argument("--work", type=Path, help="where the bank, samples and metrics go (default: beside the snapshot, ship_LABEL/)")
+    ap.add_argument("--work", type=Path, help="where the bank, samples and metrics go (default: RUN/ship_LABEL, beside RUN/snapshots)")
     ap.add_argument("--out", type=Path, default=Path("docs/bench/quality"))
     args = ap.parse_args()
     if not args.snapshot.is_file():
@@ -114,13 +124,16 @@ def main() -> None:
     shipped = card_figures(args.against)  # before the 11 minutes, so a wrong name fails at once
     work = args.work or args.snapshot.parent.parent / f"ship_{args.label}"
     work.mkdir(parents=True, exist_ok=True)
+    same_settings(work, {"snapshot": str(args.snapshot.resolve()), "width": args.width, "temperature": args.temperature,
+                         "n": args.n, "bank": args.bank})
     steps = commands(args.snapshot, work, args.width, args.temperature, args.n, args.bank)
-    seconds = {}
+    seconds, ran = {}, False
     for done, cmd in steps:
         name = cmd[3]
-        if done.is_file():
+        if done.is_file() and not ran:  # a later step's old output does not describe a step run again
             print(f"{name}: done before ({done})", flush=True)
             continue
+        ran = True
         print(" ".join(cmd[1:]), flush=True)
         tick = time.perf_counter()
         subprocess.run(cmd, check=True)
@@ -136,6 +149,7 @@ def main() -> None:
         sample_summary=summary, metrics=metrics, against={"model": args.against, "figures": shipped}, **result)
     from molvae.io import write_json
 
+    args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"ship_check_{args.label}.json"
     write_json(path, record)
     print(table(result, args.against))

@@ -242,21 +242,41 @@ def test_the_ship_check_goes_on_from_the_steps_already_done(ship_check, tmp_path
     (work / "samples_30k.csv.meta.json").write_text(json.dumps({"summary": {"redrawn": 0.018}}))
     (work / "metrics_30k.json").write_text(json.dumps({"metrics": metrics}))
     monkeypatch.setattr(ship_check.subprocess, "run", lambda *a, **k: pytest.fail("a finished step ran again"))
-    monkeypatch.setattr(sys, "argv", ["ship_check.py", str(snapshot), "--width", "1.2", "--label", "x", "--out", str(tmp_path)])
+    argv = ["ship_check.py", str(snapshot), "--width", "1.2", "--label", "x", "--against", "molvae-moses-v0.7",
+            "--out", str(tmp_path / "out")]
+    monkeypatch.setattr(sys, "argv", argv)
     ship_check.main()
-    record = json.loads((tmp_path / "ship_check_x.json").read_text())
+    record = json.loads((tmp_path / "out" / "ship_check_x.json").read_text())
     assert record["ships"] and record["against"]["model"] == "molvae-moses-v0.7"
     assert [c["passed"] for c in record["checks"]] == [True] * 6
     assert record["commands"][0].startswith("python -m molvae fit-prior moses:train -m ")
     assert "--width 1.2 --temperature 0.5" in record["commands"][0]
+    # the same folder with another width is refused, before anything runs
+    monkeypatch.setattr(sys, "argv", [*argv[:3], "1.3", *argv[4:]])
+    with pytest.raises(SystemExit, match="width 1.2 -> 1.3"):
+        ship_check.main()
+    # once a step runs again, the later steps run too, though their old outputs are there
+    (work / "bank.pt").unlink()
+    ran = []
+    monkeypatch.setattr(ship_check.subprocess, "run", lambda cmd, **k: ran.append(cmd[3]))
+    monkeypatch.setattr(sys, "argv", argv)
+    ship_check.main()
+    assert ran == ["fit-prior", "sample", "evaluate"]
 
 
 def test_the_projection_finds_the_shipped_models_row_by_its_learning_rate(campaign):
     lr = campaign.model_meta("molvae-moses-v0.7")["lr"]
     table = pd.DataFrame({"epoch": [7.5, 8.0, 8.5], "leg": [3, 3, 3], "lr": [lr * 1.01, lr, lr * 0.99]})
-    assert campaign.model_epoch("molvae-moses-v0.7", table) == 8.0
-    with pytest.raises(SystemExit, match="--model-epoch"):  # v0.4's weights are in no row of this curve
-        campaign.model_epoch("molvae-moses-v0.4", table)
+    assert campaign.model_row("molvae-moses-v0.7", table).epoch == 8.0
+    with pytest.raises(SystemExit, match="no row has its learning rate"):  # v0.4's weights are in no row of this curve
+        campaign.model_row("molvae-moses-v0.4", table)
+    with pytest.raises(SystemExit, match="no shipped model"):
+        campaign.model_row("molvae-moses-v9", table)
+    # two legs restarted from the same file share their rates: the current line's row, not the lost leg's
+    redone = pd.DataFrame({"step": [1, 2, 1, 2], "epoch": [8.5, 9.0, 8.5, 9.0], "leg": [4, 4, 5, 5],
+                           "lr": [lr * 0.99, lr] * 2, "train_hours": [1.0, 2.0, 1.5, 2.5]})
+    assert campaign.row_of(lr, redone).leg == 5
+    assert campaign.row_of(lr, redone.iloc[:2]).leg == 4
 
 
 def test_a_new_leg_goes_on_from_the_shipped_model_where_the_cosine_stood(campaign):
