@@ -2,9 +2,15 @@
 
     python scripts/studies/ship_check.py RUN/snapshots/step4614.pt --width 1.2 --temperature 0.5 --label leg3_e8.5
     python scripts/studies/ship_check.py SNAP --width 1.2 --against molvae-moses-v0.7 --work ~/molvae-runs/ship85
+    python scripts/studies/ship_check.py SNAP --label leg4_e9.0      # no --width: search the width for the shipped novelty
 
 The snapshot is measured the way the shipped model's card was, with the commands a user runs:
 
+0. Without ``--width``, the width is searched first: a bank at the shipped model's width, then
+   ``--search-n`` samples (seed 1) at widths a step apart around it, until the novelty of the
+   shipped model's card (or ``--novelty``) lies between two of them; the width is interpolated
+   there (WORK/search.json). A candidate checked at a higher novelty than the shipped model's
+   pays for it in FCD, at a lower one it is flattered: the comparison is fair only at one novelty.
 1. ``molvae fit-prior moses:train -m SNAP --size 20000 --width W --temperature T --seed 0 -o WORK/bank.pt``
 2. ``molvae sample -m WORK/bank.pt -n 30000 --seed 0 -o WORK/samples_30k.csv --properties none``
 3. ``molvae evaluate WORK/samples_30k.csv -o WORK/metrics_30k``
@@ -32,10 +38,14 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # scripts/harness.py, shared by the benchmarks and studies
 from harness import script_provenance
 
 from molvae.shipped import DEFAULTS
+
+from equal_novelty import search, width_for  # the novelty of a grid of widths, and the width of a novelty
 
 ROOT = Path(__file__).resolve().parents[2]
 MIN_NOVELTY = 0.85
@@ -57,6 +67,57 @@ def commands(snapshot: Path, work: Path, width: float, temperature: float, n: in
          [*molvae, "sample", "-m", str(work / "bank.pt"), "-n", str(n), "--seed", "0", "-o", str(samples), "--properties", "none", "-q"]),
         (metrics.with_suffix(".json"), [*molvae, "evaluate", str(samples), "-o", str(metrics), "-q"]),
     ]
+
+
+def line_width(novelty: float, grid) -> float:
+    """The width at which a least-squares line of novelty on width reaches `novelty`."""
+    slope, intercept = np.polyfit(grid.width.to_numpy(float), grid.novelty.to_numpy(float), 1)
+    if slope <= 0:
+        sys.exit(f"novelty does not rise with the width over {sorted(grid.width)}: give --width")
+    return round(float((novelty - intercept) / slope), 3)
+
+
+def find_width(snapshot: Path, work: Path, novelty: float, start: float, temperature: float, bank: int,
+               n: int, step: float = 0.1, tries: int = 6) -> dict:
+    """The bank width at which `n` samples of `snapshot` have `novelty`: widths `step` apart from
+    `start`, extended on the side the novelty lies until it is bracketed (at most `tries` widths
+    more), then read off a straight line fitted to the grid's points (one sample's novelty is noisy
+    by about 0.005, which a line through three points averages better than two neighbours). Kept in WORK/search.json, which a later call with the same settings reads."""
+    path = work / "search.json"
+    settings = {"snapshot": str(snapshot.resolve()), "novelty": novelty, "start": start, "temperature": temperature,
+                "bank": bank, "n": n}
+    if path.is_file() and (found := json.loads(path.read_text())).get("settings") == settings:
+        print(f"width: searched before ({path}): W {found['width']:g} for novelty {novelty:.4f}", flush=True)
+        return found
+    import pandas as pd
+
+    from molvae import MolVAE
+    from molvae.io import resolve_data_path
+
+    bank_path = work / "search_bank.pt"
+    subprocess.run([sys.executable, "-m", "molvae", "fit-prior", "moses:train", "-m", str(snapshot), "--size", str(bank),
+                    "--width", f"{start:g}", "--temperature", f"{temperature:g}", "--seed", "0", "-o", str(bank_path), "-q"],
+                   check=True)
+    vae = MolVAE.load(bank_path, device="cpu", precision="auto", use="sample")
+    train = resolve_data_path("moses:train")
+    print(f"searching the width for novelty {novelty:.4f} on {n:,} samples", flush=True)
+    grid = search(vae, [round(start - step, 3), start, round(start + step, 3)], n, train, "auto", temperature)
+    for _ in range(tries):
+        if width_for(novelty, grid) is not None:
+            break
+        lo, hi = grid.width.min(), grid.width.max()
+        more = round(hi + step, 3) if grid.novelty.max() < novelty else round(lo - step, 3)
+        if more <= 0:
+            break
+        grid = pd.concat([grid, search(vae, [more], n, train, "auto", temperature)], ignore_index=True)
+    width = line_width(novelty, grid) if width_for(novelty, grid) is not None else None
+    if width is None:
+        sys.exit(f"novelty {novelty:.4f} is outside {grid.novelty.min():.4f}-{grid.novelty.max():.4f} over widths "
+                 f"{grid.width.min():g}-{grid.width.max():g}: give --width")
+    found = {"settings": settings, "width": width, "grid": grid.sort_values("width").to_dict(orient="records")}
+    path.write_text(json.dumps(found, indent=1) + "\n")
+    print(f"width: W {width:g} for novelty {novelty:.4f}", flush=True)
+    return found
 
 
 def same_settings(work: Path, settings: dict) -> None:
@@ -110,7 +171,9 @@ def table(result: dict, against: str) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("snapshot", type=Path, help="the campaign's weights (RUN/snapshots/stepN.pt)")
-    ap.add_argument("--width", type=float, required=True, help="the bank's width W (pick one that keeps novelty near the shipped model's)")
+    ap.add_argument("--width", type=float, help="the bank's width W (default: searched for the shipped model's novelty)")
+    ap.add_argument("--novelty", type=float, help="the novelty the width search aims at (default: the shipped model's, from its card)")
+    ap.add_argument("--search-n", type=int, default=5_000, help="samples per width in the search")
     ap.add_argument("--temperature", type=float, default=0.5, help="the decoding temperature stored with the bank")
     ap.add_argument("--label", required=True, help="names the record: OUT/ship_check_LABEL.json (e.g. leg3_e8.5)")
     ap.add_argument("--against", default=DEFAULTS["sample"], help="the shipped model to beat (default: the sampling default)")
@@ -124,6 +187,14 @@ def main() -> None:
     shipped = card_figures(args.against)  # before the 11 minutes, so a wrong name fails at once
     work = args.work or args.snapshot.parent.parent / f"ship_{args.label}"
     work.mkdir(parents=True, exist_ok=True)
+    searched = None
+    if args.width is None:
+        from molvae import MolVAE
+
+        start = MolVAE.load(args.against, device="cpu", use="sample").prior.width
+        searched = find_width(args.snapshot, work, args.novelty or shipped["Novelty"], start, args.temperature,
+                              args.bank, args.search_n)
+        args.width = searched["width"]
     same_settings(work, {"snapshot": str(args.snapshot.resolve()), "width": args.width, "temperature": args.temperature,
                          "n": args.n, "bank": args.bank})
     steps = commands(args.snapshot, work, args.width, args.temperature, args.n, args.bank)
@@ -146,7 +217,7 @@ def main() -> None:
         what=f"ship check of {args.snapshot} against {args.against}: a bank of {args.bank:,} MOSES-train molecules at "
              f"W {args.width:g}, decoded at temperature {args.temperature:g}, {args.n:,} samples",
         commands=["python -m molvae " + " ".join(cmd[3:]) for _, cmd in steps], seconds=seconds,
-        sample_summary=summary, metrics=metrics, against={"model": args.against, "figures": shipped}, **result)
+        width_search=searched, sample_summary=summary, metrics=metrics, against={"model": args.against, "figures": shipped}, **result)
     from molvae.io import write_json
 
     args.out.mkdir(parents=True, exist_ok=True)

@@ -292,3 +292,29 @@ def test_a_new_leg_goes_on_from_the_shipped_model_where_the_cosine_stood(campaig
     assert flags["--seed"] == "9" and flags["--beta"] == "0.6" and flags["--snapshot-epochs"] == "0.5"
     half = campaign.new_leg("molvae-moses-v0.7", pd.DataFrame({"epoch": [8.5], "leg": [3], "lr": [lr]}))["flags"]
     assert half[half.index("--epochs") + 1] == "12"  # 11.5 epochs left: 12 whole ones
+
+
+def test_the_ship_check_searches_the_width_of_the_shipped_novelty(ship_check, tmp_path, monkeypatch):
+    """Without --width: widths around the shipped one, extended until the novelty is bracketed, read off a line."""
+    import molvae
+
+    searched = []
+
+    def fake_search(vae, grid, n, train, max_ring, temperature):  # novelty rising along a line with the width
+        searched.extend(grid)
+        return pd.DataFrame({"width": grid, "novelty": [0.3 + 0.5 * w for w in grid], "n": n})
+
+    monkeypatch.setattr(ship_check, "search", fake_search)
+    monkeypatch.setattr(ship_check.subprocess, "run", lambda cmd, **k: None)
+    monkeypatch.setattr(molvae.MolVAE, "load", classmethod(lambda cls, *a, **k: None))
+    snapshot = tmp_path / "step1.pt"
+    snapshot.write_bytes(b"weights")
+    found = ship_check.find_width(snapshot, tmp_path, 0.9, 1.15, 0.5, 20_000, 500)
+    assert found["width"] == pytest.approx(1.2) and searched == pytest.approx([1.05, 1.15, 1.25])
+    searched.clear()
+    assert ship_check.find_width(snapshot, tmp_path, 0.9, 1.15, 0.5, 20_000, 500)["width"] == pytest.approx(1.2)
+    assert searched == []  # the same settings read WORK/search.json
+    far = ship_check.find_width(snapshot, tmp_path, 0.97, 1.15, 0.5, 20_000, 500)  # past the grid: widened
+    assert far["width"] == pytest.approx(1.34) and searched[-4:] == pytest.approx([1.05, 1.15, 1.25, 1.35])
+    with pytest.raises(SystemExit, match="outside"):
+        ship_check.find_width(snapshot, tmp_path, 1.9, 1.15, 0.5, 20_000, 500)
