@@ -98,7 +98,7 @@ def find_width(snapshot: Path, work: Path, novelty: float, start: float, tempera
     subprocess.run([sys.executable, "-m", "molvae", "fit-prior", "moses:train", "-m", str(snapshot), "--size", str(bank),
                     "--width", f"{start:g}", "--temperature", f"{temperature:g}", "--seed", "0", "-o", str(bank_path), "-q"],
                    check=True)
-    vae = MolVAE.load(bank_path, device="cpu", precision="auto", use="sample")
+    vae = MolVAE.load(bank_path, device="cpu", precision="fp32", use="sample")  # as molvae sample, which the check runs
     train = resolve_data_path("moses:train")
     print(f"searching the width for novelty {novelty:.4f} on {n:,} samples", flush=True)
     grid = search(vae, [round(start - step, 3), start, round(start + step, 3)], n, train, "auto", temperature)
