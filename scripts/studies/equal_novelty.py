@@ -58,12 +58,12 @@ def novelty_of(smiles: list[str], train_path: Path) -> float:
 
 
 def search(vae, grid: list[float], n: int, train_path: Path, max_ring: int | None = None,
-           temperature: float | None = None) -> pd.DataFrame:
-    """Novelty of `n` samples (seed 1) at each width of `grid`."""
+           temperature: float | None = None, seed: int = 1) -> pd.DataFrame:
+    """Novelty of `n` samples (seed `seed`) at each width of `grid`."""
     rows = []
     for width in grid:
         tick = time.perf_counter()
-        samples = vae.sample(n, seed=1, prior_width=width, max_ring=max_ring, temperature=temperature)
+        samples = vae.sample(n, seed=seed, prior_width=width, max_ring=max_ring, temperature=temperature)
         rows.append({"width": width, "novelty": novelty_of(samples.smiles.tolist(), train_path), "n": n})
         print(f"  search: W {width:g}: novelty {rows[-1]['novelty']:.4f} ({time.perf_counter() - tick:.0f} s)", flush=True)
     return pd.DataFrame(rows)

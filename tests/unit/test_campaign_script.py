@@ -300,7 +300,7 @@ def test_the_ship_check_searches_the_width_of_the_shipped_novelty(ship_check, tm
 
     searched = []
 
-    def fake_search(vae, grid, n, train, max_ring, temperature):  # novelty rising along a line with the width
+    def fake_search(vae, grid, n, train, max_ring, temperature, seed):  # novelty rising along a line with the width
         searched.extend(grid)
         return pd.DataFrame({"width": grid, "novelty": [0.3 + 0.5 * w for w in grid], "n": n})
 
