@@ -65,12 +65,17 @@ def commands(snapshot: Path, work: Path, width: float, temperature: float, n: in
     samples = work / f"samples_{n // 1000}k.csv"
     metrics = work / f"metrics_{n // 1000}k"
     return [
-        (work / "bank.pt", [*molvae, "fit-prior", "moses:train", "-m", str(snapshot), "--size", str(bank), "--width", f"{width:g}",
-                            "--temperature", f"{temperature:g}", "--seed", "0", "-o", str(work / "bank.pt"), "-q"]),
+        (work / "bank.pt", fit_prior(snapshot, work / "bank.pt", width, temperature, bank)),
         (samples.with_name(samples.name + ".meta.json"),
          [*molvae, "sample", "-m", str(work / "bank.pt"), "-n", str(n), "--seed", "0", "-o", str(samples), "--properties", "none", "-q"]),
         (metrics.with_suffix(".json"), [*molvae, "evaluate", str(samples), "-o", str(metrics), "-q"]),
     ]
+
+
+def fit_prior(snapshot: Path, out: Path, width: float, temperature: float, bank: int) -> list[str]:
+    """The molvae fit-prior command of a check's bank (seed 0, from MOSES-train)."""
+    return [sys.executable, "-m", "molvae", "fit-prior", "moses:train", "-m", str(snapshot), "--size", str(bank),
+            "--width", f"{width:g}", "--temperature", f"{temperature:g}", "--seed", "0", "-o", str(out), "-q"]
 
 
 def line_width(novelty: float, grid) -> float:
@@ -86,7 +91,8 @@ def find_width(snapshot: Path, work: Path, novelty: float, start: float, tempera
     """The bank width at which `n` samples of `snapshot` have `novelty`: widths `step` apart from
     `start`, extended on the side the novelty lies until it is bracketed (at most `tries` widths
     more), then read off a straight line fitted to the grid's points (one sample's novelty is noisy
-    by about 0.005, which a line through three points averages better than two neighbours). Kept in WORK/search.json, which a later call with the same settings reads."""
+    by about 0.005, which a line through three points averages better than two neighbours). Kept in
+    WORK/search.json, which a later call with the same settings reads."""
     path = work / "search.json"
     settings = {"snapshot": str(snapshot.resolve()), "novelty": novelty, "start": start, "temperature": temperature,
                 "bank": bank, "n": n}
@@ -99,9 +105,7 @@ def find_width(snapshot: Path, work: Path, novelty: float, start: float, tempera
     from molvae.io import resolve_data_path
 
     bank_path = work / "search_bank.pt"
-    subprocess.run([sys.executable, "-m", "molvae", "fit-prior", "moses:train", "-m", str(snapshot), "--size", str(bank),
-                    "--width", f"{start:g}", "--temperature", f"{temperature:g}", "--seed", "0", "-o", str(bank_path), "-q"],
-                   check=True)
+    subprocess.run(fit_prior(snapshot, bank_path, start, temperature, bank), check=True)
     vae = MolVAE.load(bank_path, device="cpu", precision="fp32", use="sample")  # as molvae sample, which the check runs
     train = resolve_data_path("moses:train")
     print(f"searching the width for novelty {novelty:.4f} on {n:,} samples", flush=True)
@@ -114,10 +118,10 @@ def find_width(snapshot: Path, work: Path, novelty: float, start: float, tempera
         if more <= 0:
             break
         grid = pd.concat([grid, search(vae, [more], n, train, "auto", temperature, seed=0)], ignore_index=True)
-    width = line_width(novelty, grid) if width_for(novelty, grid) is not None else None
-    if width is None:
+    if width_for(novelty, grid) is None:
         sys.exit(f"novelty {novelty:.4f} is outside {grid.novelty.min():.4f}-{grid.novelty.max():.4f} over widths "
                  f"{grid.width.min():g}-{grid.width.max():g}: give --width")
+    width = line_width(novelty, grid)
     found = {"settings": settings, "width": width, "grid": grid.sort_values("width").to_dict(orient="records")}
     path.write_text(json.dumps(found, indent=1) + "\n")
     print(f"width: W {width:g} for novelty {novelty:.4f}", flush=True)
