@@ -95,7 +95,7 @@ fine_tune "$OUT/v0.6" "$OUT/molvae-moses-v0.5.pt" "$STEPS6" 7 0 \
 python -m molvae fit-prior moses:train -m "$OUT/v0.6/last.pt" --size 20000 --width "$WIDTH6" --seed 0 -o "$OUT/v0.6_bank.pt" -q
 python scripts/release/export_pretrained.py "$OUT/v0.6_bank.pt" "$OUT/molvae-moses-v0.6.1.pt" --name molvae-moses-v0.6.1
 
-# molvae-moses-v0.7 (the sampling default since 2026-12-07): the campaign's third leg, from v0.6's
+# molvae-moses-v0.7 (the sampling default on 2026-12-07, leg 4's start): the campaign's third leg, from v0.6's
 # weights (a fresh optimizer) with a cosine learning rate over 13 epochs (4.18e-4, where leg 2's
 # cosine stood at epoch 7.0, to 5e-5), seed 8, to STEPS7 steps (campaign epoch 8.0), then a bank at
 # WIDTH7 decoded at TEMP7 (docs/quality.md, "Decoding temperature at equal novelty")
@@ -108,8 +108,22 @@ python -m molvae fit-prior moses:train -m "$OUT/v0.7/last.pt" --size 20000 --wid
     --seed 0 -o "$OUT/v0.7_bank.pt" -q
 python scripts/release/export_pretrained.py "$OUT/v0.7_bank.pt" "$OUT/molvae-moses-v0.7.pt" --name molvae-moses-v0.7
 
+# molvae-moses-v0.8 (the sampling default since 2026-12-07): the campaign's fourth leg, from v0.7's
+# weights (a fresh optimizer) with a cosine learning rate over 12 epochs (4.13e-4, where leg 3's
+# cosine stood at epoch 8.0, to 5e-5; the flags of `scripts/studies/campaign.py new-leg`), seed 9, to
+# STEPS8 steps (campaign epoch 10.0; bf16 where the CPU has a bf16 path), then a bank at WIDTH8 (the
+# width of v0.7's novelty, searched by scripts/studies/ship_check.py) decoded at TEMP8
+STEPS8=${STEPS8:-6152}
+WIDTH8=${WIDTH8:-1.179}
+TEMP8=${TEMP8:-0.5}
+fine_tune "$OUT/v0.8" "$OUT/molvae-moses-v0.7.pt" "$STEPS8" 9 0 \
+    --epochs 12 --lr 0.000413141 --lr-schedule cosine --lr-warmup-epochs 0.05 --lr-final 0.121
+python -m molvae fit-prior moses:train -m "$OUT/v0.8/last.pt" --size 20000 --width "$WIDTH8" --temperature "$TEMP8" \
+    --seed 0 -o "$OUT/v0.8_bank.pt" -q
+python scripts/release/export_pretrained.py "$OUT/v0.8_bank.pt" "$OUT/molvae-moses-v0.8.pt" --name molvae-moses-v0.8
+
 # the model card's figures, for each model:
-for name in molvae-moses-v0.7 molvae-moses-v0.4 molvae-moses-v0.2.1; do
+for name in molvae-moses-v0.8 molvae-moses-v0.4 molvae-moses-v0.2.1; do
     python -m molvae sample -m "$OUT/$name.pt" -n 30000 --seed 0 -o "$OUT/$name/samples_30k.csv" --properties none -q
     python -m molvae evaluate "$OUT/$name/samples_30k.csv" -o "$OUT/$name/metrics_30k" -q
     python -m molvae reconstruct moses:test --limit 1000 -m "$OUT/$name.pt" -o "$OUT/$name/reconstruct_1k.csv"
