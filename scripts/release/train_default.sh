@@ -55,6 +55,14 @@ fine_tune() {
     touch "$1/done"
 }
 
+# bank_and_export vX.Y WIDTH TEMP: the run OUT/vX.Y's last.pt with a code bank of 20,000 MOSES-train
+# molecules (seed 0) at WIDTH, decoded at TEMP, exported as OUT/molvae-moses-vX.Y.pt
+bank_and_export() {
+    python -m molvae fit-prior moses:train -m "$OUT/$1/last.pt" --size 20000 --width "$2" --temperature "$3" \
+        --seed 0 -o "$OUT/$1_bank.pt" -q
+    python scripts/release/export_pretrained.py "$OUT/$1_bank.pt" "$OUT/molvae-moses-$1.pt" --name "molvae-moses-$1"
+}
+
 STEPS3=${STEPS3:-2380}
 WIDTH3=${WIDTH3:-0.92}
 fine_tune "$OUT/v0.3" "$OUT/v0.2.pt" "$STEPS3" 3 0.2
@@ -104,9 +112,7 @@ WIDTH7=${WIDTH7:-1.15}
 TEMP7=${TEMP7:-0.5}
 fine_tune "$OUT/v0.7" "$OUT/molvae-moses-v0.6.1.pt" "$STEPS7" 8 0 \
     --epochs 13 --lr 0.000418 --lr-schedule cosine --lr-warmup-epochs 0.05 --lr-final 0.12
-python -m molvae fit-prior moses:train -m "$OUT/v0.7/last.pt" --size 20000 --width "$WIDTH7" --temperature "$TEMP7" \
-    --seed 0 -o "$OUT/v0.7_bank.pt" -q
-python scripts/release/export_pretrained.py "$OUT/v0.7_bank.pt" "$OUT/molvae-moses-v0.7.pt" --name molvae-moses-v0.7
+bank_and_export v0.7 "$WIDTH7" "$TEMP7"
 
 # molvae-moses-v0.8 (the sampling default since 2026-12-07): the campaign's fourth leg, from v0.7's
 # weights (a fresh optimizer) with a cosine learning rate over 12 epochs (4.13e-4, where leg 3's
@@ -118,9 +124,7 @@ WIDTH8=${WIDTH8:-1.179}
 TEMP8=${TEMP8:-0.5}
 fine_tune "$OUT/v0.8" "$OUT/molvae-moses-v0.7.pt" "$STEPS8" 9 0 \
     --epochs 12 --lr 0.000413141 --lr-schedule cosine --lr-warmup-epochs 0.05 --lr-final 0.121
-python -m molvae fit-prior moses:train -m "$OUT/v0.8/last.pt" --size 20000 --width "$WIDTH8" --temperature "$TEMP8" \
-    --seed 0 -o "$OUT/v0.8_bank.pt" -q
-python scripts/release/export_pretrained.py "$OUT/v0.8_bank.pt" "$OUT/molvae-moses-v0.8.pt" --name molvae-moses-v0.8
+bank_and_export v0.8 "$WIDTH8" "$TEMP8"
 
 # the model card's figures, for each model:
 for name in molvae-moses-v0.8 molvae-moses-v0.4 molvae-moses-v0.2.1; do
