@@ -147,6 +147,28 @@ def equal_novelty(monkeypatch):
     return load_study("equal_novelty", monkeypatch)
 
 
+def test_equal_novelty_searches_on_as_many_samples_as_it_scores(equal_novelty, tmp_path, monkeypatch):
+    """Novelty of distinct molecules rises with the sample count, so the search draws --n unless told otherwise."""
+    import types
+
+    import molvae
+
+    vae = types.SimpleNamespace(prior=types.SimpleNamespace(temperature=0.5), domain=types.SimpleNamespace(max_ring=7))
+    monkeypatch.setattr(molvae.MolVAE, "load", lambda *a, **k: vae)
+    searched = []
+
+    def stop(vae, grid, n, train, max_ring, temperature, seed):
+        searched.append((n, seed, temperature, max_ring))
+        raise SystemExit("searched")
+
+    monkeypatch.setattr(equal_novelty, "search", stop)
+    for extra, expected in (([], 1234), (["--search-n", "500"], 500)):
+        monkeypatch.setattr(sys, "argv", ["equal_novelty.py", "--n", "1234", "--out", str(tmp_path), *extra])
+        with pytest.raises(SystemExit, match="searched"):
+            equal_novelty.main()
+        assert searched[-1] == (expected, 0, 0.5, 7)
+
+
 def test_equal_novelty_interpolates_the_width_of_each_target(equal_novelty):
     grid = pd.DataFrame({"width": [0.3, 0.5, 0.7, 0.9], "novelty": [0.70, 0.80, 0.86, 0.90]})
     assert equal_novelty.width_for(0.80, grid) == 0.5
