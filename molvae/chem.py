@@ -100,8 +100,8 @@ def input_problem(smiles: object) -> str | None:
     """Why an input row cannot be a molecule before parsing it (empty, too long, unreadable), or ``None``."""
     if not isinstance(smiles, str) or not smiles.strip():
         return "empty SMILES"
-    if smiles.startswith(UNREADABLE):
-        return smiles[len(UNREADABLE):]
+    if smiles.startswith(UNREADABLE):  # a reader's mark (an SDF record RDKit cannot read), or text that looks like one
+        return smiles[len(UNREADABLE):].strip() or "unreadable input"
     if len(smiles) > MAX_SMILES_LENGTH:
         return f"SMILES of {len(smiles):,} characters, over the {MAX_SMILES_LENGTH:,} read"
     return None
