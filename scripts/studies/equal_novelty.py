@@ -63,7 +63,7 @@ def novelty_of(smiles: list[str], train_path: Path) -> float:
 
 
 def search(vae, grid: list[float], n: int, train_path: Path, max_ring: int | None = None,
-           temperature: float | None = None, seed: int = 1) -> pd.DataFrame:
+           temperature: float | None = None, seed: int = 0) -> pd.DataFrame:
     """Novelty of `n` samples (seed `seed`) at each width of `grid`."""
     rows = []
     for width in grid:
@@ -173,9 +173,9 @@ def main() -> None:
     max_ring = resolve_max_ring(args.max_ring, vae.domain.max_ring)
     temperature = vae.prior.temperature if args.temperature is None else args.temperature
     train_path = resolve_data_path("moses:train")
-    args.search_n = args.search_n or args.n
-    print(f"searching widths for novelty {', '.join(f'{v[3]:g}' for v in MOSES.values())} on {args.search_n:,} samples")
-    grid = search(vae, args.grid, args.search_n, train_path, max_ring, temperature, seed=args.search_seed)
+    search_n = args.search_n or args.n
+    print(f"searching widths for novelty {', '.join(f'{v[3]:g}' for v in MOSES.values())} on {search_n:,} samples")
+    grid = search(vae, args.grid, search_n, train_path, max_ring, temperature, seed=args.search_seed)
     train_set = canonical_set(train_path, progress=False)
     refs = {"Test": load_reference("moses:test", progress=False)}
     done = set(of_model(table, args.model, max_ring, temperature).target)  # other rows stay in the CSV
