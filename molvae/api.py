@@ -95,11 +95,11 @@ class MolVAE:
     def load(cls, path: str | os.PathLike | None = None, device: str = "auto", precision: str = "fp32",
              use: str = "latent", standardize: bool = False, largest_fragment: bool = False) -> "MolVAE":
         """Load a checkpoint written by ``molvae train``, or a model shipped with molvae by its name
-        (``"molvae-moses-v0.8"``; see molvae.shipped). ``None`` loads the shipped default for `use`,
+        (``"molvae-moses-v0.9"``; see molvae.shipped). ``None`` loads the shipped default for `use`,
         the model the ``molvae`` verbs of that kind load: "latent" (encode, reconstruct, explore,
         interpolate, score, map: the model that reconstructs best, molvae-moses-v0.2.1), "sample"
         (``molvae sample``: the model whose samples are closest to the training data,
-        molvae-moses-v0.8) or "optimize" (``molvae optimize``: molvae-moses-v0.4). So
+        molvae-moses-v0.9) or "optimize" (``molvae optimize``: molvae-moses-v0.4). So
         ``MolVAE.load(use="sample").sample(n)`` gives what ``molvae sample -n N`` gives; sampling
         from ``MolVAE.load()`` warns that it is not that model.
 

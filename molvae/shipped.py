@@ -6,12 +6,12 @@ the data and costs exact reconstruction, which the latent tools (encode, reconst
 explore, score, map, fit-predictor, diagnose) need. Optimization goes with a sampling model: CMA-ES
 finds better molecules with molvae-moses-v0.4 than with the latent tools' model on the
 GuacaMol-style benchmark tasks (docs/optimize.md, "Which shipped model to optimize with"), and it
-stays the optimizers' default until its successor, molvae-moses-v0.8 (the sampling default), is
+stays the optimizers' default until its successor, molvae-moses-v0.9 (the sampling default), is
 measured there. So `molvae sample`, `molvae optimize` and the latent tools each have a default,
 and ``-m NAME`` (or ``MolVAE.load(NAME)``) picks any shipped model for any verb.
 
     >>> resolve_model(None, use="sample").name       # the file `molvae sample` loads
-    'molvae-moses-v0.8.pt'
+    'molvae-moses-v0.9.pt'
     >>> resolve_model("molvae-moses-v0.2.1", use="sample").name
     'molvae-moses-v0.2.1.pt'
 """
@@ -42,15 +42,15 @@ class ShippedModel:
 
 
 SHIPPED = (
-    ShippedModel("molvae-moses-v0.8", "samples closest to MOSES, the sampling default "
-                                      "(v0.4 trained on for 10 epochs + code bank decoded at temperature 0.5)"),
-    ShippedModel("molvae-moses-v0.4", "the optimizers' default until v0.8 is measured there "
+    ShippedModel("molvae-moses-v0.9", "samples closest to MOSES, the sampling default "
+                                      "(v0.4 trained on for 11.5 epochs + code bank decoded at temperature 0.5)"),
+    ShippedModel("molvae-moses-v0.4", "the optimizers' default until v0.9 is measured there "
                                       "(v0.3 trained on without word dropout + code bank)"),
     ShippedModel("molvae-moses-v0.2.1", "best reconstruction, for the latent tools (v0.2 + code bank)"),
 )
 
 # which shipped model each kind of work loads when no model is named
-DEFAULTS = {"sample": "molvae-moses-v0.8", "optimize": "molvae-moses-v0.4", "latent": "molvae-moses-v0.2.1"}
+DEFAULTS = {"sample": "molvae-moses-v0.9", "optimize": "molvae-moses-v0.4", "latent": "molvae-moses-v0.2.1"}
 
 
 def shipped_model(name: str) -> ShippedModel:

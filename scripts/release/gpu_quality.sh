@@ -2,7 +2,7 @@
 # The deciding runs of the quality study (docs/quality.md) on one lent GPU, prepared to start at once.
 # Six runs side by side for MINUTES each (the H100 earlier ran three jobs at 23k mol/s each and was
 # underused), then scored by scripts/studies/study_quality.py (--rescore: scored again from where each run has got):
-#   gpu_v06                        continues molvae-moses-v0.8, the sampling model, from its shipped weights
+#   gpu_v06                        continues molvae-moses-v0.9, the sampling model, from its shipped weights
 #                                  with its own recipe (beta 0.6, no word dropout): the next sampling model
 #                                  (export it with scripts/release/export_pretrained.py)
 #   gpu_ft_beta1.8_fb0.25          v0.2's weights at the MOSES VAE's KL weight, with free bits
@@ -19,7 +19,7 @@ set -euo pipefail
 OUT=${OUT:-runs/gpu_quality}
 MINUTES=${MINUTES:-8}
 BATCH=${BATCH:-1024}
-V06=molvae/pretrained/molvae-moses-v0.8.pt
+V06=molvae/pretrained/molvae-moses-v0.9.pt
 V02=molvae/pretrained/molvae-moses-v0.2.1.pt
 FT=(--schedule constant --lr 0.0005)
 SCRATCH=(--warmup-epochs 0.3)
@@ -39,8 +39,8 @@ log() { if [[ -n "${DRY:-}" ]]; then echo /dev/null; else echo "$OUT/$1"; fi; }
 exec 3>&1
 [[ -n "${DRY:-}" ]] || mkdir -p "$OUT"
 if [[ -z "${DRY:-}" ]] && ! python -c "from molvae.checkpoint import load_checkpoint as l; import sys; \
-    sys.exit(l('$V06')['meta']['release']['name'] != 'molvae-moses-v0.8')"; then
-  echo "$V06 is not molvae-moses-v0.8; gpu_v06 would continue the wrong weights" >&2; exit 2
+    sys.exit(l('$V06')['meta']['release']['name'] != 'molvae-moses-v0.9')"; then
+  echo "$V06 is not molvae-moses-v0.9; gpu_v06 would continue the wrong weights" >&2; exit 2
 fi
 # preprocess MOSES-train once with every core (one step of a throwaway run fills the cache); six runs
 # preprocessing it each with 2 processes on a fresh machine would spend minutes of the window on it

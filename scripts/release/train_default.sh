@@ -114,7 +114,7 @@ fine_tune "$OUT/v0.7" "$OUT/molvae-moses-v0.6.1.pt" "$STEPS7" 8 0 \
     --epochs 13 --lr 0.000418 --lr-schedule cosine --lr-warmup-epochs 0.05 --lr-final 0.12
 bank_and_export v0.7 "$WIDTH7" "$TEMP7"
 
-# molvae-moses-v0.8 (the sampling default since 2026-12-07): the campaign's fourth leg, from v0.7's
+# molvae-moses-v0.8 (the sampling default on 2026-12-07): the campaign's fourth leg, from v0.7's
 # weights (a fresh optimizer) with a cosine learning rate over 12 epochs (4.13e-4, where leg 3's
 # cosine stood at epoch 8.0, to 5e-5; the flags of `scripts/studies/campaign.py new-leg`), seed 9, to
 # STEPS8 steps (campaign epoch 10.0; bf16 where the CPU has a bf16 path), then a bank at WIDTH8 (the
@@ -126,8 +126,21 @@ fine_tune "$OUT/v0.8" "$OUT/molvae-moses-v0.7.pt" "$STEPS8" 9 0 \
     --epochs 12 --lr 0.000413141 --lr-schedule cosine --lr-warmup-epochs 0.05 --lr-final 0.121
 bank_and_export v0.8 "$WIDTH8" "$TEMP8"
 
+# molvae-moses-v0.9 (the sampling default since 2026-12-07): the same run as v0.8 to STEPS9 steps
+# (campaign epoch 11.5), resumed from v0.8's last.pt (or, where that is gone, trained again from
+# v0.7's file with the same seed and flags), then a bank at WIDTH9 (the width of v0.8's novelty,
+# searched on 30,000 samples by scripts/studies/ship_check.py) decoded at TEMP9
+STEPS9=${STEPS9:-10766}
+WIDTH9=${WIDTH9:-1.173}
+TEMP9=${TEMP9:-0.5}
+mkdir -p "$OUT/v0.9"
+[[ -f "$OUT/v0.9/last.pt" || ! -f "$OUT/v0.8/last.pt" ]] || cp "$OUT/v0.8/last.pt" "$OUT/v0.9/last.pt"
+fine_tune "$OUT/v0.9" "$OUT/molvae-moses-v0.7.pt" "$STEPS9" 9 0 \
+    --epochs 12 --lr 0.000413141 --lr-schedule cosine --lr-warmup-epochs 0.05 --lr-final 0.121
+bank_and_export v0.9 "$WIDTH9" "$TEMP9"
+
 # the model card's figures, for each model:
-for name in molvae-moses-v0.8 molvae-moses-v0.4 molvae-moses-v0.2.1; do
+for name in molvae-moses-v0.9 molvae-moses-v0.4 molvae-moses-v0.2.1; do
     python -m molvae sample -m "$OUT/$name.pt" -n 30000 --seed 0 -o "$OUT/$name/samples_30k.csv" --properties none -q
     python -m molvae evaluate "$OUT/$name/samples_30k.csv" -o "$OUT/$name/metrics_30k" -q
     python -m molvae reconstruct moses:test --limit 1000 -m "$OUT/$name.pt" -o "$OUT/$name/reconstruct_1k.csv"

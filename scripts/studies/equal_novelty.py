@@ -1,8 +1,8 @@
 """The shipped sampling model beside the MOSES models at equal novelty.
 
     python scripts/studies/equal_novelty.py                         # the shipped sampling model: search, score, plot
-    python scripts/studies/equal_novelty.py -m molvae-moses-v0.8 --plot-only   # redraw the figure from the CSV
-    python scripts/studies/equal_novelty.py -m molvae-moses-v0.8 --max-ring none  # without the ring screen
+    python scripts/studies/equal_novelty.py -m molvae-moses-v0.9 --plot-only   # redraw the figure from the CSV
+    python scripts/studies/equal_novelty.py -m molvae-moses-v0.9 --max-ring none  # without the ring screen
     python scripts/studies/equal_novelty.py -m BANK.pt --temperature 0.8 --targets CharRNN JT-VAE --n 10000 \
         --out docs/bench/quality/temperature                                   # another temperature, two targets
 

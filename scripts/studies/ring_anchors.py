@@ -1,7 +1,7 @@
 """Do the redrawn large rings come from a few of the code bank's molecules?
 
     python scripts/studies/ring_anchors.py                      # the sampling model, 2,000 anchors x 10 draws
-    python scripts/studies/ring_anchors.py -m molvae-moses-v0.8 --anchors 4000 --draws 10
+    python scripts/studies/ring_anchors.py -m molvae-moses-v0.9 --anchors 4000 --draws 10
 
 `molvae sample` draws each code around one molecule of its bank (mu + W sigma eps) and redraws a
 molecule with a ring larger than the training set's (docs/quality.md). If the large rings came

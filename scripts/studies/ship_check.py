@@ -1,7 +1,7 @@
 """Does a campaign snapshot beat the shipped sampling model? The 30,000-sample check that decides a release.
 
     python scripts/studies/ship_check.py RUN/snapshots/step4614.pt --width 1.2 --temperature 0.5 --label leg3_e8.5
-    python scripts/studies/ship_check.py SNAP --width 1.2 --against molvae-moses-v0.8 --work ~/molvae-runs/ship85
+    python scripts/studies/ship_check.py SNAP --width 1.2 --against molvae-moses-v0.9 --work ~/molvae-runs/ship85
     python scripts/studies/ship_check.py SNAP --label leg4_e9.0      # no --width: search the width for the shipped novelty
 
 The snapshot is measured the way the shipped model's card was, with the commands a user runs:

@@ -63,7 +63,7 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "gpu_ft_beta0.6": ("ft", ["--beta", "0.6", "--free-bits", "0"]),
     "gpu_ft_beta1.8": ("ft", ["--beta", "1.8", "--free-bits", "0"]),
     "gpu_ft_beta1.8_fb0.25": ("ft", ["--beta", "1.8", "--free-bits", "0.25"]),
-    "gpu_v06": ("ft", ["--beta", "0.6", "--free-bits", "0", "--word-dropout", "0"]),  # continues molvae-moses-v0.8
+    "gpu_v06": ("ft", ["--beta", "0.6", "--free-bits", "0", "--word-dropout", "0"]),  # continues molvae-moses-v0.9
     "gpu_scratch_beta0.6": ("scratch", ["--beta", "0.6"]),
     "gpu_scratch_beta0.6_dec3x512": ("scratch", ["--beta", "0.6", "--decoder-hidden", "512", "--decoder-layers", "3"]),
     "gpu_scratch_beta0.6_z128": ("scratch", ["--beta", "0.6", "--latent-dim", "128"]),

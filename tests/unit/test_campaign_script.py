@@ -219,7 +219,7 @@ def test_targets_are_translated_through_the_current_lines_row(campaign):
 
 
 def test_the_projection_reads_the_temperature_stored_with_the_models_bank(campaign, tmp_path):
-    assert campaign.stored_temperature("molvae-moses-v0.8") == 0.5
+    assert campaign.stored_temperature("molvae-moses-v0.9") == 0.5
     assert campaign.stored_temperature("molvae-moses-v0.4") == 1.0  # a bank stored before the temperature was kept
     assert campaign.stored_temperature(str(tmp_path / "missing.pt")) == 1.0
 
@@ -245,8 +245,9 @@ def test_the_release_rule_needs_a_lower_fcd_and_no_loss_elsewhere(ship_check):
 
 
 def test_the_ship_check_reads_the_shipped_models_card(ship_check):
-    card = ship_check.card_figures("molvae-moses-v0.8")
-    assert card["FCD/Test"] == pytest.approx(0.374, abs=5e-4) and card["redrawn"] == pytest.approx(0.01704)
+    card = ship_check.card_figures("molvae-moses-v0.9")
+    assert card["FCD/Test"] == pytest.approx(0.3506, abs=5e-4) and card["redrawn"] == pytest.approx(0.01589)
+    assert ship_check.card_figures("molvae-moses-v0.8")["FCD/Test"] == pytest.approx(0.374, abs=5e-4)
     assert ship_check.card_figures("molvae-moses-v0.7")["FCD/Test"] == pytest.approx(0.410, abs=5e-4)  # a card kept after its model left the package
     with pytest.raises(SystemExit, match="model_card"):
         ship_check.card_figures("molvae-moses-v9.9")
@@ -260,17 +261,17 @@ def test_the_ship_check_goes_on_from_the_steps_already_done(ship_check, tmp_path
     work = tmp_path / "ship_x"
     work.mkdir()
     (work / "bank.pt").write_bytes(b"bank")
-    card = ship_check.card_figures("molvae-moses-v0.8")  # the candidate: the shipped figures, with a lower FCD
-    metrics = {**{k: v for k, v in card.items() if k != "redrawn"}, "FCD/Test": 0.36}
+    card = ship_check.card_figures("molvae-moses-v0.9")  # the candidate: the shipped figures, with a lower FCD
+    metrics = {**{k: v for k, v in card.items() if k != "redrawn"}, "FCD/Test": 0.33}
     (work / "samples_30k.csv.meta.json").write_text(json.dumps({"summary": {"redrawn": 0.016}}))
     (work / "metrics_30k.json").write_text(json.dumps({"metrics": metrics}))
     monkeypatch.setattr(ship_check.subprocess, "run", lambda *a, **k: pytest.fail("a finished step ran again"))
-    argv = ["ship_check.py", str(snapshot), "--width", "1.2", "--label", "x", "--against", "molvae-moses-v0.8",
+    argv = ["ship_check.py", str(snapshot), "--width", "1.2", "--label", "x", "--against", "molvae-moses-v0.9",
             "--out", str(tmp_path / "out")]
     monkeypatch.setattr(sys, "argv", argv)
     ship_check.main()
     record = json.loads((tmp_path / "out" / "ship_check_x.json").read_text())
-    assert record["ships"] and record["against"]["model"] == "molvae-moses-v0.8"
+    assert record["ships"] and record["against"]["model"] == "molvae-moses-v0.9"
     assert [c["passed"] for c in record["checks"]] == [True] * 6
     assert record["commands"][0].startswith("python -m molvae fit-prior moses:train -m ")
     assert "--width 1.2 --temperature 0.5" in record["commands"][0]
@@ -288,9 +289,9 @@ def test_the_ship_check_goes_on_from_the_steps_already_done(ship_check, tmp_path
 
 
 def test_the_projection_finds_the_shipped_models_row_by_its_learning_rate(campaign):
-    lr = campaign.model_meta("molvae-moses-v0.8")["lr"]
-    table = pd.DataFrame({"epoch": [9.5, 10.0, 10.5], "leg": [4, 4, 4], "lr": [lr * 1.01, lr, lr * 0.99]})
-    assert campaign.model_row("molvae-moses-v0.8", table).epoch == 10.0
+    lr = campaign.model_meta("molvae-moses-v0.9")["lr"]
+    table = pd.DataFrame({"epoch": [11.0, 11.5, 12.0], "leg": [4, 4, 4], "lr": [lr * 1.01, lr, lr * 0.99]})
+    assert campaign.model_row("molvae-moses-v0.9", table).epoch == 11.5
     with pytest.raises(SystemExit, match="no row has its learning rate"):  # v0.4's weights are in no row of this curve
         campaign.model_row("molvae-moses-v0.4", table)
     with pytest.raises(SystemExit, match="no shipped model"):
@@ -304,17 +305,17 @@ def test_the_projection_finds_the_shipped_models_row_by_its_learning_rate(campai
 
 def test_a_new_leg_goes_on_from_the_shipped_model_where_the_cosine_stood(campaign):
     """After a lost run folder: the shipped model's rate, the epochs left of the 20 (whole), the same last rate."""
-    lr = campaign.model_meta("molvae-moses-v0.8")["lr"]
-    table = pd.DataFrame({"epoch": [9.0, 10.0, 10.0, 10.5], "leg": [3, 3, 4, 3], "lr": [4.0e-4, 3.6e-4, lr, 3.5e-4]})
-    plan = campaign.new_leg("molvae-moses-v0.8", table)
+    lr = campaign.model_meta("molvae-moses-v0.9")["lr"]
+    table = pd.DataFrame({"epoch": [11.0, 11.5, 11.5, 12.0], "leg": [3, 3, 4, 3], "lr": [4.0e-4, 3.6e-4, lr, 3.5e-4]})
+    plan = campaign.new_leg("molvae-moses-v0.9", table)
     flags = dict(zip(plan["flags"][::2], plan["flags"][1:][::2]))
-    assert (plan["epoch"], plan["leg"]) == (10.0, 5)
-    assert flags["--init-from"].endswith("molvae-moses-v0.8.pt") and flags["--epochs"] == "10"
+    assert (plan["epoch"], plan["leg"]) == (11.5, 5)
+    assert flags["--init-from"].endswith("molvae-moses-v0.9.pt") and flags["--epochs"] == "9"  # 8.5 left
     assert float(flags["--lr"]) == pytest.approx(lr, rel=1e-5)
     assert float(flags["--lr"]) * float(flags["--lr-final"]) == pytest.approx(5e-5, rel=1e-3)
     assert flags["--seed"] == "10" and flags["--beta"] == "0.6" and flags["--snapshot-epochs"] == "0.5"
-    half = campaign.new_leg("molvae-moses-v0.8", pd.DataFrame({"epoch": [10.5], "leg": [4], "lr": [lr]}))["flags"]
-    assert half[half.index("--epochs") + 1] == "10"  # 9.5 epochs left: 10 whole ones
+    whole = campaign.new_leg("molvae-moses-v0.9", pd.DataFrame({"epoch": [12.0], "leg": [4], "lr": [lr]}))["flags"]
+    assert whole[whole.index("--epochs") + 1] == "8"  # 8.0 epochs left: 8, not 9
 
 
 def test_the_ship_check_searches_the_width_of_the_shipped_novelty(ship_check, tmp_path, monkeypatch):
